@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * herald-dataplane: the DPDK primary process. Parses options, brings up EAL,
+ * the mbuf pools and the port, runs one worker per queue and, on SIGINT or
+ * SIGTERM, stops cleanly and prints every counter.
+ *
+ *   herald-dataplane [EAL options] -- --port KIND[:IFACE][,devargs] --ip A.B.C.D [options]
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "dataplane.h"
+
+const struct dp_config dp_config_defaults = {
+	.udp_port = HERALD_UDP_PORT_BASE,
+	.max_sessions = 16384,
+	.max_contexts = 1024,
+	.max_keys = 8192,
+	.mbufs = 0, /* derived from max_keys unless given */
+	.reasm_slots = 64,
+	.stats_interval_s = 0,
+	.idle = DP_IDLE_SPIN,
+	.force_copy = false,
+};
+
+/* RX ring, TX in flight and per-lcore caches: mbufs the store may not take. */
+#define MBUFS_WORKING_SET 8192
+#define HDR_MBUFS 8192
+#define HDR_ROOM (RTE_PKTMBUF_HEADROOM + 128)
+#define REASM_TIMEOUT_MS 100
+#define TIMER_PERIOD_MS 10
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: herald-dataplane [EAL options] -- --port KIND[:IFACE][,devargs] --ip A.B.C.D [options]\n"
+		"  --port SPEC           port to serve; KIND is one of: %s\n"
+		"                        e.g. af_xdp:eth1  af_packet:veth0  null\n"
+		"  --ip ADDR             IPv4 address the node answers for (ARP, ping, herald)\n"
+		"  --udp-port N          herald UDP port (default %u)\n"
+		"  --max-sessions N      session table size (default %u)\n"
+		"  --max-contexts N      context table size (default %u)\n"
+		"  --max-keys N          key table size, all contexts (default %u)\n"
+		"  --mbufs N             packet buffers (default: max-keys x %d + %d)\n"
+		"  --idle spin|sleep     spin for latency (default) or nap when idle on shared hosts\n"
+		"  --force-copy          copy payloads even if the port has multi-segment TX\n"
+		"  --stats-interval S    print a counter line every S seconds (default off)\n"
+		"  --help                this text\n",
+		herald_port_kinds(), dp_config_defaults.udp_port, dp_config_defaults.max_sessions,
+		dp_config_defaults.max_contexts, dp_config_defaults.max_keys, HERALD_FRAGS_MAX,
+		MBUFS_WORKING_SET);
+}
+
+static int parse_u32(const char *opt, const char *text, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "herald-dataplane: --%s expects an integer in %u..%u, got '%s'\n", opt,
+			min, max, text);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct dp_config *cfg)
+{
+	static const struct option opts[] = {
+		{"port", required_argument, NULL, 'p'},
+		{"ip", required_argument, NULL, 'i'},
+		{"udp-port", required_argument, NULL, 'u'},
+		{"max-sessions", required_argument, NULL, 'S'},
+		{"max-contexts", required_argument, NULL, 'C'},
+		{"max-keys", required_argument, NULL, 'K'},
+		{"mbufs", required_argument, NULL, 'm'},
+		{"idle", required_argument, NULL, 'I'},
+		{"force-copy", no_argument, NULL, 'f'},
+		{"stats-interval", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	char err[256];
+	uint32_t v;
+	int c, have_port = 0, have_ip = 0;
+	struct in_addr addr;
+
+	*cfg = dp_config_defaults;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (herald_port_parse(optarg, &cfg->port, err, sizeof(err)) < 0) {
+				fprintf(stderr, "herald-dataplane: --port: %s\n", err);
+				return -EINVAL;
+			}
+			have_port = 1;
+			break;
+		case 'i':
+			if (inet_pton(AF_INET, optarg, &addr) != 1) {
+				fprintf(stderr, "herald-dataplane: --ip expects an IPv4 address, got '%s'\n", optarg);
+				return -EINVAL;
+			}
+			cfg->ip = addr.s_addr;
+			have_ip = 1;
+			break;
+		case 'u':
+			if (parse_u32("udp-port", optarg, 1, 65535, &v) < 0)
+				return -EINVAL;
+			cfg->udp_port = (uint16_t)v;
+			break;
+		case 'S':
+			if (parse_u32("max-sessions", optarg, 1, 1u << 24, &cfg->max_sessions) < 0)
+				return -EINVAL;
+			break;
+		case 'C':
+			if (parse_u32("max-contexts", optarg, 1, 1u << 24, &cfg->max_contexts) < 0)
+				return -EINVAL;
+			break;
+		case 'K':
+			if (parse_u32("max-keys", optarg, 1, 1u << 24, &cfg->max_keys) < 0)
+				return -EINVAL;
+			break;
+		case 'm':
+			if (parse_u32("mbufs", optarg, 1024, 1u << 26, &cfg->mbufs) < 0)
+				return -EINVAL;
+			break;
+		case 'I':
+			if (strcmp(optarg, "spin") == 0) {
+				cfg->idle = DP_IDLE_SPIN;
+			} else if (strcmp(optarg, "sleep") == 0) {
+				cfg->idle = DP_IDLE_SLEEP;
+			} else {
+				fprintf(stderr, "herald-dataplane: --idle expects 'spin' or 'sleep', got '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'f':
+			cfg->force_copy = true;
+			break;
+		case 's':
+			if (parse_u32("stats-interval", optarg, 0, 86400, &cfg->stats_interval_s) < 0)
+				return -EINVAL;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "herald-dataplane: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!have_port || !have_ip) {
+		fprintf(stderr, "herald-dataplane: --port and --ip are required\n");
+		usage(stderr);
+		return -EINVAL;
+	}
+	/* The store keeps received buffers; it must never starve RX of them. */
+	uint64_t need = (uint64_t)cfg->max_keys * HERALD_FRAGS_MAX + MBUFS_WORKING_SET;
+	if (cfg->mbufs == 0) {
+		cfg->mbufs = (uint32_t)need;
+	} else if (cfg->mbufs < need) {
+		fprintf(stderr,
+			"herald-dataplane: --mbufs %u is too small for --max-keys %u: need at least %" PRIu64
+			" (max-keys x %d fragments + %d working set)\n",
+			cfg->mbufs, cfg->max_keys, need, HERALD_FRAGS_MAX, MBUFS_WORKING_SET);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	dp_quit = true;
+}
+
+static void counters_dump(const struct dp_worker *workers, unsigned n, FILE *out)
+{
+	fprintf(out, "== herald-dataplane counters ==\n");
+	for (int c = 0; c < HERALD_CTR_MAX; c++) {
+		uint64_t v = 0;
+		for (unsigned i = 0; i < n; i++)
+			v += workers[i].ctr[c];
+		fprintf(out, "%-24s %" PRIu64 "\n", herald_counter_name(c), v);
+	}
+	fprintf(out, "== drops by reason (non-zero) ==\n");
+	for (int r = 1; r < HERALD_DROP_MAX; r++) {
+		uint64_t v = 0;
+		for (unsigned i = 0; i < n; i++)
+			v += workers[i].drop[r];
+		if (v != 0)
+			fprintf(out, "drop_%-19s %" PRIu64 "\n", herald_drop_name(r), v);
+	}
+	fflush(out);
+}
+
+static int worker_init(struct dp_worker *w, const struct dp_config *cfg,
+		       const struct herald_port *port, uint16_t queue, struct rte_mempool *pool,
+		       struct rte_mempool *hdr_pool)
+{
+	uint64_t hz = rte_get_tsc_hz();
+
+	w->port_id = port->port_id;
+	w->queue = queue;
+	w->ip = cfg->ip;
+	w->udp_port_be = rte_cpu_to_be_16(cfg->udp_port);
+	w->mac = port->mac;
+	w->zero_copy = port->caps.multi_seg_tx && !cfg->force_copy;
+	w->pool = pool;
+	w->hdr_pool = hdr_pool;
+	w->idle = cfg->idle;
+	w->hb_default_tsc = hz / 1000 * HERALD_HEARTBEAT_MS_DEFAULT;
+	w->reasm_timeout_tsc = hz / 1000 * REASM_TIMEOUT_MS;
+	w->timer_period_tsc = hz / 1000 * TIMER_PERIOD_MS;
+	w->stats_period_tsc = hz * cfg->stats_interval_s;
+	return dp_store_init(w, cfg, queue);
+}
+
+int main(int argc, char **argv)
+{
+	struct dp_config cfg;
+	struct herald_port port = {0};
+	struct dp_worker *workers = NULL;
+	struct rte_mempool *pool = NULL, *hdr_pool = NULL;
+	int rc, status = EXIT_FAILURE;
+
+	int eal_argc = rte_eal_init(argc, argv);
+	if (eal_argc < 0) {
+		fprintf(stderr, "herald-dataplane: EAL initialisation failed: %s\n",
+			rte_strerror(rte_errno));
+		return EXIT_FAILURE;
+	}
+	argc -= eal_argc;
+	argv += eal_argc;
+	if (parse_args(argc, argv, &cfg) < 0) {
+		status = 2;
+		goto out_eal;
+	}
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	/* One worker on the main lcore for now; per-queue workers come with steering. */
+	const uint16_t nb_queues = 1;
+	pool = rte_pktmbuf_pool_create("herald_rx", cfg.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+				       (int)rte_socket_id());
+	hdr_pool = rte_pktmbuf_pool_create("herald_hdr", HDR_MBUFS, 256, 0, HDR_ROOM,
+					   (int)rte_socket_id());
+	if (pool == NULL || hdr_pool == NULL) {
+		fprintf(stderr, "herald-dataplane: cannot create mbuf pools (%u mbufs): %s "
+			"(are hugepages reserved? scripts/lab up does it)\n", cfg.mbufs,
+			rte_strerror(rte_errno));
+		goto out_pools;
+	}
+	rc = herald_port_open(&cfg.port, nb_queues, pool, !cfg.force_copy, &port);
+	if (rc < 0) {
+		fprintf(stderr, "herald-dataplane: cannot open port %s%s%s: %s\n", cfg.port.kind->name,
+			cfg.port.iface[0] ? ":" : "", cfg.port.iface, strerror(-rc));
+		goto out_pools;
+	}
+	herald_port_describe(&port, stdout);
+
+	workers = rte_zmalloc("workers", sizeof(*workers) * nb_queues, RTE_CACHE_LINE_SIZE);
+	if (workers == NULL)
+		goto out_port;
+	for (uint16_t q = 0; q < nb_queues; q++) {
+		rc = worker_init(&workers[q], &cfg, &port, q, pool, hdr_pool);
+		if (rc < 0) {
+			fprintf(stderr, "herald-dataplane: cannot size the store: %s\n", strerror(-rc));
+			goto out_workers;
+		}
+	}
+	if (dp_telemetry_init(workers, nb_queues) < 0)
+		fprintf(stderr, "herald-dataplane: telemetry commands not registered\n");
+
+	char ip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &cfg.ip, ip, sizeof(ip));
+	printf("herald-dataplane: serving %s udp/%u on lcore %u, %s fan-out, idle=%s\n", ip,
+	       cfg.udp_port, rte_lcore_id(), workers[0].zero_copy ? "zero-copy" : "copy",
+	       cfg.idle == DP_IDLE_SPIN ? "spin" : "sleep");
+	fflush(stdout);
+
+	dp_worker_main(&workers[0]);
+	status = EXIT_SUCCESS;
+	counters_dump(workers, nb_queues, stdout);
+
+out_workers:
+	for (uint16_t q = 0; q < nb_queues; q++) {
+		dp_tx_flush(&workers[q]);
+		dp_store_free(&workers[q]);
+	}
+	rte_free(workers);
+out_port:
+	herald_port_close(&port);
+out_pools:
+	rte_mempool_free(hdr_pool);
+	rte_mempool_free(pool);
+out_eal:
+	rte_eal_cleanup();
+	return status;
+}

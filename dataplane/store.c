@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The context store of one worker: contexts, their keys and their
+ * subscribers. Tables are sized at start-up; the position rte_hash assigns to
+ * a key is the index of its slot, so no separate allocator is needed and
+ * nothing is allocated after start-up.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+#include "dataplane.h"
+
+struct key_id {
+	uint32_t ctx;
+	uint8_t len;
+	uint8_t pad[3];
+	uint8_t bytes[HERALD_KEY_MAX];
+};
+
+struct session_id {
+	uint32_t ip;
+	uint32_t ctx;
+	uint16_t port;
+	uint16_t pad;
+};
+
+static struct rte_hash *table_create(const char *what, unsigned lcore, uint32_t entries,
+				     uint32_t key_len)
+{
+	char name[RTE_HASH_NAMESIZE];
+	snprintf(name, sizeof(name), "%s_%u", what, lcore);
+	struct rte_hash_parameters p = {
+		.name = name,
+		.entries = entries < 8 ? 8 : entries,
+		.key_len = key_len,
+		.hash_func = rte_hash_crc,
+		.socket_id = (int)rte_socket_id(),
+		/* The extendable table guarantees the configured capacity. */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	};
+	return rte_hash_create(&p);
+}
+
+int dp_store_init(struct dp_worker *w, const struct dp_config *cfg, unsigned lcore)
+{
+	int socket = (int)rte_socket_id();
+
+	w->max_contexts = cfg->max_contexts;
+	w->max_keys = cfg->max_keys;
+	w->max_sessions = cfg->max_sessions;
+	w->reasm_slots = cfg->reasm_slots;
+	w->ctx_hash = table_create("ctx", lcore, cfg->max_contexts, sizeof(uint32_t));
+	w->key_hash = table_create("key", lcore, cfg->max_keys, sizeof(struct key_id));
+	w->session_hash = table_create("ses", lcore, cfg->max_sessions, sizeof(struct session_id));
+	w->contexts = rte_zmalloc_socket("contexts", sizeof(*w->contexts) * (cfg->max_contexts + 8), 0, socket);
+	w->keys = rte_zmalloc_socket("keys", sizeof(*w->keys) * (cfg->max_keys + 8), 0, socket);
+	w->sessions = rte_zmalloc_socket("sessions", sizeof(*w->sessions) * (cfg->max_sessions + 8), 0, socket);
+	w->reasm = rte_zmalloc_socket("reasm", sizeof(*w->reasm) * cfg->reasm_slots, 0, socket);
+	if (!w->ctx_hash || !w->key_hash || !w->session_hash || !w->contexts || !w->keys ||
+	    !w->sessions || !w->reasm) {
+		dp_store_free(w);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void dp_store_free(struct dp_worker *w)
+{
+	if (w->keys != NULL)
+		for (uint32_t k = 0; k < w->max_keys; k++)
+			for (unsigned i = 0; i < w->keys[k].nfrags; i++)
+				rte_pktmbuf_free(w->keys[k].frag[i]);
+	if (w->reasm != NULL)
+		for (uint32_t i = 0; i < w->reasm_slots; i++)
+			dp_reasm_release(&w->reasm[i], true);
+	rte_hash_free(w->ctx_hash);
+	rte_hash_free(w->key_hash);
+	rte_hash_free(w->session_hash);
+	rte_free(w->contexts);
+	rte_free(w->keys);
+	rte_free(w->sessions);
+	rte_free(w->reasm);
+	w->ctx_hash = w->key_hash = w->session_hash = NULL;
+	w->contexts = NULL;
+	w->keys = NULL;
+	w->sessions = NULL;
+	w->reasm = NULL;
+}
+
+uint32_t dp_context_get(struct dp_worker *w, uint32_t id, bool create)
+{
+	int32_t pos = rte_hash_lookup(w->ctx_hash, &id);
+	if (pos >= 0)
+		return (uint32_t)pos;
+	if (!create)
+		return DP_NONE;
+	pos = rte_hash_add_key(w->ctx_hash, &id);
+	if (pos < 0 || (uint32_t)pos >= w->max_contexts + 8)
+		return DP_NONE;
+	struct dp_context *c = &w->contexts[pos];
+	*c = (struct dp_context){
+		.id = id, .in_use = true, .sub_head = DP_NONE, .key_head = DP_NONE,
+	};
+	w->ctr[HERALD_CTR_CONTEXTS_ACTIVE]++;
+	return (uint32_t)pos;
+}
+
+uint32_t dp_key_find(struct dp_worker *w, uint32_t ctx, const uint8_t *key, uint16_t key_len,
+		     bool create)
+{
+	struct key_id id = {.ctx = ctx, .len = (uint8_t)key_len};
+	memcpy(id.bytes, key, key_len);
+
+	int32_t pos = rte_hash_lookup(w->key_hash, &id);
+	if (pos >= 0)
+		return (uint32_t)pos;
+	if (!create)
+		return DP_NONE;
+	pos = rte_hash_add_key(w->key_hash, &id);
+	if (pos < 0 || (uint32_t)pos >= w->max_keys + 8)
+		return DP_NONE;
+
+	struct dp_context *c = &w->contexts[ctx];
+	struct dp_key *k = &w->keys[pos];
+	*k = (struct dp_key){.ctx = ctx, .prev = DP_NONE, .next = c->key_head};
+	if (c->key_head != DP_NONE)
+		w->keys[c->key_head].prev = (uint32_t)pos;
+	c->key_head = (uint32_t)pos;
+	c->nkeys++;
+	w->ctr[HERALD_CTR_KEYS_ACTIVE]++;
+	return (uint32_t)pos;
+}
+
+void dp_key_set(struct dp_worker *w, uint32_t idx, struct rte_mbuf **frags, uint8_t nfrags,
+		uint16_t msg_len)
+{
+	struct dp_key *k = &w->keys[idx];
+
+	/* Frames still in flight hold their own references to the old value. */
+	for (unsigned i = 0; i < k->nfrags; i++)
+		rte_pktmbuf_free(k->frag[i]);
+	for (unsigned i = 0; i < nfrags; i++)
+		k->frag[i] = frags[i];
+	k->nfrags = nfrags;
+	k->msg_len = msg_len;
+}
+
+static struct session_id session_id_make(uint32_t ip, uint16_t port, uint32_t ctx)
+{
+	return (struct session_id){.ip = ip, .ctx = ctx, .port = port};
+}
+
+uint32_t dp_session_find(struct dp_worker *w, uint32_t ip, uint16_t port, uint32_t ctx)
+{
+	struct session_id id = session_id_make(ip, port, ctx);
+	int32_t pos = rte_hash_lookup(w->session_hash, &id);
+	return pos >= 0 ? (uint32_t)pos : DP_NONE;
+}
+
+uint32_t dp_session_open(struct dp_worker *w, uint32_t ip, uint16_t port, uint32_t ctx)
+{
+	struct session_id id = session_id_make(ip, port, ctx);
+	int32_t pos = rte_hash_add_key(w->session_hash, &id);
+	if (pos < 0 || (uint32_t)pos >= w->max_sessions + 8)
+		return DP_NONE;
+
+	struct dp_context *c = &w->contexts[ctx];
+	struct dp_session *s = &w->sessions[pos];
+	*s = (struct dp_session){
+		.ip = ip, .port = port, .in_use = true, .ctx = ctx,
+		.prev = DP_NONE, .next = c->sub_head,
+		.last_rx_tsc = w->now, .last_tx_tsc = w->now, .hb_tsc = w->hb_default_tsc,
+	};
+	if (c->sub_head != DP_NONE)
+		w->sessions[c->sub_head].prev = (uint32_t)pos;
+	c->sub_head = (uint32_t)pos;
+	c->nsubs++;
+	if ((uint32_t)pos >= w->session_hwm)
+		w->session_hwm = (uint32_t)pos + 1;
+	w->ctr[HERALD_CTR_SESSIONS_ACTIVE]++;
+	return (uint32_t)pos;
+}
+
+void dp_session_close(struct dp_worker *w, uint32_t idx)
+{
+	struct dp_session *s = &w->sessions[idx];
+	struct dp_context *c = &w->contexts[s->ctx];
+	struct session_id id = session_id_make(s->ip, s->port, s->ctx);
+
+	if (s->prev != DP_NONE)
+		w->sessions[s->prev].next = s->next;
+	else
+		c->sub_head = s->next;
+	if (s->next != DP_NONE)
+		w->sessions[s->next].prev = s->prev;
+	c->nsubs--;
+	s->in_use = false;
+	rte_hash_del_key(w->session_hash, &id);
+	w->ctr[HERALD_CTR_SESSIONS_ACTIVE]--;
+}

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The per-lcore loop: receive a burst, handle each frame to completion,
+ * drain TX, run timers. Nothing here locks, allocates memory (beyond mbufs),
+ * logs or makes a system call while there is traffic.
+ */
+#include <stdio.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_prefetch.h>
+
+#include "dataplane.h"
+
+volatile bool dp_quit;
+
+/* TX attempts on a full ring before the rest of a burst is dropped. */
+#define TX_RETRIES 64
+
+void dp_tx_flush(struct dp_worker *w)
+{
+	uint16_t sent = 0;
+	uint64_t bytes = 0;
+
+	for (uint16_t i = 0; i < w->ntx; i++)
+		bytes += w->tx[i]->pkt_len;
+	for (int tries = 0; sent < w->ntx && tries < TX_RETRIES; tries++)
+		sent += rte_eth_tx_burst(w->port_id, w->queue, w->tx + sent, w->ntx - sent);
+	for (uint16_t i = sent; i < w->ntx; i++) {
+		bytes -= w->tx[i]->pkt_len;
+		dp_drop(w, w->tx[i], HERALD_DROP_TX_FULL);
+	}
+	w->ctr[HERALD_CTR_TX_PACKETS] += sent;
+	w->ctr[HERALD_CTR_TX_BYTES] += bytes;
+	w->ntx = 0;
+}
+
+void dp_tx(struct dp_worker *w, struct rte_mbuf *m)
+{
+	w->tx[w->ntx++] = m;
+	if (w->ntx == DP_TX_BUF)
+		dp_tx_flush(w);
+}
+
+static void subscribe_rx(struct dp_worker *w, const struct herald_frame *f,
+			 const struct rte_ether_hdr *eth, uint32_t ip, uint16_t port)
+{
+	struct herald_subscribe_body sb;
+	uint32_t ctx = dp_context_get(w, f->context, true);
+	if (ctx == DP_NONE) {
+		w->drop[HERALD_DROP_NO_CONTEXT_SPACE]++;
+		return dp_error_send(w, ip, port, &eth->src_addr, f->context,
+				     HERALD_ERR_NO_CONTEXT_SPACE, "context table full");
+	}
+	uint32_t s = dp_session_find(w, ip, port, ctx);
+	if (s == DP_NONE)
+		s = dp_session_open(w, ip, port, ctx);
+	if (s == DP_NONE) {
+		w->drop[HERALD_DROP_NO_SESSION_SPACE]++;
+		return dp_error_send(w, ip, port, &eth->src_addr, f->context,
+				     HERALD_ERR_NO_SESSION_SPACE, "session table full");
+	}
+
+	struct dp_session *ses = &w->sessions[s];
+	memcpy(&sb, f->body, sizeof(sb));
+	uint16_t hb_ms = rte_be_to_cpu_16(sb.heartbeat_ms);
+	if (hb_ms != 0)
+		ses->hb_tsc = rte_get_tsc_hz() / 1000 * RTE_MAX(hb_ms, 10);
+	ses->mac = eth->src_addr;
+	ses->last_rx_tsc = w->now;
+	w->ctr[HERALD_CTR_SUBSCRIBES]++;
+	/* A SUBSCRIBE on a live session is a resync: the state again, seq going on. */
+	dp_snapshot_send(w, s);
+}
+
+/* Install a complete PUBLISH body (its fragments, in order) and fan it out. */
+static void publish_apply(struct dp_worker *w, uint32_t ctx, struct rte_mbuf **frags,
+			  uint8_t nfrags, uint16_t msg_len)
+{
+	const uint8_t *body = rte_pktmbuf_mtod(frags[0], const uint8_t *);
+	uint16_t key_len = (uint16_t)(body[0] << 8 | body[1]);
+	uint32_t k = dp_key_find(w, ctx, body + 2, key_len, true);
+
+	if (k == DP_NONE) {
+		for (unsigned i = 0; i < nfrags; i++)
+			dp_drop(w, frags[i], HERALD_DROP_NO_KEY_SPACE);
+		return;
+	}
+	dp_key_set(w, k, frags, nfrags, msg_len);
+	w->ctr[HERALD_CTR_PUBLISHES]++;
+	dp_fanout(w, ctx, k);
+}
+
+static void publish_rx(struct dp_worker *w, struct rte_mbuf *m, const struct herald_frame *f,
+		       uint32_t ip, uint16_t port)
+{
+	uint32_t ctx = dp_context_get(w, f->context, true);
+	if (ctx == DP_NONE)
+		return dp_drop(w, m, HERALD_DROP_NO_CONTEXT_SPACE);
+
+	/* Keep exactly the body: it is what every recipient will be sent. */
+	rte_pktmbuf_adj(m, (uint16_t)(f->body - rte_pktmbuf_mtod(m, const uint8_t *)));
+	rte_pktmbuf_trim(m, m->data_len - f->length);
+
+	if (f->frag_off == 0 && f->length == f->msg_len)
+		return publish_apply(w, ctx, &m, 1, f->msg_len);
+
+	struct dp_reasm *r;
+	enum herald_drop why = dp_reasm_add(w, ip, port, f, m, &r);
+	if (why != HERALD_DROP_NONE)
+		return dp_drop(w, m, why);
+	if (r != NULL) {
+		w->ctr[HERALD_CTR_FRAGMENTS_REASSEMBLED]++;
+		publish_apply(w, ctx, r->frag, r->nfrags, r->msg_len);
+		dp_reasm_release(r, false);
+	}
+}
+
+/* HEARTBEAT and BYE name a session, which must belong to the sender. */
+static uint32_t session_of(struct dp_worker *w, const struct herald_frame *f, uint32_t ip,
+			   uint16_t port)
+{
+	uint32_t ctx = dp_context_get(w, f->context, false);
+	uint32_t s = ctx == DP_NONE ? DP_NONE : dp_session_find(w, ip, port, ctx);
+	return s != DP_NONE && dp_session_wire_id(s) == f->session ? s : DP_NONE;
+}
+
+void dp_herald_rx(struct dp_worker *w, struct rte_mbuf *m, const struct rte_ether_hdr *eth,
+		  uint32_t ip, uint16_t port, const uint8_t *payload, uint16_t len)
+{
+	struct herald_frame f;
+	enum herald_drop why = herald_frame_decode(payload, len, &f);
+	uint32_t s;
+
+	if (why != HERALD_DROP_NONE)
+		return dp_drop(w, m, why);
+
+	switch (f.type) {
+	case HERALD_T_PUBLISH:
+		return publish_rx(w, m, &f, ip, port);
+	case HERALD_T_SUBSCRIBE:
+		subscribe_rx(w, &f, eth, ip, port);
+		break;
+	case HERALD_T_HEARTBEAT:
+		if ((s = session_of(w, &f, ip, port)) == DP_NONE)
+			return dp_drop(w, m, HERALD_DROP_UNKNOWN_SESSION);
+		w->sessions[s].last_rx_tsc = w->now;
+		w->ctr[HERALD_CTR_HEARTBEATS_RECEIVED]++;
+		break;
+	case HERALD_T_BYE:
+		if ((s = session_of(w, &f, ip, port)) == DP_NONE)
+			return dp_drop(w, m, HERALD_DROP_UNKNOWN_SESSION);
+		dp_session_close(w, s);
+		w->ctr[HERALD_CTR_BYES]++;
+		break;
+	default:
+		return dp_drop(w, m, HERALD_DROP_UNEXPECTED_TYPE);
+	}
+	rte_pktmbuf_free(m);
+}
+
+static void stats_print(const struct dp_worker *w)
+{
+	uint64_t drops = 0;
+	for (int i = 1; i < HERALD_DROP_MAX; i++)
+		drops += w->drop[i];
+	printf("lcore %u: rx %lu tx %lu publishes %lu deliveries %lu zerocopy %lu copied %lu "
+	       "sessions %lu drops %lu\n",
+	       rte_lcore_id(), w->ctr[HERALD_CTR_RX_PACKETS], w->ctr[HERALD_CTR_TX_PACKETS],
+	       w->ctr[HERALD_CTR_PUBLISHES], w->ctr[HERALD_CTR_DELIVERIES],
+	       w->ctr[HERALD_CTR_TX_ZEROCOPY], w->ctr[HERALD_CTR_TX_COPIED],
+	       w->ctr[HERALD_CTR_SESSIONS_ACTIVE], drops);
+	fflush(stdout);
+}
+
+static void timers_run(struct dp_worker *w)
+{
+	for (uint32_t s = 0; s < w->session_hwm; s++) {
+		struct dp_session *ses = &w->sessions[s];
+		if (!ses->in_use)
+			continue;
+		if (w->now - ses->last_rx_tsc > ses->hb_tsc * HERALD_SESSION_TIMEOUT_BEATS) {
+			dp_session_close(w, s);
+			w->ctr[HERALD_CTR_SESSIONS_EXPIRED]++;
+		} else if (w->now - ses->last_tx_tsc >= ses->hb_tsc) {
+			dp_heartbeat_send(w, s);
+		}
+	}
+	dp_reasm_expire(w);
+	if (w->stats_period_tsc != 0 && w->now >= w->next_stats_tsc) {
+		stats_print(w);
+		w->next_stats_tsc = w->now + w->stats_period_tsc;
+	}
+	w->next_timer_tsc = w->now + w->timer_period_tsc;
+}
+
+/* Empty polls before a sleeping worker starts to nap, and the nap. */
+#define IDLE_POLLS 256
+#define IDLE_NAP_US 50
+
+int dp_worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct rte_mbuf *pkts[DP_BURST];
+	unsigned empty = 0;
+
+	w->now = rte_rdtsc();
+	w->next_timer_tsc = w->now + w->timer_period_tsc;
+	w->next_stats_tsc = w->now + w->stats_period_tsc;
+	while (!dp_quit) {
+		uint16_t n = rte_eth_rx_burst(w->port_id, w->queue, pkts, DP_BURST);
+		w->now = rte_rdtsc();
+		for (uint16_t i = 0; i < n; i++) {
+			if (i + 1 < n)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			dp_net_rx(w, pkts[i]);
+		}
+		if (w->ntx != 0)
+			dp_tx_flush(w);
+		if (w->now >= w->next_timer_tsc) {
+			timers_run(w);
+			if (w->ntx != 0)
+				dp_tx_flush(w);
+		}
+		if (n != 0) {
+			empty = 0;
+		} else if (w->idle == DP_IDLE_SLEEP && ++empty > IDLE_POLLS) {
+			/* Back off on shared hosts; costs up to IDLE_NAP_US of latency. */
+			rte_delay_us_sleep(IDLE_NAP_US);
+		}
+	}
+	return 0;
+}

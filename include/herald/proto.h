@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file proto.h
+ * The contract between every part of Herald: the wire format (protocol v1),
+ * drop reasons and counters. The dataplane, libherald, the XDP programs, the
+ * daemon and heraldctl all include this header; nothing here is duplicated
+ * anywhere else. See docs/protocol.md for the prose specification.
+ *
+ * All multi-byte wire fields are big-endian (network byte order).
+ */
+#ifndef HERALD_PROTO_H
+#define HERALD_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** Frame magic, "HR". */
+#define HERALD_MAGIC 0x4852
+/** Wire protocol version this build speaks. */
+#define HERALD_VERSION 1
+/** Default UDP port of queue 0 on a node (queue q listens on base + q). */
+#define HERALD_UDP_PORT_BASE 7400
+
+/** Largest IP MTU a frame is sized for; larger values travel as fragments. */
+#define HERALD_MTU 1500
+/** Bytes of IPv4 (no options) + UDP in front of every herald header. */
+#define HERALD_IPV4_UDP_LEN 28
+/** Longest key, in bytes. */
+#define HERALD_KEY_MAX 64
+/** Largest value, in bytes. */
+#define HERALD_VALUE_MAX 4096
+/** Longest ERROR text, in bytes. */
+#define HERALD_ERROR_TEXT_MAX 128
+
+/** Message types. */
+enum herald_type {
+	HERALD_T_SUBSCRIBE = 1, /**< client -> node: open a session on a context */
+	HERALD_T_SNAPSHOT = 2,  /**< node -> client: one entry of the current state */
+	HERALD_T_DELTA = 3,     /**< node -> client: one updated entry */
+	HERALD_T_PUBLISH = 4,   /**< publisher -> node: one entry to apply */
+	HERALD_T_HEARTBEAT = 5, /**< both ways: liveness + latest sequence */
+	HERALD_T_BYE = 6,       /**< both ways: the session ends */
+	HERALD_T_ERROR = 7,     /**< node -> client: a request was refused */
+	HERALD_T_MAX
+};
+
+/** Header flags. */
+#define HERALD_F_SNAP_END 0x0001 /**< SNAPSHOT: last entry of the snapshot */
+#define HERALD_F_KNOWN HERALD_F_SNAP_END
+
+/**
+ * Frame header, 32 bytes, in front of every message body (or body slice,
+ * for a fragment). All fields big-endian.
+ */
+struct herald_hdr {
+	uint16_t magic;    /**< HERALD_MAGIC */
+	uint8_t version;   /**< HERALD_VERSION */
+	uint8_t type;      /**< enum herald_type */
+	uint16_t flags;    /**< HERALD_F_* */
+	uint16_t length;   /**< body bytes carried by this datagram */
+	uint32_t context;  /**< context id */
+	uint32_t session;  /**< node-assigned session id (0 before one exists) */
+	uint64_t seq;      /**< per-session message sequence (per-publisher for PUBLISH) */
+	uint16_t frag_off; /**< offset of this body slice in the message body */
+	uint16_t msg_len;  /**< total message body length */
+	uint32_t reserved; /**< must be zero in v1 */
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct herald_hdr) == 32, "wire header is 32 bytes");
+
+/** Body bytes one datagram carries at most (1500 MTU, no IP options). */
+#define HERALD_FRAG_BODY_MAX (HERALD_MTU - HERALD_IPV4_UDP_LEN - (int)sizeof(struct herald_hdr))
+/** Largest message body: an entry with the longest key and value. */
+#define HERALD_MSG_MAX (2 + HERALD_KEY_MAX + HERALD_VALUE_MAX)
+/** Fragments a message needs at most. */
+#define HERALD_FRAGS_MAX ((HERALD_MSG_MAX + HERALD_FRAG_BODY_MAX - 1) / HERALD_FRAG_BODY_MAX)
+
+_Static_assert(HERALD_FRAG_BODY_MAX == 1440, "fragment body for a 1500 MTU");
+_Static_assert(2 + HERALD_KEY_MAX <= HERALD_FRAG_BODY_MAX, "a key always fits the first fragment");
+_Static_assert(HERALD_MSG_MAX <= UINT16_MAX, "msg_len is 16 bits");
+
+/** SUBSCRIBE body, 8 bytes. */
+struct herald_subscribe_body {
+	uint16_t heartbeat_ms; /**< idle interval after which the node sends a HEARTBEAT; 0 = default */
+	uint16_t flags;        /**< must be zero in v1 */
+	uint32_t budget;       /**< messages/s the client accepts; 0 = unlimited */
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct herald_subscribe_body) == 8, "subscribe body is 8 bytes");
+
+/** ERROR body: code, then up to HERALD_ERROR_TEXT_MAX bytes of text. */
+struct herald_error_body {
+	uint16_t code;     /**< enum herald_error */
+	uint16_t reserved; /**< must be zero */
+} __attribute__((packed));
+
+/** Reasons a node refuses a request (ERROR code). */
+enum herald_error {
+	HERALD_ERR_NO_SESSION_SPACE = 1,
+	HERALD_ERR_NO_CONTEXT_SPACE = 2,
+	HERALD_ERR_NO_KEY_SPACE = 3,
+	HERALD_ERR_UNKNOWN_SESSION = 4,
+};
+
+/** Default node heartbeat interval towards an idle session. */
+#define HERALD_HEARTBEAT_MS_DEFAULT 100
+/** A session the node has not heard from in this many heartbeat intervals is closed. */
+#define HERALD_SESSION_TIMEOUT_BEATS 30
+
+/*
+ * Drop reasons and counters. Every layer names them from these tables, so a
+ * counter reads the same in the dataplane's dump, heraldctl and Prometheus.
+ */
+#define HERALD_DROP_REASONS(X)                                                  \
+	X(NONE, "not dropped")                                                  \
+	X(NOT_IPV4, "ethertype is neither IPv4 nor ARP")                        \
+	X(MALFORMED_IP, "IPv4 header truncated, bad IHL or bad total length")   \
+	X(IP_FRAGMENT, "IP fragment (herald never uses IP fragmentation)")     \
+	X(NOT_FOR_US, "destination address is not this node")                   \
+	X(NOT_UDP, "IPv4 protocol other than UDP or ICMP")                      \
+	X(WRONG_PORT, "UDP destination port is not a herald port")              \
+	X(MALFORMED_UDP, "UDP length disagrees with the IPv4 length")           \
+	X(MALFORMED_ARP, "ARP packet truncated or not Ethernet/IPv4")           \
+	X(MALFORMED_ICMP, "ICMP truncated or not an echo request")              \
+	X(TRUNCATED, "datagram shorter than the herald header")                 \
+	X(BAD_MAGIC, "herald magic mismatch")                                   \
+	X(BAD_VERSION, "unsupported herald version")                            \
+	X(BAD_TYPE, "unknown herald message type")                              \
+	X(BAD_LENGTH, "header length disagrees with the datagram")              \
+	X(BAD_FLAGS, "unknown flags or non-zero reserved field")                \
+	X(OVERSIZED, "body or message larger than the protocol allows")         \
+	X(BAD_FRAGMENT, "fragment offset/length outside the message")           \
+	X(BAD_BODY, "body malformed for its message type")                      \
+	X(BAD_KEY, "key empty or longer than HERALD_KEY_MAX")                   \
+	X(UNEXPECTED_TYPE, "message type not accepted in this direction")       \
+	X(UNKNOWN_SESSION, "session id unknown or not owned by the sender")    \
+	X(NO_SESSION_SPACE, "session table full")                               \
+	X(NO_CONTEXT_SPACE, "context table full")                               \
+	X(NO_KEY_SPACE, "key table full")                                       \
+	X(REASSEMBLY_FULL, "no free reassembly slot for a fragmented message")  \
+	X(REASSEMBLY_MISMATCH, "fragment does not match its message")           \
+	X(NO_MBUF, "mbuf pool exhausted")                                       \
+	X(TX_FULL, "transmit queue full")
+
+enum herald_drop {
+#define HERALD_X_ENUM(name, help) HERALD_DROP_##name,
+	HERALD_DROP_REASONS(HERALD_X_ENUM)
+#undef HERALD_X_ENUM
+	HERALD_DROP_MAX
+};
+
+#define HERALD_COUNTERS(X)                                                          \
+	X(RX_PACKETS, "frames received")                                            \
+	X(RX_BYTES, "bytes received")                                               \
+	X(TX_PACKETS, "frames transmitted")                                         \
+	X(TX_BYTES, "bytes transmitted")                                            \
+	X(ARP_REPLIES, "ARP requests answered")                                     \
+	X(ICMP_ECHO_REPLIES, "ICMP echo requests answered")                         \
+	X(SUBSCRIBES, "SUBSCRIBE requests accepted")                                \
+	X(PUBLISHES, "PUBLISH messages applied")                                    \
+	X(DELIVERIES, "messages fanned out to subscribers (per recipient)")         \
+	X(TX_ZEROCOPY, "frames sent as header segment + shared payload")           \
+	X(TX_COPIED, "frames sent as a copy because the port lacks multi-seg TX")   \
+	X(SNAPSHOT_ENTRIES, "snapshot entries sent")                                \
+	X(HEARTBEATS_SENT, "heartbeats sent to idle sessions")                      \
+	X(HEARTBEATS_RECEIVED, "heartbeats received from clients")                  \
+	X(BYES, "sessions closed by the client")                                    \
+	X(SESSIONS_EXPIRED, "sessions closed after heartbeat timeout")              \
+	X(ERRORS_SENT, "ERROR replies sent")                                        \
+	X(FRAGMENTS_REASSEMBLED, "fragmented PUBLISH messages completed")           \
+	X(SESSIONS_ACTIVE, "sessions open now (gauge)")                             \
+	X(CONTEXTS_ACTIVE, "contexts in memory now (gauge)")                        \
+	X(KEYS_ACTIVE, "keys in memory now (gauge)")
+
+enum herald_counter {
+#define HERALD_X_ENUM(name, help) HERALD_CTR_##name,
+	HERALD_COUNTERS(HERALD_X_ENUM)
+#undef HERALD_X_ENUM
+	HERALD_CTR_MAX
+};
+
+/** Lower-case name of a drop reason ("bad_magic"), or NULL if out of range. */
+const char *herald_drop_name(enum herald_drop reason);
+/** Lower-case name of a counter ("tx_zerocopy"), or NULL if out of range. */
+const char *herald_counter_name(enum herald_counter counter);
+
+/** A decoded frame. Pointers refer into the caller's buffer. */
+struct herald_frame {
+	uint8_t type;
+	uint16_t flags;
+	uint16_t length;   /**< body bytes in this datagram */
+	uint32_t context;
+	uint32_t session;
+	uint64_t seq;
+	uint16_t frag_off;
+	uint16_t msg_len;
+	const uint8_t *body; /**< this datagram's body slice */
+	/* Entry messages (SNAPSHOT, DELTA, PUBLISH), first fragment only: */
+	const uint8_t *key;  /**< NULL unless frag_off == 0 and the entry has a key */
+	uint16_t key_len;
+	uint16_t value_len;  /**< total value length across all fragments */
+};
+
+/**
+ * Validate and decode one herald datagram (the UDP payload).
+ * Every length is checked against @p len before it is used.
+ * @return HERALD_DROP_NONE, or the reason the frame must be dropped.
+ */
+enum herald_drop herald_frame_decode(const void *buf, size_t len, struct herald_frame *f);
+
+/** Number of datagrams a message body of @p msg_len bytes travels in. */
+static inline unsigned herald_frag_count(unsigned msg_len)
+{
+	return msg_len == 0 ? 1 : (msg_len + HERALD_FRAG_BODY_MAX - 1) / HERALD_FRAG_BODY_MAX;
+}
+
+/** Fields of a header to encode (host byte order). */
+struct herald_hdr_fields {
+	uint8_t type;
+	uint16_t flags;
+	uint32_t context;
+	uint32_t session;
+	uint64_t seq;
+};
+
+/**
+ * Write a 32-byte header for the body slice [frag_off, frag_off + length)
+ * of a message of @p msg_len bytes.
+ */
+void herald_hdr_encode(void *dst, const struct herald_hdr_fields *h, uint16_t frag_off,
+		       uint16_t length, uint16_t msg_len);
+
+/**
+ * Encode fragment @p frag of an entry message (key, value) into @p dst.
+ * @return datagram length written, or -EINVAL (bad key/value/fragment
+ *         index) / -ENOSPC (@p cap too small).
+ */
+int herald_entry_encode(void *dst, size_t cap, const struct herald_hdr_fields *h,
+			const void *key, size_t key_len, const void *value, size_t value_len,
+			unsigned frag);
+
+/** Body length of an entry message. */
+static inline unsigned herald_entry_msg_len(size_t key_len, size_t value_len)
+{
+	return (unsigned)(2 + key_len + value_len);
+}
+
+#endif /* HERALD_PROTO_H */
