@@ -72,11 +72,39 @@ static enum herald_drop decode_body(struct herald_frame *f)
 		if (!whole || f->length != sizeof(sb))
 			return HERALD_DROP_BAD_BODY;
 		memcpy(&sb, f->body, sizeof(sb));
-		return sb.flags == 0 ? HERALD_DROP_NONE : HERALD_DROP_BAD_FLAGS;
+		return (ntohs(sb.flags) & ~HERALD_SUB_F_KNOWN) == 0 ? HERALD_DROP_NONE : HERALD_DROP_BAD_FLAGS;
 	}
 	case HERALD_T_HEARTBEAT:
 	case HERALD_T_BYE:
+	case HERALD_T_RESYNC:
 		return f->msg_len == 0 ? HERALD_DROP_NONE : HERALD_DROP_BAD_BODY;
+	case HERALD_T_HELLO: {
+		static const struct herald_hello_body zero;
+		if (f->length != sizeof(zero))
+			return HERALD_DROP_BAD_BODY;
+		return memcmp(f->body, &zero, sizeof(zero)) == 0 ? HERALD_DROP_NONE : HERALD_DROP_BAD_FLAGS;
+	}
+	case HERALD_T_REDIRECT: {
+		struct herald_redirect_body rb;
+		if (f->length != sizeof(rb))
+			return HERALD_DROP_BAD_BODY;
+		memcpy(&rb, f->body, sizeof(rb));
+		return rb.reserved == 0 ? HERALD_DROP_NONE : HERALD_DROP_BAD_FLAGS;
+	}
+	case HERALD_T_ACK: {
+		struct herald_ack_body ab;
+		if (f->length != sizeof(ab))
+			return HERALD_DROP_BAD_BODY;
+		memcpy(&ab, f->body, sizeof(ab));
+		return ab.reserved == 0 ? HERALD_DROP_NONE : HERALD_DROP_BAD_FLAGS;
+	}
+	case HERALD_T_NAK: {
+		struct herald_nak_body nb;
+		if (f->length != sizeof(nb))
+			return HERALD_DROP_BAD_BODY;
+		memcpy(&nb, f->body, sizeof(nb));
+		return be64toh(nb.first) <= be64toh(nb.last) ? HERALD_DROP_NONE : HERALD_DROP_BAD_BODY;
+	}
 	case HERALD_T_ERROR: {
 		struct herald_error_body eb;
 		if (!whole || f->length < sizeof(eb) ||

@@ -27,6 +27,28 @@
 
 enum dp_idle { DP_IDLE_SPIN, DP_IDLE_SLEEP };
 
+/* Conflation policy of a context (names follow Diffusion: off = none). */
+enum dp_policy_kind { DP_POLICY_REPLACE, DP_POLICY_MERGE, DP_POLICY_NONE };
+
+typedef int64_t (*dp_merge_fn)(int64_t current, int64_t update);
+
+struct dp_merge_op {
+	const char *name;
+	dp_merge_fn fn;
+};
+
+struct dp_policy {
+	enum dp_policy_kind kind;
+	const struct dp_merge_op *merge; /* DP_POLICY_MERGE only */
+};
+
+struct dp_context_policy {
+	uint32_t context;
+	struct dp_policy policy;
+};
+
+#define DP_POLICIES_MAX 64
+
 /* One config struct with a const defaults instance (see dp_config_defaults). */
 struct dp_config {
 	struct herald_port_spec port;
@@ -35,11 +57,17 @@ struct dp_config {
 	uint32_t max_sessions;
 	uint32_t max_contexts;
 	uint32_t max_keys;
+	uint32_t max_keys_per_context;
+	uint32_t history;        /* messages kept per `none` context */
+	uint32_t max_history_contexts;
 	uint32_t mbufs;
 	uint32_t reasm_slots;
 	uint32_t stats_interval_s;
 	enum dp_idle idle;
 	bool force_copy;
+	struct dp_policy default_policy;
+	uint32_t npolicies;
+	struct dp_context_policy policies[DP_POLICIES_MAX]; /* --context ID=POLICY */
 };
 
 extern const struct dp_config dp_config_defaults;
@@ -54,13 +82,42 @@ struct dp_session {
 	uint32_t prev, next; /* the context's subscriber list */
 	uint64_t seq;  /* last sequence sent */
 	uint64_t last_tx_tsc, last_rx_tsc, hb_tsc;
+	/*
+	 * Budget: a token bucket in milli-messages. Rate mode refills it by time
+	 * (budget messages/s); credit mode only by the client's ACKs. Past the
+	 * budget nothing is queued: conflated keys are marked dirty (one bit
+	 * per key of the context) and `none` sessions lag behind in the history.
+	 */
+	uint32_t budget;       /* 0 = unlimited */
+	bool credit_mode;
+	int64_t tokens;        /* milli-messages */
+	uint64_t refill_tsc;
+	uint32_t ndirty;
+	uint32_t dirty_cursor; /* next key ordinal the drain looks at */
+	uint32_t dirty_prev, dirty_next; /* the worker's list of sessions with dirty keys */
+	bool on_dirty_list;
+	uint64_t hist_next;    /* `none`: next context message number to send */
+	int64_t seq_offset;    /* `none`: session seq = context message number + offset */
+};
+
+/* One message of a `none` context's history, holding body references. */
+struct dp_hist_entry {
+	uint32_t key;     /* key slot, for the key bytes */
+	uint16_t msg_len;
+	uint8_t nfrags;
+	struct rte_mbuf *frag[HERALD_FRAGS_MAX];
 };
 
 struct dp_context {
 	uint32_t id;
 	bool in_use;
+	struct dp_policy policy;
 	uint32_t sub_head, nsubs;
-	uint32_t key_head, nkeys;
+	uint32_t nkeys;
+	uint32_t *keys;   /* key ordinal -> key slot, max_keys_per_context long */
+	/* `none` contexts: ring of the last `history` messages, numbered from 1. */
+	struct dp_hist_entry *hist;
+	uint64_t hist_head; /* number of the newest message; 0 = none yet */
 };
 
 /*
@@ -71,7 +128,7 @@ struct dp_context {
  */
 struct dp_key {
 	uint32_t ctx;
-	uint32_t prev, next; /* the context's key list */
+	uint32_t ordinal; /* index in the context's key array and dirty bitmaps */
 	uint16_t msg_len;
 	uint8_t nfrags;
 	struct rte_mbuf *frag[HERALD_FRAGS_MAX];
@@ -106,6 +163,8 @@ struct dp_worker {
 	uint64_t ctr[HERALD_CTR_MAX];
 	uint64_t drop[HERALD_DROP_MAX];
 
+	const struct dp_config *cfg;
+
 	/* Store. */
 	struct rte_hash *ctx_hash, *key_hash, *session_hash;
 	struct dp_context *contexts;
@@ -113,6 +172,11 @@ struct dp_worker {
 	struct dp_session *sessions;
 	uint32_t max_contexts, max_keys, max_sessions;
 	uint32_t session_hwm; /* sessions[] is used below this index */
+	uint32_t max_kpc, dirty_words, history, max_history_contexts, nhistory;
+	uint64_t *dirty;      /* max_sessions x dirty_words bitmaps */
+	uint32_t *ctx_keys;   /* max_contexts x max_kpc */
+	struct dp_hist_entry *hist_pool; /* max_history_contexts x history */
+	uint32_t dirty_head;  /* sessions with dirty keys or history lag */
 	struct dp_reasm *reasm;
 	uint32_t reasm_slots;
 	uint64_t reasm_timeout_tsc;
@@ -137,6 +201,13 @@ static inline void dp_drop(struct dp_worker *w, struct rte_mbuf *m, enum herald_
 int dp_store_init(struct dp_worker *w, const struct dp_config *cfg, unsigned lcore);
 void dp_store_free(struct dp_worker *w);
 uint32_t dp_context_get(struct dp_worker *w, uint32_t id, bool create);
+const struct dp_policy *dp_policy_for(const struct dp_config *cfg, uint32_t context);
+void dp_session_dirty_link(struct dp_worker *w, uint32_t s);
+void dp_session_dirty_unlink(struct dp_worker *w, uint32_t s);
+static inline uint64_t *dp_dirty_bits(struct dp_worker *w, uint32_t s)
+{
+	return &w->dirty[(size_t)s * w->dirty_words];
+}
 uint32_t dp_key_find(struct dp_worker *w, uint32_t ctx, const uint8_t *key, uint16_t key_len,
 		     bool create);
 void dp_key_set(struct dp_worker *w, uint32_t k, struct rte_mbuf **frags, uint8_t nfrags,
@@ -156,8 +227,24 @@ enum herald_drop dp_reasm_add(struct dp_worker *w, uint32_t ip, uint16_t port,
 void dp_reasm_release(struct dp_reasm *r, bool free_frags);
 void dp_reasm_expire(struct dp_worker *w);
 
+/* policy.c */
+const struct dp_merge_op *dp_merge_op_find(const char *name);
+const char *dp_merge_op_names(void);
+int dp_policy_parse(const char *text, struct dp_policy *out, char *err, size_t errlen);
+const char *dp_policy_name(const struct dp_policy *p, char *buf, size_t len);
+
+/* budget.c */
+bool dp_budget_take(struct dp_worker *w, struct dp_session *s);
+void dp_budget_credit(struct dp_session *s, uint32_t credits);
+void dp_budget_drain(struct dp_worker *w);
+void dp_dirty_mark(struct dp_worker *w, uint32_t s, uint32_t ordinal);
+void dp_dirty_clear(struct dp_worker *w, uint32_t s);
+
 /* fanout.c */
 void dp_fanout(struct dp_worker *w, uint32_t ctx, uint32_t k);
+void dp_delta_send(struct dp_worker *w, uint32_t s, uint32_t k);
+void dp_hist_send(struct dp_worker *w, uint32_t s, uint64_t msg);
+void dp_hist_append(struct dp_worker *w, uint32_t ctx, uint32_t k);
 void dp_snapshot_send(struct dp_worker *w, uint32_t s);
 void dp_heartbeat_send(struct dp_worker *w, uint32_t s);
 void dp_error_send(struct dp_worker *w, uint32_t ip, uint16_t port, const struct rte_ether_addr *mac,

@@ -42,30 +42,101 @@ static void frame_send(struct dp_worker *w, const struct rte_ether_addr *mac, ui
 	dp_tx(w, m);
 }
 
-/* Send one stored entry to a session as message type @p type. */
-static void entry_send(struct dp_worker *w, struct dp_session *s, uint32_t sidx, uint8_t type,
-		       uint16_t flags, const struct dp_key *k)
+/* A message body as stored: the key's latest value or a history entry. */
+struct body {
+	struct rte_mbuf *const *frag;
+	uint8_t nfrags;
+	uint16_t msg_len;
+};
+
+static void body_send(struct dp_worker *w, uint32_t sidx, uint8_t type, uint16_t flags,
+		      uint64_t seq, const struct body *b)
 {
+	struct dp_session *s = &w->sessions[sidx];
 	struct herald_hdr_fields h = {
 		.type = type,
 		.flags = flags,
 		.context = w->contexts[s->ctx].id,
 		.session = dp_session_wire_id(sidx),
-		.seq = ++s->seq,
+		.seq = seq,
 	};
-	for (unsigned i = 0; i < k->nfrags; i++)
-		frame_send(w, &s->mac, s->ip, s->port, &h, (uint16_t)(i * HERALD_FRAG_BODY_MAX), k->msg_len,
-			   NULL, 0, k->frag[i]);
+	for (unsigned i = 0; i < b->nfrags; i++)
+		frame_send(w, &s->mac, s->ip, s->port, &h, (uint16_t)(i * HERALD_FRAG_BODY_MAX),
+			   b->msg_len, NULL, 0, b->frag[i]);
+	if (seq > s->seq)
+		s->seq = seq;
 	s->last_tx_tsc = w->now;
 }
 
+static struct body key_body(const struct dp_key *k)
+{
+	return (struct body){.frag = k->frag, .nfrags = k->nfrags, .msg_len = k->msg_len};
+}
+
+void dp_delta_send(struct dp_worker *w, uint32_t sidx, uint32_t k)
+{
+	struct body b = key_body(&w->keys[k]);
+	body_send(w, sidx, HERALD_T_DELTA, 0, w->sessions[sidx].seq + 1, &b);
+}
+
+void dp_hist_send(struct dp_worker *w, uint32_t sidx, uint64_t msg)
+{
+	struct dp_session *s = &w->sessions[sidx];
+	const struct dp_context *c = &w->contexts[s->ctx];
+	const struct dp_hist_entry *e = &c->hist[(msg - 1) % w->history];
+	struct body b = {.frag = e->frag, .nfrags = e->nfrags, .msg_len = e->msg_len};
+
+	body_send(w, sidx, HERALD_T_DELTA, 0, (uint64_t)((int64_t)msg + s->seq_offset), &b);
+}
+
+void dp_hist_append(struct dp_worker *w, uint32_t ctx, uint32_t kidx)
+{
+	struct dp_context *c = &w->contexts[ctx];
+	const struct dp_key *k = &w->keys[kidx];
+	struct dp_hist_entry *e = &c->hist[c->hist_head % w->history];
+
+	/* The entry leaving the ring gives its references back. */
+	for (unsigned i = 0; i < e->nfrags; i++)
+		rte_pktmbuf_free(e->frag[i]);
+	*e = (struct dp_hist_entry){.key = kidx, .msg_len = k->msg_len, .nfrags = k->nfrags};
+	for (unsigned i = 0; i < k->nfrags; i++) {
+		rte_mbuf_refcnt_update(k->frag[i], 1);
+		e->frag[i] = k->frag[i];
+	}
+	c->hist_head++;
+}
+
+/*
+ * One update to every subscriber. A session within its budget gets it now;
+ * one past its budget (or already owing older deliveries, which must go
+ * first) is marked: a dirty key, or a lag in the history.
+ */
 void dp_fanout(struct dp_worker *w, uint32_t ctx, uint32_t kidx)
 {
+	const struct dp_context *c = &w->contexts[ctx];
 	const struct dp_key *k = &w->keys[kidx];
+	bool none = c->policy.kind == DP_POLICY_NONE;
+	uint64_t msg = c->hist_head;
 	uint32_t n = 0;
 
-	for (uint32_t s = w->contexts[ctx].sub_head; s != DP_NONE; s = w->sessions[s].next, n++)
-		entry_send(w, &w->sessions[s], s, HERALD_T_DELTA, 0, k);
+	for (uint32_t s = c->sub_head; s != DP_NONE; s = w->sessions[s].next) {
+		struct dp_session *ses = &w->sessions[s];
+		bool behind = none ? ses->hist_next != msg : ses->ndirty != 0;
+		if (!behind && dp_budget_take(w, ses)) {
+			if (none) {
+				dp_hist_send(w, s, msg);
+				ses->hist_next = msg + 1;
+			} else {
+				dp_delta_send(w, s, kidx);
+			}
+			n++;
+		} else if (none) {
+			w->ctr[HERALD_CTR_HISTORY_LAGGED]++;
+			dp_session_dirty_link(w, s);
+		} else {
+			dp_dirty_mark(w, s, k->ordinal);
+		}
+	}
 	w->ctr[HERALD_CTR_DELIVERIES] += n;
 }
 
@@ -74,7 +145,7 @@ void dp_snapshot_send(struct dp_worker *w, uint32_t sidx)
 	struct dp_session *s = &w->sessions[sidx];
 	const struct dp_context *c = &w->contexts[s->ctx];
 
-	if (c->key_head == DP_NONE) {
+	if (c->nkeys == 0) {
 		struct herald_hdr_fields h = {
 			.type = HERALD_T_SNAPSHOT,
 			.flags = HERALD_F_SNAP_END,
@@ -84,13 +155,17 @@ void dp_snapshot_send(struct dp_worker *w, uint32_t sidx)
 		};
 		frame_send(w, &s->mac, s->ip, s->port, &h, 0, 0, NULL, 0, NULL);
 		s->last_tx_tsc = w->now;
-		return;
 	}
-	for (uint32_t k = c->key_head; k != DP_NONE; k = w->keys[k].next) {
-		uint16_t flags = w->keys[k].next == DP_NONE ? HERALD_F_SNAP_END : 0;
-		entry_send(w, s, sidx, HERALD_T_SNAPSHOT, flags, &w->keys[k]);
+	for (uint32_t o = 0; o < c->nkeys; o++) {
+		struct body b = key_body(&w->keys[c->keys[o]]);
+		uint16_t flags = o + 1 == c->nkeys ? HERALD_F_SNAP_END : 0;
+		body_send(w, sidx, HERALD_T_SNAPSHOT, flags, s->seq + 1, &b);
 		w->ctr[HERALD_CTR_SNAPSHOT_ENTRIES]++;
 	}
+	/* The snapshot is the whole state: nothing older is owed any more. */
+	dp_dirty_clear(w, sidx);
+	s->hist_next = c->hist_head + 1;
+	s->seq_offset = (int64_t)s->seq - (int64_t)c->hist_head;
 }
 
 void dp_heartbeat_send(struct dp_worker *w, uint32_t sidx)

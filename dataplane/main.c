@@ -30,11 +30,15 @@ const struct dp_config dp_config_defaults = {
 	.max_sessions = 16384,
 	.max_contexts = 1024,
 	.max_keys = 8192,
-	.mbufs = 0, /* derived from max_keys unless given */
+	.max_keys_per_context = 1024,
+	.history = 1024,
+	.max_history_contexts = 8,
+	.mbufs = 0, /* derived from max_keys and history unless given */
 	.reasm_slots = 64,
 	.stats_interval_s = 0,
 	.idle = DP_IDLE_SPIN,
 	.force_copy = false,
+	.default_policy = {.kind = DP_POLICY_REPLACE},
 };
 
 /* RX ring, TX in flight and per-lcore caches: mbufs the store may not take. */
@@ -55,14 +59,21 @@ static void usage(FILE *out)
 		"  --max-sessions N      session table size (default %u)\n"
 		"  --max-contexts N      context table size (default %u)\n"
 		"  --max-keys N          key table size, all contexts (default %u)\n"
-		"  --mbufs N             packet buffers (default: max-keys x %d + %d)\n"
+		"  --max-keys-per-context N  keys one context may hold (default %u)\n"
+		"  --context ID=POLICY   conflation policy of context ID (repeatable, up to %d)\n"
+		"  --default-policy P    policy of contexts not named by --context (default replace)\n"
+		"                        POLICY: replace | none | merge:OP, OP one of %s\n"
+		"  --history N           messages kept per `none` context for NAKs and laggards (default %u)\n"
+		"  --max-history-contexts N  `none` contexts at most (default %u)\n"
+		"  --mbufs N             packet buffers (default: what the store and history can hold + %d)\n"
 		"  --idle spin|sleep     spin for latency (default) or nap when idle on shared hosts\n"
 		"  --force-copy          copy payloads even if the port has multi-segment TX\n"
 		"  --stats-interval S    print a counter line every S seconds (default off)\n"
 		"  --help                this text\n",
 		herald_port_kinds(), dp_config_defaults.udp_port, dp_config_defaults.max_sessions,
-		dp_config_defaults.max_contexts, dp_config_defaults.max_keys, HERALD_FRAGS_MAX,
-		MBUFS_WORKING_SET);
+		dp_config_defaults.max_contexts, dp_config_defaults.max_keys,
+		dp_config_defaults.max_keys_per_context, DP_POLICIES_MAX, dp_merge_op_names(),
+		dp_config_defaults.history, dp_config_defaults.max_history_contexts, MBUFS_WORKING_SET);
 }
 
 static int parse_u32(const char *opt, const char *text, uint32_t min, uint32_t max, uint32_t *out)
@@ -92,6 +103,11 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 		{"idle", required_argument, NULL, 'I'},
 		{"force-copy", no_argument, NULL, 'f'},
 		{"stats-interval", required_argument, NULL, 's'},
+		{"max-keys-per-context", required_argument, NULL, 'k'},
+		{"context", required_argument, NULL, 'c'},
+		{"default-policy", required_argument, NULL, 'P'},
+		{"history", required_argument, NULL, 'H'},
+		{"max-history-contexts", required_argument, NULL, 'X'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -157,6 +173,45 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 			if (parse_u32("stats-interval", optarg, 0, 86400, &cfg->stats_interval_s) < 0)
 				return -EINVAL;
 			break;
+		case 'k':
+			if (parse_u32("max-keys-per-context", optarg, 1, 1u << 20, &cfg->max_keys_per_context) < 0)
+				return -EINVAL;
+			break;
+		case 'H':
+			if (parse_u32("history", optarg, 1, 1u << 20, &cfg->history) < 0)
+				return -EINVAL;
+			break;
+		case 'X':
+			if (parse_u32("max-history-contexts", optarg, 0, 1u << 16, &cfg->max_history_contexts) < 0)
+				return -EINVAL;
+			break;
+		case 'P':
+			if (dp_policy_parse(optarg, &cfg->default_policy, err, sizeof(err)) < 0) {
+				fprintf(stderr, "herald-dataplane: --default-policy: %s\n", err);
+				return -EINVAL;
+			}
+			break;
+		case 'c': {
+			char *eq = strchr(optarg, '=');
+			uint32_t id;
+			if (eq == NULL) {
+				fprintf(stderr, "herald-dataplane: --context expects ID=POLICY, got '%s'\n", optarg);
+				return -EINVAL;
+			}
+			*eq = '\0';
+			if (parse_u32("context", optarg, 0, UINT32_MAX, &id) < 0)
+				return -EINVAL;
+			if (cfg->npolicies == DP_POLICIES_MAX) {
+				fprintf(stderr, "herald-dataplane: at most %d --context options\n", DP_POLICIES_MAX);
+				return -EINVAL;
+			}
+			if (dp_policy_parse(eq + 1, &cfg->policies[cfg->npolicies].policy, err, sizeof(err)) < 0) {
+				fprintf(stderr, "herald-dataplane: --context %s: %s\n", optarg, err);
+				return -EINVAL;
+			}
+			cfg->policies[cfg->npolicies++].context = id;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -175,13 +230,14 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 		return -EINVAL;
 	}
 	/* The store keeps received buffers; it must never starve RX of them. */
-	uint64_t need = (uint64_t)cfg->max_keys * HERALD_FRAGS_MAX + MBUFS_WORKING_SET;
+	uint64_t need = ((uint64_t)cfg->max_keys + (uint64_t)cfg->history * cfg->max_history_contexts) *
+			HERALD_FRAGS_MAX + MBUFS_WORKING_SET;
 	if (cfg->mbufs == 0) {
 		cfg->mbufs = (uint32_t)need;
 	} else if (cfg->mbufs < need) {
 		fprintf(stderr,
 			"herald-dataplane: --mbufs %u is too small for --max-keys %u: need at least %" PRIu64
-			" (max-keys x %d fragments + %d working set)\n",
+			" ((max-keys + history x max-history-contexts) x %d fragments + %d working set)\n",
 			cfg->mbufs, cfg->max_keys, need, HERALD_FRAGS_MAX, MBUFS_WORKING_SET);
 		return -EINVAL;
 	}
@@ -233,6 +289,7 @@ static int worker_init(struct dp_worker *w, const struct dp_config *cfg,
 	w->reasm_timeout_tsc = hz / 1000 * REASM_TIMEOUT_MS;
 	w->timer_period_tsc = hz / 1000 * TIMER_PERIOD_MS;
 	w->stats_period_tsc = hz * cfg->stats_interval_s;
+	w->cfg = cfg;
 	return dp_store_init(w, cfg, queue);
 }
 
@@ -298,6 +355,12 @@ int main(int argc, char **argv)
 	printf("herald-dataplane: serving %s udp/%u on lcore %u, %s fan-out, idle=%s\n", ip,
 	       cfg.udp_port, rte_lcore_id(), workers[0].zero_copy ? "zero-copy" : "copy",
 	       cfg.idle == DP_IDLE_SPIN ? "spin" : "sleep");
+	char pol[32];
+	printf("herald-dataplane: default policy %s", dp_policy_name(&cfg.default_policy, pol, sizeof(pol)));
+	for (uint32_t i = 0; i < cfg.npolicies; i++)
+		printf(", context %u %s", cfg.policies[i].context,
+		       dp_policy_name(&cfg.policies[i].policy, pol, sizeof(pol)));
+	printf("\n");
 	fflush(stdout);
 
 	dp_worker_main(&workers[0]);

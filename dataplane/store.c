@@ -59,8 +59,16 @@ int dp_store_init(struct dp_worker *w, const struct dp_config *cfg, unsigned lco
 	w->keys = rte_zmalloc_socket("keys", sizeof(*w->keys) * (cfg->max_keys + 8), 0, socket);
 	w->sessions = rte_zmalloc_socket("sessions", sizeof(*w->sessions) * (cfg->max_sessions + 8), 0, socket);
 	w->reasm = rte_zmalloc_socket("reasm", sizeof(*w->reasm) * cfg->reasm_slots, 0, socket);
+	w->max_kpc = cfg->max_keys_per_context;
+	w->dirty_words = (cfg->max_keys_per_context + 63) / 64;
+	w->history = cfg->history;
+	w->max_history_contexts = cfg->max_history_contexts;
+	w->dirty = rte_zmalloc_socket("dirty", sizeof(uint64_t) * w->dirty_words * (cfg->max_sessions + 8), 0, socket);
+	w->ctx_keys = rte_zmalloc_socket("ctx_keys", sizeof(uint32_t) * w->max_kpc * (cfg->max_contexts + 8), 0, socket);
+	w->hist_pool = rte_zmalloc_socket("history", sizeof(struct dp_hist_entry) * cfg->history * (cfg->max_history_contexts + 1), 0, socket);
+	w->dirty_head = DP_NONE;
 	if (!w->ctx_hash || !w->key_hash || !w->session_hash || !w->contexts || !w->keys ||
-	    !w->sessions || !w->reasm) {
+	    !w->sessions || !w->reasm || !w->dirty || !w->ctx_keys || !w->hist_pool) {
 		dp_store_free(w);
 		return -ENOMEM;
 	}
@@ -76,6 +84,16 @@ void dp_store_free(struct dp_worker *w)
 	if (w->reasm != NULL)
 		for (uint32_t i = 0; i < w->reasm_slots; i++)
 			dp_reasm_release(&w->reasm[i], true);
+	if (w->hist_pool != NULL)
+		for (size_t e = 0; e < (size_t)w->history * w->max_history_contexts; e++)
+			for (unsigned i = 0; i < w->hist_pool[e].nfrags; i++)
+				rte_pktmbuf_free(w->hist_pool[e].frag[i]);
+	rte_free(w->dirty);
+	rte_free(w->ctx_keys);
+	rte_free(w->hist_pool);
+	w->dirty = NULL;
+	w->ctx_keys = NULL;
+	w->hist_pool = NULL;
 	rte_hash_free(w->ctx_hash);
 	rte_hash_free(w->key_hash);
 	rte_hash_free(w->session_hash);
@@ -100,9 +118,19 @@ uint32_t dp_context_get(struct dp_worker *w, uint32_t id, bool create)
 	pos = rte_hash_add_key(w->ctx_hash, &id);
 	if (pos < 0 || (uint32_t)pos >= w->max_contexts + 8)
 		return DP_NONE;
+	const struct dp_policy *policy = dp_policy_for(w->cfg, id);
+	struct dp_hist_entry *hist = NULL;
+	if (policy->kind == DP_POLICY_NONE) {
+		if (w->nhistory == w->max_history_contexts) {
+			rte_hash_del_key(w->ctx_hash, &id);
+			return DP_NONE;
+		}
+		hist = &w->hist_pool[(size_t)w->nhistory++ * w->history];
+	}
 	struct dp_context *c = &w->contexts[pos];
 	*c = (struct dp_context){
-		.id = id, .in_use = true, .sub_head = DP_NONE, .key_head = DP_NONE,
+		.id = id, .in_use = true, .policy = *policy, .sub_head = DP_NONE,
+		.keys = &w->ctx_keys[(size_t)pos * w->max_kpc], .hist = hist,
 	};
 	w->ctr[HERALD_CTR_CONTEXTS_ACTIVE]++;
 	return (uint32_t)pos;
@@ -119,17 +147,15 @@ uint32_t dp_key_find(struct dp_worker *w, uint32_t ctx, const uint8_t *key, uint
 		return (uint32_t)pos;
 	if (!create)
 		return DP_NONE;
+	struct dp_context *c = &w->contexts[ctx];
+	if (c->nkeys == w->max_kpc)
+		return DP_NONE;
 	pos = rte_hash_add_key(w->key_hash, &id);
 	if (pos < 0 || (uint32_t)pos >= w->max_keys + 8)
 		return DP_NONE;
 
-	struct dp_context *c = &w->contexts[ctx];
-	struct dp_key *k = &w->keys[pos];
-	*k = (struct dp_key){.ctx = ctx, .prev = DP_NONE, .next = c->key_head};
-	if (c->key_head != DP_NONE)
-		w->keys[c->key_head].prev = (uint32_t)pos;
-	c->key_head = (uint32_t)pos;
-	c->nkeys++;
+	w->keys[pos] = (struct dp_key){.ctx = ctx, .ordinal = c->nkeys};
+	c->keys[c->nkeys++] = (uint32_t)pos;
 	w->ctr[HERALD_CTR_KEYS_ACTIVE]++;
 	return (uint32_t)pos;
 }
@@ -173,7 +199,9 @@ uint32_t dp_session_open(struct dp_worker *w, uint32_t ip, uint16_t port, uint32
 		.ip = ip, .port = port, .in_use = true, .ctx = ctx,
 		.prev = DP_NONE, .next = c->sub_head,
 		.last_rx_tsc = w->now, .last_tx_tsc = w->now, .hb_tsc = w->hb_default_tsc,
+		.dirty_prev = DP_NONE, .dirty_next = DP_NONE, .refill_tsc = w->now,
 	};
+	memset(dp_dirty_bits(w, (uint32_t)pos), 0, sizeof(uint64_t) * w->dirty_words);
 	if (c->sub_head != DP_NONE)
 		w->sessions[c->sub_head].prev = (uint32_t)pos;
 	c->sub_head = (uint32_t)pos;
@@ -197,7 +225,37 @@ void dp_session_close(struct dp_worker *w, uint32_t idx)
 	if (s->next != DP_NONE)
 		w->sessions[s->next].prev = s->prev;
 	c->nsubs--;
+	dp_session_dirty_unlink(w, idx);
 	s->in_use = false;
 	rte_hash_del_key(w->session_hash, &id);
 	w->ctr[HERALD_CTR_SESSIONS_ACTIVE]--;
+}
+
+/* Sessions owing deferred deliveries, walked by the budget drain. */
+void dp_session_dirty_link(struct dp_worker *w, uint32_t idx)
+{
+	struct dp_session *s = &w->sessions[idx];
+	if (s->on_dirty_list)
+		return;
+	s->on_dirty_list = true;
+	s->dirty_prev = DP_NONE;
+	s->dirty_next = w->dirty_head;
+	if (w->dirty_head != DP_NONE)
+		w->sessions[w->dirty_head].dirty_prev = idx;
+	w->dirty_head = idx;
+}
+
+void dp_session_dirty_unlink(struct dp_worker *w, uint32_t idx)
+{
+	struct dp_session *s = &w->sessions[idx];
+	if (!s->on_dirty_list)
+		return;
+	if (s->dirty_prev != DP_NONE)
+		w->sessions[s->dirty_prev].dirty_next = s->dirty_next;
+	else
+		w->dirty_head = s->dirty_next;
+	if (s->dirty_next != DP_NONE)
+		w->sessions[s->dirty_next].dirty_prev = s->dirty_prev;
+	s->on_dirty_list = false;
+	s->dirty_prev = s->dirty_next = DP_NONE;
 }

@@ -5,6 +5,7 @@
  * logs or makes a system call while there is traffic.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -66,6 +67,10 @@ static void subscribe_rx(struct dp_worker *w, const struct herald_frame *f,
 	uint16_t hb_ms = rte_be_to_cpu_16(sb.heartbeat_ms);
 	if (hb_ms != 0)
 		ses->hb_tsc = rte_get_tsc_hz() / 1000 * RTE_MAX(hb_ms, 10);
+	ses->budget = rte_be_to_cpu_32(sb.budget);
+	ses->credit_mode = (rte_be_to_cpu_16(sb.flags) & HERALD_SUB_F_CREDITS) != 0;
+	ses->tokens = ses->credit_mode ? (int64_t)ses->budget * 1000 : 0;
+	ses->refill_tsc = w->now;
 	ses->mac = eth->src_addr;
 	ses->last_rx_tsc = w->now;
 	w->ctr[HERALD_CTR_SUBSCRIBES]++;
@@ -73,22 +78,96 @@ static void subscribe_rx(struct dp_worker *w, const struct herald_frame *f,
 	dp_snapshot_send(w, s);
 }
 
+static void frags_drop(struct dp_worker *w, struct rte_mbuf **frags, uint8_t n, enum herald_drop why)
+{
+	for (unsigned i = 0; i < n; i++)
+		dp_drop(w, frags[i], why);
+}
+
+/*
+ * Fold an update into the key's value with the context's merge operation.
+ * The result is a new body written here; the update's buffer is released.
+ * Values are 8-byte big-endian signed integers.
+ */
+static struct rte_mbuf *merge_fold(struct dp_worker *w, const struct dp_context *c,
+				   const struct dp_key *k, struct rte_mbuf *upd, uint16_t key_len)
+{
+	const uint8_t *in = rte_pktmbuf_mtod(upd, const uint8_t *);
+	uint16_t len = (uint16_t)(2 + key_len + sizeof(int64_t));
+	int64_t value;
+
+	memcpy(&value, in + 2 + key_len, sizeof(value));
+	value = (int64_t)rte_be_to_cpu_64((uint64_t)value);
+	if (k->nfrags != 0) {
+		int64_t cur;
+		memcpy(&cur, rte_pktmbuf_mtod(k->frag[0], const uint8_t *) + 2 + key_len, sizeof(cur));
+		value = c->policy.merge->fn((int64_t)rte_be_to_cpu_64((uint64_t)cur), value);
+	}
+
+	struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+	if (m == NULL)
+		return NULL;
+	uint8_t *out = (uint8_t *)rte_pktmbuf_append(m, len);
+	uint64_t be = rte_cpu_to_be_64((uint64_t)value);
+	memcpy(out, in, 2 + key_len);
+	memcpy(out + 2 + key_len, &be, sizeof(be));
+	rte_pktmbuf_free(upd);
+	w->ctr[HERALD_CTR_MERGES]++;
+	return m;
+}
+
 /* Install a complete PUBLISH body (its fragments, in order) and fan it out. */
 static void publish_apply(struct dp_worker *w, uint32_t ctx, struct rte_mbuf **frags,
 			  uint8_t nfrags, uint16_t msg_len)
 {
+	const struct dp_context *c = &w->contexts[ctx];
 	const uint8_t *body = rte_pktmbuf_mtod(frags[0], const uint8_t *);
 	uint16_t key_len = (uint16_t)(body[0] << 8 | body[1]);
-	uint32_t k = dp_key_find(w, ctx, body + 2, key_len, true);
 
-	if (k == DP_NONE) {
-		for (unsigned i = 0; i < nfrags; i++)
-			dp_drop(w, frags[i], HERALD_DROP_NO_KEY_SPACE);
-		return;
+	if (c->policy.kind == DP_POLICY_MERGE && msg_len != 2 + key_len + sizeof(int64_t))
+		return frags_drop(w, frags, nfrags, HERALD_DROP_BAD_VALUE);
+	uint32_t k = dp_key_find(w, ctx, body + 2, key_len, true);
+	if (k == DP_NONE)
+		return frags_drop(w, frags, nfrags, HERALD_DROP_NO_KEY_SPACE);
+	if (c->policy.kind == DP_POLICY_MERGE) {
+		struct rte_mbuf *m = merge_fold(w, c, &w->keys[k], frags[0], key_len);
+		if (m == NULL)
+			return frags_drop(w, frags, nfrags, HERALD_DROP_NO_MBUF);
+		dp_key_set(w, k, &m, 1, m->data_len);
+	} else {
+		dp_key_set(w, k, frags, nfrags, msg_len);
 	}
-	dp_key_set(w, k, frags, nfrags, msg_len);
+	if (c->policy.kind == DP_POLICY_NONE)
+		dp_hist_append(w, ctx, k);
 	w->ctr[HERALD_CTR_PUBLISHES]++;
 	dp_fanout(w, ctx, k);
+}
+
+/* NAK on a `none` context: retransmit what the history still holds. */
+static void nak_rx(struct dp_worker *w, uint32_t sidx, const struct herald_frame *f)
+{
+	struct dp_session *s = &w->sessions[sidx];
+	const struct dp_context *c = &w->contexts[s->ctx];
+	struct herald_nak_body nb;
+
+	memcpy(&nb, f->body, sizeof(nb));
+	int64_t first = (int64_t)rte_be_to_cpu_64(nb.first) - s->seq_offset;
+	int64_t last = (int64_t)rte_be_to_cpu_64(nb.last) - s->seq_offset;
+	int64_t oldest = (int64_t)c->hist_head - (int64_t)w->history + 1;
+
+	w->ctr[HERALD_CTR_NAKS]++;
+	if (last >= (int64_t)s->hist_next)
+		last = (int64_t)s->hist_next - 1; /* not sent yet: it will come anyway */
+	if (first < RTE_MAX(oldest, 1)) {
+		w->drop[HERALD_DROP_HISTORY_LOST]++;
+		dp_error_send(w, s->ip, s->port, &s->mac, c->id, HERALD_ERR_HISTORY_LOST,
+			      "NAK range no longer in the history");
+		first = RTE_MAX(oldest, 1);
+	}
+	for (int64_t m = first; m <= last; m++) {
+		dp_hist_send(w, sidx, (uint64_t)m);
+		w->ctr[HERALD_CTR_RETRANSMITS]++;
+	}
 }
 
 static void publish_rx(struct dp_worker *w, struct rte_mbuf *m, const struct herald_frame *f,
@@ -153,6 +232,31 @@ void dp_herald_rx(struct dp_worker *w, struct rte_mbuf *m, const struct rte_ethe
 		dp_session_close(w, s);
 		w->ctr[HERALD_CTR_BYES]++;
 		break;
+	case HERALD_T_RESYNC:
+		if ((s = session_of(w, &f, ip, port)) == DP_NONE)
+			return dp_drop(w, m, HERALD_DROP_UNKNOWN_SESSION);
+		w->sessions[s].last_rx_tsc = w->now;
+		dp_snapshot_send(w, s);
+		w->ctr[HERALD_CTR_RESYNCS]++;
+		break;
+	case HERALD_T_ACK: {
+		struct herald_ack_body ab;
+		if ((s = session_of(w, &f, ip, port)) == DP_NONE)
+			return dp_drop(w, m, HERALD_DROP_UNKNOWN_SESSION);
+		memcpy(&ab, f.body, sizeof(ab));
+		w->sessions[s].last_rx_tsc = w->now;
+		dp_budget_credit(&w->sessions[s], rte_be_to_cpu_32(ab.credits));
+		w->ctr[HERALD_CTR_ACKS]++;
+		break;
+	}
+	case HERALD_T_NAK:
+		if ((s = session_of(w, &f, ip, port)) == DP_NONE)
+			return dp_drop(w, m, HERALD_DROP_UNKNOWN_SESSION);
+		if (w->contexts[w->sessions[s].ctx].policy.kind != DP_POLICY_NONE)
+			return dp_drop(w, m, HERALD_DROP_UNEXPECTED_TYPE);
+		w->sessions[s].last_rx_tsc = w->now;
+		nak_rx(w, s, &f);
+		break;
 	default:
 		return dp_drop(w, m, HERALD_DROP_UNEXPECTED_TYPE);
 	}
@@ -186,6 +290,7 @@ static void timers_run(struct dp_worker *w)
 			dp_heartbeat_send(w, s);
 		}
 	}
+	dp_budget_drain(w);
 	dp_reasm_expire(w);
 	if (w->stats_period_tsc != 0 && w->now >= w->next_stats_tsc) {
 		stats_print(w);

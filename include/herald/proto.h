@@ -41,6 +41,11 @@ enum herald_type {
 	HERALD_T_HEARTBEAT = 5, /**< both ways: liveness + latest sequence */
 	HERALD_T_BYE = 6,       /**< both ways: the session ends */
 	HERALD_T_ERROR = 7,     /**< node -> client: a request was refused */
+	HERALD_T_HELLO = 8,     /**< client -> any node: where is this context? */
+	HERALD_T_REDIRECT = 9,  /**< node -> client: the node and queue hosting it, with a token */
+	HERALD_T_ACK = 10,      /**< client -> node: sequence consumed, credits returned */
+	HERALD_T_NAK = 11,      /**< client -> node: retransmit a range (policy none) */
+	HERALD_T_RESYNC = 12,   /**< client -> node: send a fresh snapshot (conflated policies) */
 	HERALD_T_MAX
 };
 
@@ -82,9 +87,13 @@ _Static_assert(HERALD_MSG_MAX <= UINT16_MAX, "msg_len is 16 bits");
 /** SUBSCRIBE body, 8 bytes. */
 struct herald_subscribe_body {
 	uint16_t heartbeat_ms; /**< idle interval after which the node sends a HEARTBEAT; 0 = default */
-	uint16_t flags;        /**< must be zero in v1 */
-	uint32_t budget;       /**< messages/s the client accepts; 0 = unlimited */
+	uint16_t flags;        /**< HERALD_SUB_F_* */
+	uint32_t budget;       /**< messages/s the client accepts (credits with HERALD_SUB_F_CREDITS); 0 = unlimited */
 } __attribute__((packed));
+
+/** SUBSCRIBE flag: budget is an initial credit count, topped up by ACKs, not a rate. */
+#define HERALD_SUB_F_CREDITS 0x0001
+#define HERALD_SUB_F_KNOWN HERALD_SUB_F_CREDITS
 
 _Static_assert(sizeof(struct herald_subscribe_body) == 8, "subscribe body is 8 bytes");
 
@@ -94,12 +103,57 @@ struct herald_error_body {
 	uint16_t reserved; /**< must be zero */
 } __attribute__((packed));
 
+/**
+ * HELLO body, 32 bytes of zeros. The padding makes a HELLO exactly as large
+ * as the REDIRECT it asks for, so a node answering a spoofed source never
+ * sends more bytes than it received.
+ */
+struct herald_hello_body {
+	uint8_t zero[32];
+} __attribute__((packed));
+
+/**
+ * REDIRECT body, 32 bytes. The token is a keyed MAC (SipHash-2-4, 128-bit
+ * key held by the control plane) over client address, client port, context
+ * and expiry; a client presents it in SUBSCRIBE to prove it owns its address.
+ */
+struct herald_redirect_body {
+	uint32_t node_ip;  /**< IPv4 address of the hosting node */
+	uint16_t port;     /**< UDP port of the hosting queue (base + queue) */
+	uint16_t queue;    /**< queue index on that node */
+	uint32_t epoch;    /**< placement epoch the answer was computed in */
+	uint32_t expiry;   /**< token expiry, seconds on the node's clock */
+	uint64_t token;    /**< SipHash-2-4(client ip, client port, context, expiry) */
+	uint64_t reserved; /**< must be zero */
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct herald_hello_body) == 32, "hello body is 32 bytes");
+_Static_assert(sizeof(struct herald_redirect_body) == sizeof(struct herald_hello_body),
+	       "a REDIRECT is never larger than the HELLO it answers");
+
+/** ACK body: credits the client returns (messages it can take again). */
+struct herald_ack_body {
+	uint32_t credits;
+	uint32_t reserved; /**< must be zero */
+} __attribute__((packed));
+
+/** NAK body: inclusive sequence range to retransmit. */
+struct herald_nak_body {
+	uint64_t first;
+	uint64_t last;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct herald_ack_body) == 8, "ack body is 8 bytes");
+_Static_assert(sizeof(struct herald_nak_body) == 16, "nak body is 16 bytes");
+
 /** Reasons a node refuses a request (ERROR code). */
 enum herald_error {
 	HERALD_ERR_NO_SESSION_SPACE = 1,
 	HERALD_ERR_NO_CONTEXT_SPACE = 2,
 	HERALD_ERR_NO_KEY_SPACE = 3,
 	HERALD_ERR_UNKNOWN_SESSION = 4,
+	HERALD_ERR_HISTORY_LOST = 5, /**< policy none: the client fell beyond the history */
+	HERALD_ERR_BAD_VALUE = 6,    /**< merge policy: value is not a big-endian int64 */
 };
 
 /** Default node heartbeat interval towards an idle session. */
@@ -139,6 +193,8 @@ enum herald_error {
 	X(NO_KEY_SPACE, "key table full")                                       \
 	X(REASSEMBLY_FULL, "no free reassembly slot for a fragmented message")  \
 	X(REASSEMBLY_MISMATCH, "fragment does not match its message")           \
+	X(BAD_VALUE, "merge context: value is not an 8-byte big-endian integer") \
+	X(HISTORY_LOST, "NAK for messages no longer in the history")            \
 	X(NO_MBUF, "mbuf pool exhausted")                                       \
 	X(TX_FULL, "transmit queue full")
 
@@ -168,6 +224,15 @@ enum herald_drop {
 	X(SESSIONS_EXPIRED, "sessions closed after heartbeat timeout")              \
 	X(ERRORS_SENT, "ERROR replies sent")                                        \
 	X(FRAGMENTS_REASSEMBLED, "fragmented PUBLISH messages completed")           \
+	X(MERGES, "PUBLISH messages folded by a merge operation")                   \
+	X(DIRTY_MARKED, "deliveries deferred past a budget (key marked dirty)")     \
+	X(DIRTY_SENT, "latest values sent when budget returned")                    \
+	X(HISTORY_LAGGED, "deliveries deferred past a budget on a none context")    \
+	X(RESYNCS, "fresh snapshots sent on RESYNC")                                \
+	X(ACKS, "ACK frames received (credits returned)")                           \
+	X(NAKS, "NAK frames received")                                              \
+	X(RETRANSMITS, "messages retransmitted from history on NAK")                \
+	X(SESSIONS_CUT, "sessions cut: fell beyond the history")                    \
 	X(SESSIONS_ACTIVE, "sessions open now (gauge)")                             \
 	X(CONTEXTS_ACTIVE, "contexts in memory now (gauge)")                        \
 	X(KEYS_ACTIVE, "keys in memory now (gauge)")
@@ -244,5 +309,86 @@ static inline unsigned herald_entry_msg_len(size_t key_len, size_t value_len)
 {
 	return (unsigned)(2 + key_len + value_len);
 }
+
+/*
+ * Address-ownership token and the XDP redirect responder (xdp/steer.bpf.c).
+ * The structs below are the values of the maps the control plane fills and
+ * the XDP program reads; pinned under HERALD_XDP_PIN_DIR, they are the
+ * contract between the loader, heraldd, the dataplane and heraldctl.
+ */
+
+/** Length of the SipHash-2-4 key behind REDIRECT tokens. */
+#define HERALD_TOKEN_KEY_LEN 16
+/** Token lifetime when the control plane does not set one, seconds. */
+#define HERALD_TOKEN_TTL_DEFAULT 60
+
+/**
+ * The 16 bytes a REDIRECT token is computed over:
+ * token = SipHash-2-4(key, these bytes), taken as the little-endian 64-bit
+ * value SipHash defines and carried big-endian in herald_redirect_body.token.
+ * Every field is in network byte order, as it appears on the wire.
+ * expiry is in seconds of CLOCK_TAI (bpf_ktime_get_tai_ns() / 1e9), a clock
+ * that nodes synchronised by NTP/PTP agree on, so any node can verify a
+ * token another node issued.
+ */
+struct herald_token_msg {
+	uint32_t client_ip;   /**< client IPv4 address (the HELLO's source) */
+	uint16_t client_port; /**< client UDP port (the HELLO's source port) */
+	uint16_t zero;        /**< always zero: pads the message to two words */
+	uint32_t context;     /**< context id */
+	uint32_t expiry;      /**< herald_redirect_body.expiry */
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct herald_token_msg) == 16, "token message is two SipHash words");
+
+/** Where the XDP program's maps are pinned by default (bpffs). */
+#define HERALD_XDP_PIN_DIR "/sys/fs/bpf/herald"
+/** Entries of the XSK map: the most queues one node steers into. */
+#define HERALD_XDP_MAX_QUEUES 64
+/** Default capacity of the context route map. */
+#define HERALD_XDP_MAX_ROUTES 65536
+
+/**
+ * Value of the route map (key: uint32_t context id, host order): where the
+ * context lives. Host byte order except node_ip, which is in network order
+ * like struct in_addr.
+ */
+struct herald_xdp_route {
+	uint32_t node_ip; /**< hosting node, network order */
+	uint16_t port;    /**< UDP port of the hosting queue */
+	uint16_t queue;   /**< queue index on that node */
+	uint32_t epoch;   /**< placement epoch */
+};
+
+_Static_assert(sizeof(struct herald_xdp_route) == 12, "route map value is 12 bytes");
+
+/** Value of the one-entry secret map: the token key and lifetime. */
+struct herald_xdp_secret {
+	uint8_t key[HERALD_TOKEN_KEY_LEN]; /**< SipHash-2-4 key */
+	uint32_t ttl_s;                    /**< token lifetime; 0 = HERALD_TOKEN_TTL_DEFAULT */
+	uint32_t valid;                    /**< 0 until the control plane wrote a key: HELLOs go to userspace */
+};
+
+_Static_assert(sizeof(struct herald_xdp_secret) == 24, "secret map value is 24 bytes");
+
+/*
+ * What the XDP program did with the frames it did not drop (drops are
+ * counted by enum herald_drop). One per-CPU array, indexed by this enum.
+ */
+#define HERALD_XDP_COUNTERS(X)                                                          \
+	X(PASSED, "frames passed to the kernel: not herald traffic")                    \
+	X(XSK_REDIRECTED, "herald frames steered into their queue's AF_XDP socket")     \
+	X(XSK_MISSING, "herald frames passed to the kernel: no AF_XDP socket on the queue") \
+	X(REDIRECTS_SENT, "HELLOs answered with a REDIRECT from XDP (XDP_TX)")          \
+	X(HELLO_UNKNOWN_CONTEXT, "HELLOs passed to userspace: context not in the route map") \
+	X(HELLO_NO_KEY, "HELLOs passed to userspace: no token key configured yet")      \
+	X(HELLO_PUNTED, "HELLOs passed to userspace: IPv4 options or a multicast destination")
+
+enum herald_xdp_counter {
+#define HERALD_X_ENUM(name, help) HERALD_XDP_CTR_##name,
+	HERALD_XDP_COUNTERS(HERALD_X_ENUM)
+#undef HERALD_X_ENUM
+	HERALD_XDP_CTR_MAX
+};
 
 #endif /* HERALD_PROTO_H */

@@ -702,9 +702,11 @@ Test(wire_reject, subscribe_body)
 		size_t n = mk(buf, HERALD_T_SUBSCRIBE, 0, 0, lens[i], lens[i]);
 		assert_reason(buf, n, HERALD_DROP_BAD_BODY);
 	}
-	/* Non-zero SUBSCRIBE flags. */
+	/* Unknown SUBSCRIBE flags; HERALD_SUB_F_CREDITS is known. */
 	size_t n = mk(buf, HERALD_T_SUBSCRIBE, 0, 0, 8, 8);
-	buf[HDR_LEN + 3] = 1;
+	buf[HDR_LEN + 3] = HERALD_SUB_F_CREDITS;
+	assert_reason(buf, n, HERALD_DROP_NONE);
+	buf[HDR_LEN + 3] = 2;
 	assert_reason(buf, n, HERALD_DROP_BAD_FLAGS);
 	buf[HDR_LEN + 3] = 0;
 	buf[HDR_LEN + 2] = 0x80;
@@ -925,4 +927,43 @@ Test(wire_garbage, mutated_frames)
 	}
 	/* The mutations must not be so heavy that nothing gets through. */
 	cr_assert_gt(accepted, 1000, "only %u accepted", accepted);
+}
+
+/* The control messages of budgets, recovery and redirects: exact body sizes. */
+Test(wire_reject, ack_nak_resync_hello_redirect_bodies)
+{
+	uint8_t buf[DGRAM_MAX];
+	static const struct {
+		uint8_t type;
+		uint16_t len;
+	} ok[] = {
+		{HERALD_T_ACK, 8}, {HERALD_T_NAK, 16}, {HERALD_T_RESYNC, 0},
+		{HERALD_T_HELLO, 32}, {HERALD_T_REDIRECT, 32},
+	};
+	for (unsigned i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		size_t n = mk(buf, ok[i].type, 0, 0, ok[i].len, ok[i].len);
+		assert_reason(buf, n, HERALD_DROP_NONE);
+		n = mk(buf, ok[i].type, 0, 0, (uint16_t)(ok[i].len + 1), (uint16_t)(ok[i].len + 1));
+		assert_reason(buf, n, HERALD_DROP_BAD_BODY);
+		if (ok[i].len > 0) {
+			n = mk(buf, ok[i].type, 0, 0, (uint16_t)(ok[i].len - 1), (uint16_t)(ok[i].len - 1));
+			assert_reason(buf, n, HERALD_DROP_BAD_BODY);
+		}
+	}
+	/* ACK reserved, HELLO padding and REDIRECT reserved must be zero. */
+	size_t n = mk(buf, HERALD_T_ACK, 0, 0, 8, 8);
+	buf[HDR_LEN + 7] = 1;
+	assert_reason(buf, n, HERALD_DROP_BAD_FLAGS);
+	n = mk(buf, HERALD_T_HELLO, 0, 0, 32, 32);
+	buf[HDR_LEN + 31] = 1;
+	assert_reason(buf, n, HERALD_DROP_BAD_FLAGS);
+	n = mk(buf, HERALD_T_REDIRECT, 0, 0, 32, 32);
+	buf[HDR_LEN + 24] = 1;
+	assert_reason(buf, n, HERALD_DROP_BAD_FLAGS);
+	/* A NAK range must not run backwards. */
+	n = mk(buf, HERALD_T_NAK, 0, 0, 16, 16);
+	buf[HDR_LEN + 7] = 5; /* first = 5, last = 0 */
+	assert_reason(buf, n, HERALD_DROP_BAD_BODY);
+	buf[HDR_LEN + 15] = 5; /* last = 5 */
+	assert_reason(buf, n, HERALD_DROP_NONE);
 }

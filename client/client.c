@@ -1,0 +1,805 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libherald: one connected UDP socket, a fixed table of subscriptions, and
+ * the sequence/heartbeat bookkeeping of protocol v1. All memory is taken in
+ * herald_client_open(); the receive path only copies into it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <herald/client.h>
+#include <herald/proto.h>
+
+/* Datagrams taken per recvmmsg() call. */
+#define RX_BURST 32
+/*
+ * Large enough that a datagram longer than any valid frame is seen as
+ * truncated (MSG_TRUNC) instead of being silently cut to a valid length.
+ */
+#define RX_BUF_SIZE 2048
+#define TX_FRAME_MAX (sizeof(struct herald_hdr) + HERALD_FRAG_BODY_MAX)
+/*
+ * One poll() call drains at most this many datagrams, so a flood on the
+ * socket cannot starve heartbeats and timeouts.
+ */
+#define RX_MAX_PER_POLL 1024
+
+#define NS_PER_MS 1000000ull
+
+enum sub_state {
+	SUB_FREE = 0,
+	SUB_PENDING,  /* SUBSCRIBE sent, no snapshot frame yet */
+	SUB_SNAPSHOT, /* snapshot entries arriving */
+	SUB_LIVE,     /* snapshot complete, deltas flowing */
+	SUB_IDLE,     /* refused or closed by the node; waits for herald_subscribe() */
+};
+
+/* A message being rebuilt from its fragments. One per subscription bounds it. */
+struct reasm {
+	bool active;
+	uint8_t type;
+	uint16_t flags;
+	uint16_t msg_len;
+	uint64_t seq;
+	unsigned have;  /* bitmask of fragment indices received */
+	unsigned need;  /* fragment count of the message */
+	uint8_t buf[HERALD_MSG_MAX];
+};
+
+_Static_assert(HERALD_FRAGS_MAX <= 32, "fragment bitmask fits an unsigned");
+
+struct sub {
+	enum sub_state state;
+	uint32_t context;
+	uint32_t session;      /* 0 until the node names it */
+	uint64_t expected;     /* next sequence number wanted */
+	bool resync;           /* the pending snapshot replaces known state */
+	bool timed_out;
+	uint64_t last_rx_ns;
+	uint64_t last_hb_tx_ns;
+	uint64_t last_sub_tx_ns;
+	struct reasm ra;
+};
+
+struct herald_client {
+	int fd;
+	struct herald_callbacks cb;
+	uint64_t (*now_ns)(void *arg);
+	void *clock_arg;
+	uint64_t hb_ns;
+	uint64_t timeout_ns;
+	uint16_t heartbeat_ms;
+	uint32_t budget;
+	bool auto_resync;
+	uint64_t pub_seq;
+	unsigned nsubs;
+	struct sub *subs;
+	struct herald_client_stats st;
+	uint8_t (*rx_buf)[RX_BUF_SIZE];
+	struct mmsghdr rx_msgs[RX_BURST];
+	struct iovec rx_iov[RX_BURST];
+	uint8_t tx_buf[HERALD_FRAGS_MAX][TX_FRAME_MAX];
+	struct mmsghdr tx_msgs[HERALD_FRAGS_MAX];
+	struct iovec tx_iov[HERALD_FRAGS_MAX];
+};
+
+static uint64_t monotonic_ns(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now(const struct herald_client *c)
+{
+	return c->now_ns(c->clock_arg);
+}
+
+int herald_addr_parse(const char *s, uint16_t default_port, struct sockaddr_in *out)
+{
+	char host[INET_ADDRSTRLEN];
+	const char *colon;
+	unsigned long port = default_port;
+	size_t n;
+
+	if (s == NULL)
+		return -EINVAL;
+	colon = strchr(s, ':');
+	n = colon ? (size_t)(colon - s) : strlen(s);
+	if (n == 0 || n >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (colon) {
+		char *end;
+
+		if (colon[1] < '0' || colon[1] > '9')
+			return -EINVAL;
+		errno = 0;
+		port = strtoul(colon + 1, &end, 10);
+		if (errno != 0 || *end != '\0' || port > UINT16_MAX)
+			return -EINVAL;
+	}
+	if (port == 0 && default_port != 0)
+		return -EINVAL;
+
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
+	out->sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &out->sin_addr) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+static struct sub *sub_find(struct herald_client *c, uint32_t context)
+{
+	for (unsigned i = 0; i < c->nsubs; i++)
+		if (c->subs[i].state != SUB_FREE && c->subs[i].context == context)
+			return &c->subs[i];
+	return NULL;
+}
+
+static int send_frames(struct herald_client *c, unsigned n)
+{
+	unsigned done = 0;
+
+	while (done < n) {
+		int r = sendmmsg(c->fd, c->tx_msgs + done, n - done, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ECONNREFUSED) {
+				/* A stale ICMP error from an earlier datagram; this one was not sent. */
+				c->st.icmp_errors++;
+				continue;
+			}
+			return -errno;
+		}
+		for (int i = 0; i < r; i++) {
+			c->st.tx_frames++;
+			c->st.tx_bytes += c->tx_iov[done + (unsigned)i].iov_len;
+		}
+		done += (unsigned)r;
+	}
+	return 0;
+}
+
+/* Send one message without a body or with a fixed small body. */
+static int send_small(struct herald_client *c, const struct herald_hdr_fields *h,
+		      const void *body, uint16_t len)
+{
+	herald_hdr_encode(c->tx_buf[0], h, 0, len, len);
+	if (len)
+		memcpy(c->tx_buf[0] + sizeof(struct herald_hdr), body, len);
+	c->tx_iov[0].iov_len = sizeof(struct herald_hdr) + len;
+	return send_frames(c, 1);
+}
+
+static int send_subscribe(struct herald_client *c, struct sub *s)
+{
+	struct herald_hdr_fields h = {
+		.type = HERALD_T_SUBSCRIBE,
+		.context = s->context,
+	};
+	struct herald_subscribe_body b = {
+		.heartbeat_ms = htons(c->heartbeat_ms),
+		.flags = 0,
+		.budget = htonl(c->budget),
+	};
+
+	s->last_sub_tx_ns = now(c);
+	return send_small(c, &h, &b, sizeof(b));
+}
+
+static int send_heartbeat(struct herald_client *c, struct sub *s)
+{
+	struct herald_hdr_fields h = {
+		.type = HERALD_T_HEARTBEAT,
+		.context = s->context,
+		.session = s->session,
+		.seq = s->expected - 1,
+	};
+
+	s->last_hb_tx_ns = now(c);
+	c->st.heartbeats_tx++;
+	return send_small(c, &h, NULL, 0);
+}
+
+/* Ask for a fresh snapshot of a subscription that already has state. */
+static int resync(struct herald_client *c, struct sub *s)
+{
+	s->state = SUB_PENDING;
+	s->resync = true;
+	s->ra.active = false;
+	c->st.resyncs++;
+	return send_subscribe(c, s);
+}
+
+static void sub_reset(struct sub *s, uint32_t context, uint64_t t)
+{
+	s->state = SUB_PENDING;
+	s->context = context;
+	s->session = 0;
+	/* A new session numbers its messages from 1. */
+	s->expected = 1;
+	s->resync = false;
+	s->timed_out = false;
+	s->last_rx_ns = t;
+	s->last_hb_tx_ns = t;
+	s->last_sub_tx_ns = t;
+	s->ra.active = false;
+}
+
+int herald_subscribe(struct herald_client *c, uint32_t context)
+{
+	struct sub *s = sub_find(c, context);
+
+	if (s != NULL) {
+		s->last_rx_ns = now(c);
+		s->timed_out = false;
+		if (s->state == SUB_IDLE && s->session == 0) {
+			sub_reset(s, context, now(c));
+			return send_subscribe(c, s);
+		}
+		return resync(c, s);
+	}
+	for (unsigned i = 0; i < c->nsubs; i++) {
+		if (c->subs[i].state == SUB_FREE) {
+			s = &c->subs[i];
+			break;
+		}
+	}
+	if (s == NULL)
+		return -ENOSPC;
+	sub_reset(s, context, now(c));
+	return send_subscribe(c, s);
+}
+
+int herald_unsubscribe(struct herald_client *c, uint32_t context)
+{
+	struct sub *s = sub_find(c, context);
+	int ret = 0;
+
+	if (s == NULL)
+		return -ENOENT;
+	if (s->session != 0) {
+		struct herald_hdr_fields h = {
+			.type = HERALD_T_BYE,
+			.context = context,
+			.session = s->session,
+			.seq = s->expected - 1,
+		};
+
+		ret = send_small(c, &h, NULL, 0);
+	}
+	s->state = SUB_FREE;
+	s->ra.active = false;
+	return ret;
+}
+
+int herald_publish(struct herald_client *c, uint32_t context, const void *key,
+		   size_t key_len, const void *value, size_t value_len)
+{
+	struct herald_hdr_fields h = {
+		.type = HERALD_T_PUBLISH,
+		.context = context,
+		.session = 0,
+		.seq = c->pub_seq + 1,
+	};
+	unsigned nfrag;
+	int ret;
+
+	if (key == NULL || key_len == 0 || key_len > HERALD_KEY_MAX ||
+	    value_len > HERALD_VALUE_MAX || (value_len > 0 && value == NULL))
+		return -EINVAL;
+	nfrag = herald_frag_count(herald_entry_msg_len(key_len, value_len));
+	for (unsigned i = 0; i < nfrag; i++) {
+		int n = herald_entry_encode(c->tx_buf[i], TX_FRAME_MAX, &h, key, key_len, value,
+					    value_len, i);
+		if (n < 0)
+			return n;
+		c->tx_iov[i].iov_len = (size_t)n;
+	}
+	ret = send_frames(c, nfrag);
+	if (ret < 0)
+		return ret;
+	c->pub_seq++;
+	c->st.publishes++;
+	return 0;
+}
+
+static void gap(struct herald_client *c, struct sub *s, uint64_t next)
+{
+	uint64_t expected = s->expected;
+
+	s->expected = next;
+	/* A snapshot on its way supersedes whatever was lost before it. */
+	if (s->state == SUB_PENDING && s->resync)
+		return;
+	c->st.gaps++;
+	c->st.lost += next - expected;
+	if (c->cb.on_gap)
+		c->cb.on_gap(c->cb.user, s->context, expected, next);
+	/* The callback may have unsubscribed or resynced by itself. */
+	if (c->auto_resync && s->state != SUB_FREE && !(s->state == SUB_PENDING && s->resync))
+		resync(c, s);
+}
+
+/*
+ * A whole entry message (SNAPSHOT or DELTA) is here: check its sequence,
+ * then dispatch. Returns the number of callbacks counted as dispatches.
+ */
+static int deliver(struct herald_client *c, struct sub *s, uint8_t type, uint16_t flags,
+		   uint64_t seq, const uint8_t *body, uint16_t msg_len)
+{
+	struct herald_entry e = {.context = s->context, .seq = seq};
+	int n = 0;
+
+	if (type == HERALD_T_SNAPSHOT && s->state == SUB_PENDING && s->resync) {
+		/* The resync snapshot starts wherever the session's numbering is now. */
+		s->expected = seq;
+		s->resync = false;
+	}
+	if (seq < s->expected) {
+		c->st.stale++;
+		return 0;
+	}
+	if (seq > s->expected) {
+		gap(c, s, seq);
+		n++;
+		if (s->state == SUB_FREE || s->context != e.context)
+			return n;
+	}
+	s->expected = seq + 1;
+
+	if (msg_len > 0) {
+		uint16_t key_len = (uint16_t)(body[0] << 8 | body[1]);
+
+		/* Only the first fragment's key was checked by the codec. */
+		if (key_len == 0 || key_len > HERALD_KEY_MAX || 2u + key_len > msg_len ||
+		    msg_len - 2u - key_len > HERALD_VALUE_MAX) {
+			c->st.drops[HERALD_DROP_BAD_KEY]++;
+			return n;
+		}
+		e.key = body + 2;
+		e.key_len = key_len;
+		e.value = body + 2 + key_len;
+		e.value_len = (uint16_t)(msg_len - 2 - key_len);
+	}
+
+	if (type == HERALD_T_DELTA) {
+		c->st.deltas++;
+		if (c->cb.on_delta)
+			c->cb.on_delta(c->cb.user, &e);
+		return n + 1;
+	}
+
+	/* State moves before the callbacks, which may unsubscribe or resync. */
+	if (flags & HERALD_F_SNAP_END) {
+		if (s->state != SUB_PENDING || !s->resync)
+			s->state = SUB_LIVE;
+		c->st.snapshots++;
+	} else if (s->state == SUB_PENDING && !s->resync) {
+		s->state = SUB_SNAPSHOT;
+	}
+	if (msg_len > 0) {
+		c->st.snapshot_entries++;
+		if (c->cb.on_snapshot)
+			c->cb.on_snapshot(c->cb.user, &e);
+		n++;
+	}
+	if (flags & HERALD_F_SNAP_END) {
+		if (c->cb.on_snapshot_end)
+			c->cb.on_snapshot_end(c->cb.user, e.context, seq);
+		n++;
+	}
+	return n;
+}
+
+/* Place one fragment; returns dispatches if it completed its message. */
+static int reassemble(struct herald_client *c, struct sub *s, const struct herald_frame *f)
+{
+	struct reasm *ra = &s->ra;
+	unsigned idx = f->frag_off / HERALD_FRAG_BODY_MAX;
+
+	if (ra->active && ra->seq != f->seq) {
+		if (f->seq < ra->seq) {
+			c->st.stale++;
+			return 0;
+		}
+		/* Fragments of the older message were lost; its sequence will show as a gap. */
+		c->st.reassembly_dropped++;
+		ra->active = false;
+	}
+	if (!ra->active) {
+		ra->active = true;
+		ra->type = f->type;
+		ra->flags = 0;
+		ra->msg_len = f->msg_len;
+		ra->seq = f->seq;
+		ra->have = 0;
+		ra->need = herald_frag_count(f->msg_len);
+	} else if (ra->type != f->type || ra->msg_len != f->msg_len) {
+		c->st.drops[HERALD_DROP_REASSEMBLY_MISMATCH]++;
+		return 0;
+	}
+	if (ra->have & (1u << idx)) {
+		c->st.stale++;
+		return 0;
+	}
+	memcpy(ra->buf + f->frag_off, f->body, f->length);
+	ra->flags |= f->flags;
+	ra->have |= 1u << idx;
+	if (ra->have != (1u << ra->need) - 1)
+		return 0;
+	ra->active = false;
+	return deliver(c, s, ra->type, ra->flags, ra->seq, ra->buf, ra->msg_len);
+}
+
+static uint16_t error_code(const struct herald_frame *f)
+{
+	return (uint16_t)(f->body[0] << 8 | f->body[1]);
+}
+
+static int dispatch_error(struct herald_client *c, const struct herald_frame *f)
+{
+	const char *text = (const char *)f->body + sizeof(struct herald_error_body);
+	size_t len = f->length - sizeof(struct herald_error_body);
+
+	c->st.errors++;
+	if (c->cb.on_error)
+		c->cb.on_error(c->cb.user, f->context, error_code(f), text, len);
+	return 1;
+}
+
+static int on_frame(struct herald_client *c, const struct herald_frame *f)
+{
+	struct sub *s = sub_find(c, f->context);
+
+	if (s == NULL) {
+		/* A publisher holds no subscription but must still hear refusals. */
+		if (f->type == HERALD_T_ERROR)
+			return dispatch_error(c, f);
+		c->st.unknown_context++;
+		return 0;
+	}
+
+	switch (f->type) {
+	case HERALD_T_SNAPSHOT:
+	case HERALD_T_DELTA:
+		break;
+	case HERALD_T_HEARTBEAT:
+	case HERALD_T_ERROR:
+	case HERALD_T_BYE:
+		break;
+	default:
+		c->st.drops[HERALD_DROP_UNEXPECTED_TYPE]++;
+		return 0;
+	}
+
+	if (f->session != s->session) {
+		/*
+		 * The node names the session in its first snapshot frame; a
+		 * different id later means the node replaced the session, and its
+		 * numbering restarts. ERROR may come before any session exists.
+		 */
+		if (f->type == HERALD_T_SNAPSHOT && s->state == SUB_PENDING) {
+			if (s->session != 0) {
+				s->expected = 1;
+				s->resync = false;
+			}
+			s->session = f->session;
+		} else if (f->type != HERALD_T_ERROR) {
+			c->st.drops[HERALD_DROP_UNKNOWN_SESSION]++;
+			return 0;
+		}
+	}
+
+	s->last_rx_ns = now(c);
+	s->timed_out = false;
+
+	switch (f->type) {
+	case HERALD_T_HEARTBEAT:
+		c->st.heartbeats_rx++;
+		/* The node's heartbeat names the last message it sent: tail loss shows here. */
+		if (f->seq >= s->expected && s->state != SUB_PENDING) {
+			s->ra.active = false;
+			gap(c, s, f->seq + 1);
+			return 1;
+		}
+		return 0;
+	case HERALD_T_ERROR:
+		if (error_code(f) == HERALD_ERR_UNKNOWN_SESSION && c->auto_resync) {
+			sub_reset(s, s->context, now(c));
+			send_subscribe(c, s);
+			c->st.resyncs++;
+		} else if (s->state == SUB_PENDING || error_code(f) == HERALD_ERR_UNKNOWN_SESSION) {
+			/* Retransmitting a refused SUBSCRIBE would only be refused again. */
+			s->state = SUB_IDLE;
+			s->session = 0;
+		}
+		return dispatch_error(c, f);
+	case HERALD_T_BYE:
+		c->st.closed++;
+		s->state = SUB_IDLE;
+		s->session = 0;
+		s->ra.active = false;
+		if (c->cb.on_closed)
+			c->cb.on_closed(c->cb.user, s->context);
+		return 1;
+	default:
+		break;
+	}
+
+	if (f->seq < s->expected && !(f->type == HERALD_T_SNAPSHOT && s->resync)) {
+		c->st.stale++;
+		return 0;
+	}
+	if (f->msg_len > f->length)
+		return reassemble(c, s, f);
+	if (s->ra.active && f->seq > s->ra.seq) {
+		/* A newer whole message: the partial one will not be completed. */
+		c->st.reassembly_dropped++;
+		s->ra.active = false;
+	}
+	return deliver(c, s, f->type, f->flags, f->seq, f->body, f->msg_len);
+}
+
+static int timers(struct herald_client *c)
+{
+	uint64_t t = now(c);
+	int n = 0;
+
+	for (unsigned i = 0; i < c->nsubs; i++) {
+		struct sub *s = &c->subs[i];
+
+		if (s->state == SUB_FREE || s->state == SUB_IDLE)
+			continue;
+		if (!s->timed_out && t - s->last_rx_ns >= c->timeout_ns) {
+			s->timed_out = true;
+			c->st.timeouts++;
+			n++;
+			if (c->cb.on_timeout)
+				c->cb.on_timeout(c->cb.user, s->context);
+			/* The callback may have dropped or replaced the subscription. */
+			if (s->state == SUB_FREE || s->state == SUB_IDLE)
+				continue;
+		}
+		if (s->state == SUB_PENDING) {
+			if (t - s->last_sub_tx_ns >= c->hb_ns) {
+				c->st.subscribe_retries++;
+				send_subscribe(c, s);
+			}
+		} else if (t - s->last_hb_tx_ns >= c->hb_ns) {
+			send_heartbeat(c, s);
+		}
+	}
+	return n;
+}
+
+int herald_client_next_timer_ms(const struct herald_client *c)
+{
+	uint64_t t = now(c), next = UINT64_MAX;
+
+	for (unsigned i = 0; i < c->nsubs; i++) {
+		const struct sub *s = &c->subs[i];
+		uint64_t due;
+
+		if (s->state == SUB_FREE || s->state == SUB_IDLE)
+			continue;
+		due = (s->state == SUB_PENDING ? s->last_sub_tx_ns : s->last_hb_tx_ns) + c->hb_ns;
+		if (due < next)
+			next = due;
+		if (!s->timed_out && s->last_rx_ns + c->timeout_ns < next)
+			next = s->last_rx_ns + c->timeout_ns;
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	if (next <= t)
+		return 0;
+	/* Round up so a wake-up is never a millisecond early and spins. */
+	next = (next - t + NS_PER_MS - 1) / NS_PER_MS;
+	return next > INT_MAX ? INT_MAX : (int)next;
+}
+
+static int rx_burst(struct herald_client *c, int *dispatched)
+{
+	int r;
+
+	for (unsigned i = 0; i < RX_BURST; i++) {
+		c->rx_iov[i].iov_len = RX_BUF_SIZE;
+		c->rx_msgs[i].msg_hdr.msg_flags = 0;
+	}
+	r = recvmmsg(c->fd, c->rx_msgs, RX_BURST, MSG_DONTWAIT, NULL);
+	if (r < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return 0;
+		if (errno == ECONNREFUSED) {
+			/* The node's port is closed; timeouts will tell the application. */
+			c->st.icmp_errors++;
+			return 0;
+		}
+		return -errno;
+	}
+	for (int i = 0; i < r; i++) {
+		const struct mmsghdr *m = &c->rx_msgs[i];
+		struct herald_frame f;
+		enum herald_drop why;
+
+		c->st.rx_frames++;
+		c->st.rx_bytes += m->msg_len;
+		if (m->msg_hdr.msg_flags & MSG_TRUNC) {
+			c->st.drops[HERALD_DROP_OVERSIZED]++;
+			continue;
+		}
+		why = herald_frame_decode(c->rx_buf[i], m->msg_len, &f);
+		if (why != HERALD_DROP_NONE) {
+			c->st.drops[why]++;
+			continue;
+		}
+		*dispatched += on_frame(c, &f);
+	}
+	return r;
+}
+
+int herald_client_poll(struct herald_client *c, int timeout_ms)
+{
+	int dispatched = 0, total = 0;
+
+	if (timeout_ms != 0) {
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		int next = herald_client_next_timer_ms(c);
+
+		if (next >= 0 && (timeout_ms < 0 || next < timeout_ms))
+			timeout_ms = next;
+		if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR)
+			return -errno;
+	}
+	while (total < RX_MAX_PER_POLL) {
+		int r = rx_burst(c, &dispatched);
+
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+		total += r;
+		if (r < RX_BURST)
+			break;
+	}
+	dispatched += timers(c);
+	return dispatched;
+}
+
+int herald_client_fd(const struct herald_client *c)
+{
+	return c->fd;
+}
+
+void herald_client_stats(const struct herald_client *c, struct herald_client_stats *out)
+{
+	*out = c->st;
+}
+
+int herald_client_last_seq(const struct herald_client *c, uint32_t context, uint64_t *seq)
+{
+	const struct sub *s = sub_find((struct herald_client *)c, context);
+
+	if (s == NULL)
+		return -ENOENT;
+	*seq = s->expected - 1;
+	return 0;
+}
+
+static void set_rcvbuf(int fd, int bytes)
+{
+	/* SO_RCVBUFFORCE passes rmem_max when privileged; otherwise take what is allowed. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}
+
+struct herald_client *herald_client_open(const struct herald_client_opts *opts,
+					 const struct herald_callbacks *cb)
+{
+	struct sockaddr_in node, local;
+	struct herald_client *c;
+	unsigned nsubs;
+	int err;
+
+	if (opts == NULL || opts->node == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (herald_addr_parse(opts->node, opts->port ? opts->port : HERALD_UDP_PORT_BASE,
+			      &node) < 0 ||
+	    (opts->bind != NULL && herald_addr_parse(opts->bind, 0, &local) < 0)) {
+		errno = EINVAL;
+		return NULL;
+	}
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	nsubs = opts->max_subscriptions ? opts->max_subscriptions : HERALD_CLIENT_SUBS_DEFAULT;
+	c->subs = calloc(nsubs, sizeof(*c->subs));
+	if (c->subs == NULL) {
+		err = ENOMEM;
+		goto out_free_client;
+	}
+	c->rx_buf = calloc(RX_BURST, sizeof(*c->rx_buf));
+	if (c->rx_buf == NULL) {
+		err = ENOMEM;
+		goto out_free_subs;
+	}
+	c->nsubs = nsubs;
+	if (cb != NULL)
+		c->cb = *cb;
+	c->now_ns = opts->now_ns ? opts->now_ns : monotonic_ns;
+	c->clock_arg = opts->clock_arg;
+	c->heartbeat_ms = opts->heartbeat_ms ? opts->heartbeat_ms : HERALD_HEARTBEAT_MS_DEFAULT;
+	c->hb_ns = c->heartbeat_ms * NS_PER_MS;
+	c->timeout_ns = c->hb_ns * (opts->timeout_beats ? opts->timeout_beats
+							: HERALD_CLIENT_TIMEOUT_BEATS_DEFAULT);
+	c->budget = opts->budget;
+	c->auto_resync = opts->auto_resync != 0;
+
+	for (unsigned i = 0; i < RX_BURST; i++) {
+		c->rx_iov[i].iov_base = c->rx_buf[i];
+		c->rx_msgs[i].msg_hdr.msg_iov = &c->rx_iov[i];
+		c->rx_msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	for (unsigned i = 0; i < HERALD_FRAGS_MAX; i++) {
+		c->tx_iov[i].iov_base = c->tx_buf[i];
+		c->tx_msgs[i].msg_hdr.msg_iov = &c->tx_iov[i];
+		c->tx_msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+
+	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		err = errno;
+		goto out_free_rx;
+	}
+	if (opts->rcvbuf > 0)
+		set_rcvbuf(c->fd, opts->rcvbuf);
+	if (opts->bind != NULL && bind(c->fd, (struct sockaddr *)&local, sizeof(local)) < 0) {
+		err = errno;
+		goto out_close_socket;
+	}
+	if (connect(c->fd, (struct sockaddr *)&node, sizeof(node)) < 0) {
+		err = errno;
+		goto out_close_socket;
+	}
+	return c;
+
+out_close_socket:
+	close(c->fd);
+out_free_rx:
+	free(c->rx_buf);
+out_free_subs:
+	free(c->subs);
+out_free_client:
+	free(c);
+	errno = err;
+	return NULL;
+}
+
+void herald_client_close(struct herald_client *c)
+{
+	if (c == NULL)
+		return;
+	close(c->fd);
+	free(c->rx_buf);
+	free(c->subs);
+	free(c);
+}

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file client.h
+ * libherald: the kernel-socket client of a Herald node.
+ *
+ * One struct herald_client is one connected UDP socket to one node queue. It
+ * holds up to herald_client_opts::max_subscriptions subscriptions (one per
+ * context) and publishes into any context. Everything the client needs is
+ * allocated by herald_client_open(); receiving, reassembling and dispatching
+ * a frame never allocates.
+ *
+ * The client is single-threaded: call every function of one client from one
+ * thread (different clients may live in different threads). Callbacks run
+ * inside herald_client_poll() and may call herald_publish(),
+ * herald_subscribe() and herald_unsubscribe() on the same client; they must
+ * not call herald_client_close().
+ *
+ * Sequence numbers: every message a session delivers carries a sequence
+ * number one above the previous one (all fragments of a message share it).
+ * The client reports a missing range with herald_callbacks::on_gap; recovery
+ * is a fresh snapshot (herald_subscribe() again, or automatically with
+ * herald_client_opts::auto_resync).
+ */
+#ifndef HERALD_CLIENT_H
+#define HERALD_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include <herald/proto.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Subscriptions one client holds when herald_client_opts::max_subscriptions is 0. */
+#define HERALD_CLIENT_SUBS_DEFAULT 64
+/** Heartbeat intervals of silence after which a subscription times out, by default. */
+#define HERALD_CLIENT_TIMEOUT_BEATS_DEFAULT 10
+
+struct herald_client;
+
+/** One key/value entry delivered by a SNAPSHOT or DELTA message. */
+struct herald_entry {
+	uint32_t context;    /**< context the entry belongs to */
+	uint64_t seq;        /**< session sequence number of the message */
+	const void *key;     /**< key bytes (not NUL-terminated), valid during the callback */
+	uint16_t key_len;    /**< 1 .. HERALD_KEY_MAX */
+	const void *value;   /**< value bytes, valid during the callback */
+	uint16_t value_len;  /**< 0 .. HERALD_VALUE_MAX */
+};
+
+/**
+ * Event callbacks; any of them may be NULL. @p user is
+ * herald_callbacks::user.
+ */
+struct herald_callbacks {
+	/** One entry of a snapshot (after a subscribe or a resync). */
+	void (*on_snapshot)(void *user, const struct herald_entry *e);
+	/** The snapshot of @p context is complete; deltas follow. */
+	void (*on_snapshot_end)(void *user, uint32_t context, uint64_t seq);
+	/** One updated entry. */
+	void (*on_delta)(void *user, const struct herald_entry *e);
+	/**
+	 * Messages [@p expected, @p next) of @p context were lost: @p next is the
+	 * sequence of the message that revealed the gap, or a node heartbeat's
+	 * sequence + 1 when the loss was at the tail.
+	 */
+	void (*on_gap)(void *user, uint32_t context, uint64_t expected, uint64_t next);
+	/**
+	 * Nothing was heard on @p context for timeout_beats heartbeat intervals.
+	 * Reported once per silence; traffic on the context re-arms it.
+	 */
+	void (*on_timeout)(void *user, uint32_t context);
+	/** The node refused a request on @p context (code: enum herald_error). */
+	void (*on_error)(void *user, uint32_t context, uint16_t code, const char *text,
+			 size_t text_len);
+	/** The node ended the session on @p context (BYE); the subscription is kept but idle. */
+	void (*on_closed)(void *user, uint32_t context);
+	/** Passed to every callback. */
+	void *user;
+};
+
+/** Options of herald_client_open(). Zero means "the default" for every field. */
+struct herald_client_opts {
+	/** Node IPv4 address, "A.B.C.D" or "A.B.C.D:PORT". Required. */
+	const char *node;
+	/** Node UDP port when @p node has none; 0 = HERALD_UDP_PORT_BASE. */
+	uint16_t port;
+	/** Local address to bind, "A.B.C.D[:PORT]"; NULL = any address, ephemeral port. */
+	const char *bind;
+	/** Heartbeat interval in both directions; 0 = HERALD_HEARTBEAT_MS_DEFAULT. */
+	uint16_t heartbeat_ms;
+	/** Silent heartbeat intervals before on_timeout; 0 = HERALD_CLIENT_TIMEOUT_BEATS_DEFAULT. */
+	uint16_t timeout_beats;
+	/** Messages/s this client accepts per subscription (SUBSCRIBE budget); 0 = unlimited. */
+	uint32_t budget;
+	/** Subscriptions this client can hold; 0 = HERALD_CLIENT_SUBS_DEFAULT. */
+	uint16_t max_subscriptions;
+	/** Re-subscribe by itself after a gap or when the node forgot the session. */
+	int auto_resync;
+	/** SO_RCVBUF in bytes (SO_RCVBUFFORCE is tried first); 0 = kernel default. */
+	int rcvbuf;
+	/** Clock in nanoseconds, for tests; NULL = CLOCK_MONOTONIC. */
+	uint64_t (*now_ns)(void *arg);
+	/** Passed to @p now_ns. */
+	void *clock_arg;
+};
+
+/** Counters of one client; see herald_client_stats(). */
+struct herald_client_stats {
+	uint64_t rx_frames;        /**< datagrams received */
+	uint64_t rx_bytes;         /**< bytes received (UDP payload) */
+	uint64_t tx_frames;        /**< datagrams sent */
+	uint64_t tx_bytes;         /**< bytes sent (UDP payload) */
+	uint64_t snapshot_entries; /**< snapshot entries dispatched */
+	uint64_t snapshots;        /**< snapshots completed */
+	uint64_t deltas;           /**< deltas dispatched */
+	uint64_t publishes;        /**< messages published */
+	uint64_t heartbeats_rx;    /**< node heartbeats received */
+	uint64_t heartbeats_tx;    /**< heartbeats sent */
+	uint64_t errors;           /**< ERROR messages received */
+	uint64_t closed;           /**< sessions ended by the node (BYE) */
+	uint64_t gaps;             /**< gaps detected */
+	uint64_t lost;             /**< messages known lost (sum of gap sizes) */
+	uint64_t stale;            /**< duplicate or old messages/fragments ignored */
+	uint64_t reassembly_dropped; /**< incomplete messages abandoned for a newer one */
+	uint64_t timeouts;         /**< heartbeat timeouts reported */
+	uint64_t resyncs;          /**< SUBSCRIBE sent for a subscription that already existed */
+	uint64_t subscribe_retries; /**< SUBSCRIBE retransmitted because no snapshot came */
+	uint64_t unknown_context;  /**< well-formed frames for a context not subscribed */
+	uint64_t icmp_errors;      /**< ICMP errors reported by the kernel (node unreachable) */
+	uint64_t drops[HERALD_DROP_MAX]; /**< malformed frames dropped, by reason */
+};
+
+/**
+ * Open a client: create the UDP socket, bind it if asked, connect it to the
+ * node and allocate all per-client state. Sends nothing.
+ * @return the client, or NULL with errno set (EINVAL: bad options or
+ *         address; ENOMEM; a socket error).
+ */
+struct herald_client *herald_client_open(const struct herald_client_opts *opts,
+					 const struct herald_callbacks *cb);
+
+/** Close the socket and free the client. Sends nothing. Accepts NULL. */
+void herald_client_close(struct herald_client *c);
+
+/** The client's socket, for callers that wait on many clients with poll/epoll. */
+int herald_client_fd(const struct herald_client *c);
+
+/**
+ * Subscribe to @p context: send SUBSCRIBE; the snapshot and the deltas
+ * arrive through herald_client_poll(). On a context already subscribed,
+ * ask for a fresh snapshot (a resync). SUBSCRIBE is retransmitted every
+ * heartbeat interval until the snapshot starts.
+ * @return 0, -ENOSPC (max_subscriptions reached) or a negative send errno.
+ */
+int herald_subscribe(struct herald_client *c, uint32_t context);
+
+/**
+ * Forget the subscription to @p context and send BYE if a session exists.
+ * @return 0, -ENOENT (not subscribed) or a negative send errno (the
+ *         subscription is forgotten anyway).
+ */
+int herald_unsubscribe(struct herald_client *c, uint32_t context);
+
+/**
+ * Publish one entry to @p context, in as many fragments as it needs. Each
+ * call uses the next sequence number of this client's publish counter.
+ * @return 0, -EINVAL (key empty or longer than HERALD_KEY_MAX, value longer
+ *         than HERALD_VALUE_MAX) or a negative send errno.
+ */
+int herald_publish(struct herald_client *c, uint32_t context, const void *key,
+		   size_t key_len, const void *value, size_t value_len);
+
+/**
+ * Wait up to @p timeout_ms (0: do not wait, -1: until something arrives or a
+ * timer is due) for the first datagram, then receive and dispatch everything
+ * queued without waiting, send due heartbeats and SUBSCRIBE retransmits, and
+ * report heartbeat timeouts.
+ * @return messages dispatched (snapshot entries, deltas, snapshot ends,
+ *         gaps, timeouts, errors), or a negative errno from the socket.
+ */
+int herald_client_poll(struct herald_client *c, int timeout_ms);
+
+/**
+ * Milliseconds until the client next needs herald_client_poll() for its
+ * timers (heartbeats, retransmits, timeouts), or -1 if none is armed.
+ */
+int herald_client_next_timer_ms(const struct herald_client *c);
+
+/** Copy the client's counters into @p out. */
+void herald_client_stats(const struct herald_client *c, struct herald_client_stats *out);
+
+/**
+ * The last sequence number received on @p context (0 if none), so callers
+ * can tell when a subscription has caught up.
+ * @return 0 and *seq, or -ENOENT if @p context is not subscribed.
+ */
+int herald_client_last_seq(const struct herald_client *c, uint32_t context, uint64_t *seq);
+
+/**
+ * Parse "A.B.C.D" or "A.B.C.D:PORT" into @p out (AF_INET). A missing port is
+ * @p default_port; port 0 is accepted only when @p default_port is 0.
+ * @return 0 or -EINVAL.
+ */
+int herald_addr_parse(const char *s, uint16_t default_port, struct sockaddr_in *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HERALD_CLIENT_H */
