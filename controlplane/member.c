@@ -128,6 +128,21 @@ static void transition(struct herald_view *v, struct herald_member *m,
 	(*count)++;
 }
 
+/* Apply the silence rules to one member at now_ns. */
+static void expire(struct herald_view *v, struct herald_member *m, uint64_t now_ns,
+		   struct herald_member_event *ev, unsigned int cap, int *count)
+{
+	uint64_t silent;
+
+	if (m->local || m->state == HERALD_MEMBER_DEAD)
+		return;
+	silent = missed(v, m, now_ns);
+	if (m->state == HERALD_MEMBER_ACTIVE && silent >= v->params.suspect_after)
+		transition(v, m, HERALD_MEMBER_SUSPECT, now_ns, ev, cap, count);
+	if (silent >= v->params.dead_after)
+		transition(v, m, HERALD_MEMBER_DEAD, now_ns, ev, cap, count);
+}
+
 static void report_new(const struct herald_view *v, const struct herald_member *m,
 		       struct herald_member_event *ev, unsigned int cap, int *count)
 {
@@ -173,6 +188,12 @@ int herald_view_heartbeat(struct herald_view *v, const struct herald_heartbeat *
 	} else {
 		if (hb->incarnation < m->incarnation)
 			return -ESTALE;
+		/*
+		 * Judge the silence before this beat first, so the outcome
+		 * does not depend on whether the daemon ticked in between: a
+		 * peer heard again after dead_after is dead, then rejoining.
+		 */
+		expire(v, m, now_ns, ev, cap, &count);
 		restarted = hb->incarnation > m->incarnation;
 		m->incarnation = hb->incarnation;
 	}
@@ -229,18 +250,8 @@ int herald_view_tick(struct herald_view *v, uint64_t now_ns,
 	if (v == NULL || (ev == NULL && cap > 0))
 		return -EINVAL;
 
-	for (unsigned int i = 0; i < v->n; i++) {
-		struct herald_member *m = &v->members[i];
-		uint64_t silent;
-
-		if (m->local || m->state == HERALD_MEMBER_DEAD)
-			continue;
-		silent = missed(v, m, now_ns);
-		if (m->state == HERALD_MEMBER_ACTIVE && silent >= v->params.suspect_after)
-			transition(v, m, HERALD_MEMBER_SUSPECT, now_ns, ev, cap, &count);
-		if (silent >= v->params.dead_after)
-			transition(v, m, HERALD_MEMBER_DEAD, now_ns, ev, cap, &count);
-	}
+	for (unsigned int i = 0; i < v->n; i++)
+		expire(v, &v->members[i], now_ns, ev, cap, &count);
 	return count;
 }
 

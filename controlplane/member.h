@@ -123,9 +123,13 @@ int herald_view_init(struct herald_view *v, const struct herald_member_params *p
 const struct herald_member *herald_view_find(const struct herald_view *v, uint32_t id);
 
 /**
- * Feed one heartbeat. An unknown sender joins the view as JOINING. A sender
- * whose incarnation grew while it was ACTIVE or SUSPECT restarted and lost
- * its contexts, so it is declared DEAD and then REJOINING at once.
+ * Feed one heartbeat. An unknown sender joins the view as JOINING (reported
+ * as an event from HERALD_MEMBER_STATE_MAX). The silence before the beat is
+ * judged first, exactly as herald_view_tick() would, so a peer heard again
+ * after dead_after intervals goes DEAD and then REJOINING whether or not the
+ * daemon ticked in between. A sender whose incarnation grew while it was
+ * ACTIVE or SUSPECT restarted and lost its contexts, so it is declared DEAD
+ * and then REJOINING at once.
  *
  * @param ev   room for up to @p cap events, may be NULL when cap is 0
  * @return the number of state changes (may exceed cap; the extra ones are
