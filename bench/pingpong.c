@@ -274,6 +274,21 @@ static void on_snapshot_end(void *user, uint32_t context, uint64_t seq)
 		p->snap_done = true;
 }
 
+static void on_lost(void *user, uint32_t context)
+{
+	struct pp *p = user;
+
+	if (context == p->context)
+		p->snap_done = false;
+}
+
+static void on_error(void *user, uint32_t context, uint16_t code, const char *text, size_t len)
+{
+	fprintf(stderr, "herald-pingpong: node error %u on context %" PRIu32 ": %.*s\n", code,
+		context, (int)len, text);
+	on_lost(user, context);
+}
+
 static int ms_left(uint64_t deadline)
 {
 	uint64_t t = now_ns();
@@ -283,6 +298,30 @@ static int ms_left(uint64_t deadline)
 	return (int)((deadline - t + 999999) / 1000000);
 }
 
+/* (Re)subscribe until the snapshot is complete, so deltas can flow. */
+static int ensure_live(struct pp *p)
+{
+	uint64_t deadline;
+	int ret;
+
+	if (p->snap_done)
+		return 0;
+	ret = herald_subscribe(p->c, p->context);
+	if (ret < 0) {
+		fprintf(stderr, "herald-pingpong: subscribe: %s\n", strerror(-ret));
+		return ret;
+	}
+	deadline = now_ns() + SNAPSHOT_WAIT_MS * 1000000ull;
+	while (!p->snap_done && ms_left(deadline) > 0)
+		herald_client_poll(p->c, ms_left(deadline));
+	if (!p->snap_done) {
+		fprintf(stderr, "herald-pingpong: no snapshot for context %" PRIu32
+			" within %d ms\n", p->context, SNAPSHOT_WAIT_MS);
+		return -ETIMEDOUT;
+	}
+	return 0;
+}
+
 static int herald_run(struct pp *p, const struct opts *o, unsigned size, uint64_t *samples,
 		      struct result *r, uint64_t *counter)
 {
@@ -290,6 +329,8 @@ static int herald_run(struct pp *p, const struct opts *o, unsigned size, uint64_
 	unsigned kept = 0;
 
 	memset(r, 0, sizeof(*r));
+	if (ensure_live(p) < 0)
+		return -ETIMEDOUT;
 	p->size = size;
 	p->stale = 0;
 	for (unsigned i = 0; i < o->warmup + o->count; i++) {
@@ -329,8 +370,8 @@ static int herald_run(struct pp *p, const struct opts *o, unsigned size, uint64_
 	return 0;
 }
 
-static int echo_run(int fd, const struct opts *o, unsigned size, uint64_t *samples,
-		    struct result *r, uint64_t *counter)
+static int echo_run(int fd, struct pp *p, const struct opts *o, unsigned size,
+		    uint64_t *samples, struct result *r, uint64_t *counter)
 {
 	static uint8_t out[HERALD_VALUE_MAX], in[65536];
 	unsigned kept = 0;
@@ -369,6 +410,12 @@ static int echo_run(int fd, const struct opts *o, unsigned size, uint64_t *sampl
 			if (left == 0)
 				break;
 		}
+		/*
+		 * Keep the Herald session alive between round trips: the node closes
+		 * a session that sends no heartbeat for a few seconds, and an echo
+		 * phase with losses lasts longer than that.
+		 */
+		herald_client_poll(p->c, 0);
 		if (i < o->warmup)
 			continue;
 		if (!got)
@@ -425,7 +472,7 @@ static int write_json(const struct opts *o, const struct result *hr, const struc
 		fprintf(stderr, "herald-pingpong: cannot build JSON\n");
 		return -ENOMEM;
 	}
-	ret = json_dump_file(root, o->json, JSON_INDENT(2));
+	ret = json_dump_file(root, o->json, JSON_INDENT(2) | JSON_REAL_PRECISION(7));
 	json_decref(root);
 	if (ret < 0) {
 		fprintf(stderr, "herald-pingpong: cannot write %s\n", o->json);
@@ -460,7 +507,7 @@ int main(int argc, char **argv)
 	struct result hr[SIZES_MAX], er[SIZES_MAX];
 	struct pp p = {0};
 	struct opts o;
-	uint64_t *samples, counter = 0, deadline;
+	uint64_t *samples, counter = 0;
 	int echo_fd = -1, ret = 1;
 	bool empty = false;
 
@@ -487,6 +534,9 @@ int main(int argc, char **argv)
 
 	cb.on_delta = on_delta;
 	cb.on_snapshot_end = on_snapshot_end;
+	cb.on_timeout = on_lost;
+	cb.on_closed = on_lost;
+	cb.on_error = on_error;
 	cb.user = &p;
 	copts.node = o.node;
 	copts.max_subscriptions = 1;
@@ -497,27 +547,14 @@ int main(int argc, char **argv)
 			strerror(errno));
 		goto out_close_echo;
 	}
-	ret = herald_subscribe(p.c, o.context);
-	if (ret < 0) {
-		fprintf(stderr, "herald-pingpong: subscribe: %s\n", strerror(-ret));
-		ret = 1;
-		goto out_close_client;
-	}
-	ret = 1;
-	deadline = now_ns() + SNAPSHOT_WAIT_MS * 1000000ull;
-	while (!p.snap_done && ms_left(deadline) > 0)
-		herald_client_poll(p.c, ms_left(deadline));
-	if (!p.snap_done) {
-		fprintf(stderr, "herald-pingpong: no snapshot from %s for context %" PRIu32
-			" within %d ms\n", o.node, o.context, SNAPSHOT_WAIT_MS);
+	if (ensure_live(&p) < 0)
 		goto out_unsubscribe;
-	}
 
 	for (unsigned i = 0; i < o.nsizes; i++) {
 		unsigned size = o.sizes[i];
 
 		if (o.echo) {
-			if (echo_run(echo_fd, &o, size, samples, &er[i], &counter) < 0)
+			if (echo_run(echo_fd, &p, &o, size, samples, &er[i], &counter) < 0)
 				goto out_unsubscribe;
 			fprintf(stderr, "size %u echo: %u samples, %u lost, p50 %.1f us\n", size,
 				er[i].count, er[i].lost, er[i].p50);
@@ -550,7 +587,6 @@ int main(int argc, char **argv)
 
 out_unsubscribe:
 	herald_unsubscribe(p.c, o.context);
-out_close_client:
 	herald_client_close(p.c);
 out_close_echo:
 	if (echo_fd >= 0)

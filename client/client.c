@@ -63,6 +63,9 @@ struct sub {
 	uint32_t session;      /* 0 until the node names it */
 	uint64_t expected;     /* next sequence number wanted */
 	bool resync;           /* the pending snapshot replaces known state */
+	bool repair;           /* a gap since the last snapshot started: resync due */
+	unsigned backoff;      /* resyncs in a row that saw a gap again */
+	uint64_t next_resync_ns;
 	bool timed_out;
 	uint64_t last_rx_ns;
 	uint64_t last_hb_tx_ns;
@@ -222,9 +225,25 @@ static int resync(struct herald_client *c, struct sub *s)
 {
 	s->state = SUB_PENDING;
 	s->resync = true;
+	s->repair = false;
 	s->ra.active = false;
+	/*
+	 * A snapshot that cannot get through (a receive buffer smaller than the
+	 * state, a lossy link) must not turn into a resync storm: each resync
+	 * that sees a gap again waits twice as long, up to 64 heartbeats.
+	 */
+	s->next_resync_ns = now(c) + (c->hb_ns << s->backoff);
+	if (s->backoff < 6)
+		s->backoff++;
 	c->st.resyncs++;
 	return send_subscribe(c, s);
+}
+
+static void resync_if_due(struct herald_client *c, struct sub *s, uint64_t t)
+{
+	if (s->repair && s->state != SUB_PENDING && s->state != SUB_IDLE &&
+	    t >= s->next_resync_ns)
+		resync(c, s);
 }
 
 static void sub_reset(struct sub *s, uint32_t context, uint64_t t)
@@ -235,6 +254,9 @@ static void sub_reset(struct sub *s, uint32_t context, uint64_t t)
 	/* A new session numbers its messages from 1. */
 	s->expected = 1;
 	s->resync = false;
+	s->repair = false;
+	s->backoff = 0;
+	s->next_resync_ns = 0;
 	s->timed_out = false;
 	s->last_rx_ns = t;
 	s->last_hb_tx_ns = t;
@@ -333,8 +355,11 @@ static void gap(struct herald_client *c, struct sub *s, uint64_t next)
 	if (c->cb.on_gap)
 		c->cb.on_gap(c->cb.user, s->context, expected, next);
 	/* The callback may have unsubscribed or resynced by itself. */
-	if (c->auto_resync && s->state != SUB_FREE && !(s->state == SUB_PENDING && s->resync))
-		resync(c, s);
+	if (s->state == SUB_FREE || (s->state == SUB_PENDING && s->resync))
+		return;
+	s->repair = true;
+	if (c->auto_resync)
+		resync_if_due(c, s, now(c));
 }
 
 /*
@@ -390,6 +415,9 @@ static int deliver(struct herald_client *c, struct sub *s, uint8_t type, uint16_
 	if (flags & HERALD_F_SNAP_END) {
 		if (s->state != SUB_PENDING || !s->resync)
 			s->state = SUB_LIVE;
+		/* A snapshot that arrived whole ends the backoff. */
+		if (!s->repair)
+			s->backoff = 0;
 		c->st.snapshots++;
 	} else if (s->state == SUB_PENDING && !s->resync) {
 		s->state = SUB_SNAPSHOT;
@@ -577,6 +605,8 @@ static int timers(struct herald_client *c)
 			if (s->state == SUB_FREE || s->state == SUB_IDLE)
 				continue;
 		}
+		if (c->auto_resync)
+			resync_if_due(c, s, t);
 		if (s->state == SUB_PENDING) {
 			if (t - s->last_sub_tx_ns >= c->hb_ns) {
 				c->st.subscribe_retries++;
@@ -604,6 +634,9 @@ int herald_client_next_timer_ms(const struct herald_client *c)
 			next = due;
 		if (!s->timed_out && s->last_rx_ns + c->timeout_ns < next)
 			next = s->last_rx_ns + c->timeout_ns;
+		if (c->auto_resync && s->repair && s->state != SUB_PENDING &&
+		    s->next_resync_ns < next)
+			next = s->next_resync_ns;
 	}
 	if (next == UINT64_MAX)
 		return -1;
@@ -690,6 +723,15 @@ int herald_client_fd(const struct herald_client *c)
 void herald_client_stats(const struct herald_client *c, struct herald_client_stats *out)
 {
 	*out = c->st;
+}
+
+int herald_client_synced(const struct herald_client *c, uint32_t context)
+{
+	const struct sub *s = sub_find((struct herald_client *)c, context);
+
+	if (s == NULL)
+		return -ENOENT;
+	return s->state == SUB_LIVE && !s->repair && !s->timed_out;
 }
 
 int herald_client_last_seq(const struct herald_client *c, uint32_t context, uint64_t *seq)

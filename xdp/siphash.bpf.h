@@ -16,11 +16,19 @@ static __always_inline __u64 sip_rotl(__u64 x, int b)
 	return (x << b) | (x >> (64 - b));
 }
 
-/* SipHash reads key and message as little-endian words on every host. */
-static __always_inline __u64 sip_le64(const __u8 *p)
+/*
+ * SipHash reads key and message as little-endian words. Both arrive 8-byte
+ * aligned (a map value, a stack union), so one load each on a little-endian
+ * host; a big-endian one swaps.
+ */
+static __always_inline __u64 sip_le64(const void *p)
 {
-	return (__u64)p[0] | (__u64)p[1] << 8 | (__u64)p[2] << 16 | (__u64)p[3] << 24 |
-	       (__u64)p[4] << 32 | (__u64)p[5] << 40 | (__u64)p[6] << 48 | (__u64)p[7] << 56;
+	__u64 v = *(const __u64 *)p;
+
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
 }
 
 #define SIPROUND                                                                       \
@@ -31,10 +39,11 @@ static __always_inline __u64 sip_le64(const __u8 *p)
 		v2 += v1; v1 = sip_rotl(v1, 17); v1 ^= v2; v2 = sip_rotl(v2, 32);      \
 	} while (0)
 
-static __always_inline __u64 herald_siphash24_16(const __u8 key[16], const __u8 msg[16])
+/* @p key and @p msg must be 8-byte aligned. */
+static __always_inline __u64 herald_siphash24_16(const void *key, const void *msg)
 {
-	__u64 k0 = sip_le64(key), k1 = sip_le64(key + 8);
-	__u64 m0 = sip_le64(msg), m1 = sip_le64(msg + 8);
+	__u64 k0 = sip_le64(key), k1 = sip_le64((const __u8 *)key + 8);
+	__u64 m0 = sip_le64(msg), m1 = sip_le64((const __u8 *)msg + 8);
 	__u64 v0 = k0 ^ 0x736f6d6570736575ULL;
 	__u64 v1 = k1 ^ 0x646f72616e646f6dULL;
 	__u64 v2 = k0 ^ 0x6c7967656e657261ULL;

@@ -24,9 +24,13 @@ static __u64 (*const herald_ktime_get_tai_ns)(void) = (void *)BPF_FUNC_ktime_get
 #define IP_DF 0x4000
 #define IP_OFFSET 0x1fff
 
-/* Herald ports are [port_base, port_base + nqueues); set by the loader. */
+/*
+ * Herald ports are [port_base, port_base + nqueues), set by herald_xdp before
+ * load. The defaults are what a loader that cannot set them gets (DPDK
+ * 22.11's net_af_xdp xdp_prog= devarg): every port a queue could have.
+ */
 const volatile __u16 port_base = HERALD_UDP_PORT_BASE;
-const volatile __u16 nqueues = 1;
+const volatile __u16 nqueues = HERALD_XDP_MAX_QUEUES;
 
 /* Named xsks_map because DPDK's net_af_xdp PMD looks it up by that name. */
 struct {
@@ -127,7 +131,10 @@ static __always_inline int hello(struct ethhdr *eth, struct iphdr *ip, struct ud
 	struct herald_redirect_body *rb = (void *)(h + 1);
 	const struct herald_xdp_secret *s;
 	const struct herald_xdp_route *r;
-	struct herald_token_msg m;
+	union {
+		struct herald_token_msg m;
+		__u64 words[2];
+	} t;
 	__u32 zero = 0, context, expiry, ttl;
 	__u64 token, nz;
 
@@ -159,12 +166,13 @@ static __always_inline int hello(struct ethhdr *eth, struct iphdr *ip, struct ud
 
 	ttl = s->ttl_s ? s->ttl_s : HERALD_TOKEN_TTL_DEFAULT;
 	expiry = (__u32)(herald_ktime_get_tai_ns() / 1000000000ULL) + ttl;
-	m.client_ip = ip->saddr;
-	m.client_port = udp->source;
-	m.zero = 0;
-	m.context = h->context;
-	m.expiry = bpf_htonl(expiry);
-	token = herald_siphash24_16(s->key, (const __u8 *)&m);
+	t.m.client_ip = ip->saddr;
+	t.m.client_port = udp->source;
+	t.m.zero = 0;
+	t.m.context = h->context;
+	t.m.expiry = bpf_htonl(expiry);
+	/* Map values are 8-byte aligned, so the key is too. */
+	token = herald_siphash24_16(s->key, t.words);
 
 	swap_mac(eth);
 

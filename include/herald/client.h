@@ -98,7 +98,11 @@ struct herald_client_opts {
 	uint32_t budget;
 	/** Subscriptions this client can hold; 0 = HERALD_CLIENT_SUBS_DEFAULT. */
 	uint16_t max_subscriptions;
-	/** Re-subscribe by itself after a gap or when the node forgot the session. */
+	/**
+	 * Re-subscribe by itself after a gap or when the node forgot the session.
+	 * Resyncs back off (one heartbeat interval, doubling while snapshots keep
+	 * arriving with gaps, up to 64 intervals), so loss cannot cause a storm.
+	 */
 	int auto_resync;
 	/** SO_RCVBUF in bytes (SO_RCVBUFFORCE is tried first); 0 = kernel default. */
 	int rcvbuf;
@@ -192,6 +196,13 @@ int herald_client_next_timer_ms(const struct herald_client *c);
 
 /** Copy the client's counters into @p out. */
 void herald_client_stats(const struct herald_client *c, struct herald_client_stats *out);
+
+/**
+ * Whether the subscription to @p context holds a complete, current view: its
+ * snapshot is complete, no gap was seen since, and the node is not silent.
+ * @return 1, 0, or -ENOENT if @p context is not subscribed.
+ */
+int herald_client_synced(const struct herald_client *c, uint32_t context);
 
 /**
  * The last sequence number received on @p context (0 if none), so callers

@@ -44,7 +44,6 @@ struct subscriber {
 	unsigned id;
 	uint32_t context;
 	bool snap_done;
-	bool resync_pending;
 	uint64_t max_n;      /* highest update number seen, from deltas or snapshots */
 	unsigned gaps;
 	unsigned foreign;    /* entries whose key is not one this test publishes */
@@ -59,6 +58,7 @@ struct opts {
 	unsigned updates;
 	unsigned keys;
 	unsigned batch;
+	int rcvbuf;
 	uint32_t context;
 };
 
@@ -84,6 +84,8 @@ static void usage(FILE *out)
 		"  --updates N       updates to publish (default 10000)\n"
 		"  --keys N          distinct keys (default 50, max %d)\n"
 		"  --batch N         updates per burst before subscribers drain (default 100)\n"
+		"  --rcvbuf BYTES    subscriber socket buffer (default 4 MiB; a small one\n"
+		"                    provokes drops, to exercise gap detection and resync)\n"
 		"  --context ID      context id (default: random, so no old state is in it)\n",
 		SUBS_MAX, KEYS_MAX);
 }
@@ -110,6 +112,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"keys", required_argument, NULL, 'k'},
 		{"batch", required_argument, NULL, 'b'},
 		{"context", required_argument, NULL, 'x'},
+		{"rcvbuf", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -122,6 +125,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->updates = 10000;
 	o->keys = 50;
 	o->batch = 100;
+	o->rcvbuf = RCVBUF;
 	o->context = (uint32_t)(now_ns() ^ ((uint64_t)getpid() << 16)) | 1;
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -152,6 +156,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (parse_uint(optarg, 1, 100000, &v) < 0)
 				what = "1..100000 updates per batch";
 			o->batch = (unsigned)v;
+			break;
+		case 'r':
+			if (parse_uint(optarg, 4096, 1 << 30, &v) < 0)
+				what = "4096..1073741824 bytes";
+			o->rcvbuf = (int)v;
 			break;
 		case 'x':
 			if (parse_uint(optarg, 0, UINT32_MAX, &v) < 0)
@@ -259,7 +268,6 @@ static void on_snapshot_end(void *user, uint32_t context, uint64_t seq)
 	(void)context;
 	(void)seq;
 	s->snap_done = true;
-	s->resync_pending = false;
 }
 
 static void on_gap(void *user, uint32_t context, uint64_t expected, uint64_t next)
@@ -269,9 +277,8 @@ static void on_gap(void *user, uint32_t context, uint64_t expected, uint64_t nex
 	(void)context;
 	(void)expected;
 	(void)next;
+	/* The library re-subscribes (auto_resync); herald_client_synced() says when it is whole again. */
 	s->gaps++;
-	/* The library re-subscribes (auto_resync); the state is final only after that snapshot. */
-	s->resync_pending = true;
 }
 
 static void on_timeout(void *user, uint32_t context)
@@ -299,7 +306,7 @@ static struct herald_client *client_open(const struct opts *o, struct subscriber
 		.node = o->node,
 		.max_subscriptions = 1,
 		.auto_resync = 1,
-		.rcvbuf = RCVBUF,
+		.rcvbuf = o->rcvbuf,
 	};
 	struct herald_callbacks cb = {
 		.on_snapshot = on_snapshot,
@@ -318,7 +325,7 @@ static struct herald_client *client_open(const struct opts *o, struct subscriber
  * One round of the event loop: wait on every socket (bounded by the nearest
  * client timer), then let each client that is readable or due do its work.
  */
-static int pump(struct herald_client *pub, struct subscriber *pub_s, int max_wait_ms)
+static int pump(struct herald_client *pub, int max_wait_ms)
 {
 	static struct pollfd pfd[SUBS_MAX + 2];
 	int wait = max_wait_ms;
@@ -349,14 +356,14 @@ static int pump(struct herald_client *pub, struct subscriber *pub_s, int max_wai
 	}
 	if (pfd[n].revents & POLLIN)
 		herald_client_poll(pub, 0);
-	(void)pub_s;
 	return 0;
 }
 
 static bool caught_up(uint64_t last_n)
 {
 	for (unsigned i = 0; i < nsubs; i++)
-		if (!subs[i].snap_done || subs[i].resync_pending || subs[i].max_n < last_n)
+		if (!subs[i].snap_done || herald_client_synced(subs[i].c, subs[i].context) != 1 ||
+		    subs[i].max_n < last_n)
 			return false;
 	return true;
 }
@@ -369,7 +376,7 @@ static bool all_snapshots(void)
 	return true;
 }
 
-static int wait_until(struct herald_client *pub, struct subscriber *pub_s, uint64_t last_n,
+static int wait_until(struct herald_client *pub, uint64_t last_n,
 		      bool snapshots_only, int limit_ms)
 {
 	uint64_t deadline = now_ns() + (uint64_t)limit_ms * 1000000ull;
@@ -379,7 +386,7 @@ static int wait_until(struct herald_client *pub, struct subscriber *pub_s, uint6
 
 		if (t >= deadline)
 			return -ETIMEDOUT;
-		if (pump(pub, pub_s, (int)((deadline - t) / 1000000ull) + 1) < 0)
+		if (pump(pub, (int)((deadline - t) / 1000000ull) + 1) < 0)
 			return -EIO;
 	}
 	return 0;
@@ -425,8 +432,7 @@ static void raise_nofile(unsigned need)
 	}
 }
 
-static int publish_range(struct herald_client *pub, struct subscriber *pub_s,
-			 const struct opts *o, uint64_t from, uint64_t to, unsigned *slow_batches)
+static int publish_range(struct herald_client *pub, const struct opts *o, uint64_t from, uint64_t to, unsigned *slow_batches)
 {
 	static uint8_t buf[VAL_CAP];
 
@@ -450,7 +456,7 @@ static int publish_range(struct herald_client *pub, struct subscriber *pub_s,
 			pub_vals[key].present = true;
 		}
 		/* Pacing: let every subscriber drain this burst before the next one. */
-		if (wait_until(pub, pub_s, end, false, BATCH_WAIT_MS) == -ETIMEDOUT)
+		if (wait_until(pub, end, false, BATCH_WAIT_MS) == -ETIMEDOUT)
 			(*slow_batches)++;
 	}
 	return 0;
@@ -503,6 +509,7 @@ int main(int argc, char **argv)
 		int r;
 
 		subs[i].id = i;
+		subs[i].context = o.context;
 		subs[i].c = client_open(&o, &subs[i]);
 		if (subs[i].c == NULL) {
 			fprintf(stderr, "herald-fanout-check: subscriber %u: %s\n", i, strerror(errno));
@@ -515,7 +522,7 @@ int main(int argc, char **argv)
 			goto out_close;
 		}
 	}
-	if (wait_until(pub, &pub_s, 0, true, SNAPSHOT_WAIT_MS) < 0) {
+	if (wait_until(pub, 0, true, SNAPSHOT_WAIT_MS) < 0) {
 		unsigned done = 0;
 
 		for (unsigned i = 0; i < nsubs; i++)
@@ -528,9 +535,9 @@ int main(int argc, char **argv)
 		(double)(now_ns() - t0) / 1e6);
 
 	half = o.updates / 2;
-	if (publish_range(pub, &pub_s, &o, 1, half, &slow) < 0)
+	if (publish_range(pub, &o, 1, half, &slow) < 0)
 		goto out_close;
-	if (wait_until(pub, &pub_s, half, false, QUIESCE_WAIT_MS) < 0)
+	if (wait_until(pub, half, false, QUIESCE_WAIT_MS) < 0)
 		fprintf(stderr, "herald-fanout-check: not quiescent %d ms after update %" PRIu64 "\n",
 			QUIESCE_WAIT_MS, half);
 	fprintf(stderr, "%" PRIu64 " updates published, subscribers caught up; joining a new subscriber\n",
@@ -538,6 +545,7 @@ int main(int argc, char **argv)
 
 	/* The late joiner's snapshot is the node's whole state: it must match exactly. */
 	subs[nsubs].id = nsubs;
+	subs[nsubs].context = o.context;
 	subs[nsubs].c = client_open(&o, &subs[nsubs]);
 	if (subs[nsubs].c == NULL) {
 		fprintf(stderr, "herald-fanout-check: joiner: %s\n", strerror(errno));
@@ -545,17 +553,24 @@ int main(int argc, char **argv)
 	}
 	nsubs++;
 	if (herald_subscribe(subs[nsubs - 1].c, o.context) < 0 ||
-	    wait_until(pub, &pub_s, 0, true, SNAPSHOT_WAIT_MS) < 0) {
+	    wait_until(pub, 0, true, SNAPSHOT_WAIT_MS) < 0) {
 		fprintf(stderr, "herald-fanout-check: joiner got no snapshot\n");
 		goto out_close;
 	}
+	/* A snapshot that lost an entry is repaired by a resync; compare the repaired one. */
+	for (uint64_t end = now_ns() + SNAPSHOT_WAIT_MS * 1000000ull;
+	     herald_client_synced(subs[nsubs - 1].c, o.context) != 1 && now_ns() < end;)
+		pump(pub, 10);
+	if (herald_client_synced(subs[nsubs - 1].c, o.context) != 1)
+		fprintf(stderr, "herald-fanout-check: joiner has no gap-free snapshot within %d ms\n",
+			SNAPSHOT_WAIT_MS);
 	joiner_bad = compare(&subs[nsubs - 1], "joiner snapshot", &budget);
 	printf("joiner snapshot: %s (%u differences)\n", joiner_bad ? "MISMATCH" : "ok",
 	       joiner_bad);
 
-	if (publish_range(pub, &pub_s, &o, half + 1, o.updates, &slow) < 0)
+	if (publish_range(pub, &o, half + 1, o.updates, &slow) < 0)
 		goto out_close;
-	if (wait_until(pub, &pub_s, o.updates, false, QUIESCE_WAIT_MS) < 0)
+	if (wait_until(pub, o.updates, false, QUIESCE_WAIT_MS) < 0)
 		fprintf(stderr, "herald-fanout-check: not quiescent %d ms after the last update\n",
 			QUIESCE_WAIT_MS);
 

@@ -3,7 +3,7 @@
 # works and reports every size, not how fast it is).
 . "$(dirname "$0")/lab.sh"
 
-"$HERALD_BUILD/bench/herald-echo" --bind "$ECHO_IP:7400" &
+ip netns exec "$ECHO_NS" "$HERALD_BUILD/bench/herald-echo" --bind "$ECHO_IP:7400" &
 echo_pid=$!
 trap 'kill $echo_pid 2>/dev/null || true; lab_cleanup' EXIT
 dataplane_start "$WORK/dp.log" "af_xdp:$DATAPLANE_IF"

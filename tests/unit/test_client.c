@@ -649,3 +649,48 @@ Test(client, bad_options_rejected)
 	cr_assert_null(herald_client_open(NULL, NULL));
 	herald_client_close(NULL);
 }
+
+Test(client, resyncs_back_off_instead_of_storming)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+	struct herald_client_stats st;
+
+	herald_client_close(c);
+	open_client(1);
+	subscribe_live();
+	cr_assert_eq(herald_client_synced(c, CTX), 1);
+	node_send_entry(HERALD_T_DELTA, 0, 3, "a", "3", 1, false);
+	pump_until(4);
+	node_recv(buf, &f);
+	cr_assert_eq(f.type, HERALD_T_SUBSCRIBE);
+	cr_assert_eq(herald_client_synced(c, CTX), 0);
+
+	/* The resync snapshot itself loses an entry (seq 11): a gap again. */
+	node_send_entry(HERALD_T_SNAPSHOT, 0, 10, "a", "10", 2, false);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 12, "c", "12", 2, false);
+	pump_until(8); /* snapshot, gap, snapshot, end */
+	cr_assert_eq(events[5].kind, EV_GAP);
+	herald_client_stats(c, &st);
+	cr_assert_eq(st.resyncs, 1, "a second resync must wait for its backoff");
+	cr_assert_eq(herald_client_synced(c, CTX), 0, "a snapshot with a gap is not a whole view");
+
+	/* Backoff after the first resync: one heartbeat interval. */
+	fake_now += HB_MS * 1000000ull - 1;
+	herald_client_poll(c, 0);
+	herald_client_stats(c, &st);
+	cr_assert_eq(st.resyncs, 1);
+	fake_now += 1;
+	herald_client_poll(c, 0);
+	herald_client_stats(c, &st);
+	cr_assert_eq(st.resyncs, 2);
+	do
+		node_recv(buf, &f);
+	while (f.type == HERALD_T_HEARTBEAT);
+	cr_assert_eq(f.type, HERALD_T_SUBSCRIBE);
+
+	/* A whole snapshot makes the view complete again. */
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 13, "a", "13", 2, false);
+	pump_until(10);
+	cr_assert_eq(herald_client_synced(c, CTX), 1);
+}

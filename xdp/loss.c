@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * herald-loss: attach the loss injector to an interface for as long as it
+ * runs, then print what it saw and dropped and detach.
+ *
+ *   herald-loss --iface IF --rate FRACTION [--duration S]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+
+#include "loss.skel.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int usage(FILE *out, int rc)
+{
+	fprintf(out, "usage: herald-loss --iface IF --rate FRACTION [--duration SECONDS]\n"
+		     "  drops FRACTION (0..1) of herald frames arriving on IF until SIGINT/SIGTERM\n");
+	return rc;
+}
+
+static void stats_read(const struct loss_bpf *skel, unsigned long long out[2])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	unsigned long long vals[ncpu > 0 ? ncpu : 1];
+	for (unsigned k = 0; k < 2; k++) {
+		out[k] = 0;
+		if (ncpu > 0 && bpf_map_lookup_elem(bpf_map__fd(skel->maps.loss_stats), &k, vals) == 0)
+			for (int c = 0; c < ncpu; c++)
+				out[k] += vals[c];
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"iface", required_argument, NULL, 'i'},
+		{"rate", required_argument, NULL, 'r'},
+		{"duration", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *iface = NULL;
+	double rate = -1, duration = 0;
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			iface = optarg;
+			break;
+		case 'r':
+			rate = strtod(optarg, &end);
+			if (*end != '\0' || rate < 0 || rate > 1) {
+				fprintf(stderr, "herald-loss: --rate expects a fraction in 0..1, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'd':
+			duration = strtod(optarg, &end);
+			if (*end != '\0' || duration < 0) {
+				fprintf(stderr, "herald-loss: --duration expects seconds >= 0, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			return usage(stdout, 0);
+		default:
+			return usage(stderr, 2);
+		}
+	}
+	if (iface == NULL || rate < 0)
+		return usage(stderr, 2);
+	unsigned ifindex = if_nametoindex(iface);
+	if (ifindex == 0) {
+		fprintf(stderr, "herald-loss: no interface '%s': %s\n", iface, strerror(errno));
+		return 1;
+	}
+
+	struct loss_bpf *skel = loss_bpf__open_and_load();
+	if (skel == NULL) {
+		fprintf(stderr, "herald-loss: cannot load the BPF program: %s\n", strerror(errno));
+		return 1;
+	}
+	__u32 zero = 0, ppm = (__u32)(rate * 1e6 + 0.5);
+	int rc = bpf_map_update_elem(bpf_map__fd(skel->maps.loss_ppm), &zero, &ppm, BPF_ANY);
+	int prog = bpf_program__fd(skel->progs.herald_loss);
+	if (rc == 0)
+		rc = bpf_xdp_attach((int)ifindex, prog, XDP_FLAGS_DRV_MODE, NULL);
+	if (rc < 0) {
+		fprintf(stderr, "herald-loss: cannot attach to %s: %s\n", iface, strerror(-rc));
+		loss_bpf__destroy(skel);
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	printf("herald-loss: dropping %.4f%% of herald frames on %s\n", rate * 100, iface);
+	fflush(stdout);
+
+	for (double t = 0; !stop && (duration == 0 || t < duration); t += 0.05)
+		usleep(50000);
+
+	unsigned long long st[2];
+	stats_read(skel, st);
+	bpf_xdp_detach((int)ifindex, XDP_FLAGS_DRV_MODE, NULL);
+	loss_bpf__destroy(skel);
+	printf("herald-loss: %s: seen %llu dropped %llu (%.2f%%)\n", iface, st[0], st[1],
+	       st[0] ? 100.0 * (double)st[1] / (double)st[0] : 0.0);
+	return 0;
+}
