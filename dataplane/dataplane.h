@@ -260,6 +260,8 @@ void dp_tx(struct dp_worker *w, struct rte_mbuf *m);
 void dp_tx_flush(struct dp_worker *w);
 void dp_herald_rx(struct dp_worker *w, struct rte_mbuf *m, const struct rte_ether_hdr *eth,
 		  uint32_t src_ip, uint16_t src_port, const uint8_t *udp_payload, uint16_t len);
+int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, const struct herald_port *port,
+		   uint16_t queue, struct rte_mempool *pool, struct rte_mempool *hdr_pool);
 int dp_worker_main(void *arg);
 extern volatile bool dp_quit;
 

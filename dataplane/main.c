@@ -25,28 +25,10 @@
 
 #include "dataplane.h"
 
-const struct dp_config dp_config_defaults = {
-	.udp_port = HERALD_UDP_PORT_BASE,
-	.max_sessions = 16384,
-	.max_contexts = 1024,
-	.max_keys = 8192,
-	.max_keys_per_context = 1024,
-	.history = 1024,
-	.max_history_contexts = 8,
-	.mbufs = 0, /* derived from max_keys and history unless given */
-	.reasm_slots = 64,
-	.stats_interval_s = 0,
-	.idle = DP_IDLE_SPIN,
-	.force_copy = false,
-	.default_policy = {.kind = DP_POLICY_REPLACE},
-};
-
 /* RX ring, TX in flight and per-lcore caches: mbufs the store may not take. */
 #define MBUFS_WORKING_SET 8192
 #define HDR_MBUFS 8192
 #define HDR_ROOM (RTE_PKTMBUF_HEADROOM + 128)
-#define REASM_TIMEOUT_MS 100
-#define TIMER_PERIOD_MS 10
 
 static void usage(FILE *out)
 {
@@ -270,29 +252,6 @@ static void counters_dump(const struct dp_worker *workers, unsigned n, FILE *out
 	fflush(out);
 }
 
-static int worker_init(struct dp_worker *w, const struct dp_config *cfg,
-		       const struct herald_port *port, uint16_t queue, struct rte_mempool *pool,
-		       struct rte_mempool *hdr_pool)
-{
-	uint64_t hz = rte_get_tsc_hz();
-
-	w->port_id = port->port_id;
-	w->queue = queue;
-	w->ip = cfg->ip;
-	w->udp_port_be = rte_cpu_to_be_16(cfg->udp_port);
-	w->mac = port->mac;
-	w->zero_copy = port->caps.multi_seg_tx && !cfg->force_copy;
-	w->pool = pool;
-	w->hdr_pool = hdr_pool;
-	w->idle = cfg->idle;
-	w->hb_default_tsc = hz / 1000 * HERALD_HEARTBEAT_MS_DEFAULT;
-	w->reasm_timeout_tsc = hz / 1000 * REASM_TIMEOUT_MS;
-	w->timer_period_tsc = hz / 1000 * TIMER_PERIOD_MS;
-	w->stats_period_tsc = hz * cfg->stats_interval_s;
-	w->cfg = cfg;
-	return dp_store_init(w, cfg, queue);
-}
-
 int main(int argc, char **argv)
 {
 	struct dp_config cfg;
@@ -341,7 +300,7 @@ int main(int argc, char **argv)
 	if (workers == NULL)
 		goto out_port;
 	for (uint16_t q = 0; q < nb_queues; q++) {
-		rc = worker_init(&workers[q], &cfg, &port, q, pool, hdr_pool);
+		rc = dp_worker_init(&workers[q], &cfg, &port, q, pool, hdr_pool);
 		if (rc < 0) {
 			fprintf(stderr, "herald-dataplane: cannot size the store: %s\n", strerror(-rc));
 			goto out_workers;

@@ -299,6 +299,32 @@ static void timers_run(struct dp_worker *w)
 	w->next_timer_tsc = w->now + w->timer_period_tsc;
 }
 
+#define REASM_TIMEOUT_MS 100
+#define TIMER_PERIOD_MS 10
+
+int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg,
+		       const struct herald_port *port, uint16_t queue, struct rte_mempool *pool,
+		       struct rte_mempool *hdr_pool)
+{
+	uint64_t hz = rte_get_tsc_hz();
+
+	w->port_id = port->port_id;
+	w->queue = queue;
+	w->ip = cfg->ip;
+	w->udp_port_be = rte_cpu_to_be_16(cfg->udp_port);
+	w->mac = port->mac;
+	w->zero_copy = port->caps.multi_seg_tx && !cfg->force_copy;
+	w->pool = pool;
+	w->hdr_pool = hdr_pool;
+	w->idle = cfg->idle;
+	w->hb_default_tsc = hz / 1000 * HERALD_HEARTBEAT_MS_DEFAULT;
+	w->reasm_timeout_tsc = hz / 1000 * REASM_TIMEOUT_MS;
+	w->timer_period_tsc = hz / 1000 * TIMER_PERIOD_MS;
+	w->stats_period_tsc = hz * cfg->stats_interval_s;
+	w->cfg = cfg;
+	return dp_store_init(w, cfg, queue);
+}
+
 /* Empty polls before a sleeping worker starts to nap, and the nap. */
 #define IDLE_POLLS 256
 #define IDLE_NAP_US 50

@@ -11,12 +11,14 @@
 
 static const struct herald_port_kind kinds[] = {
 	{"af_xdp", "net_af_xdp", true, "start_queue=0",
-	 "AF_XDP socket on a kernel interface (copy or zero-copy mode)"},
+	 "AF_XDP socket on a kernel interface (copy or zero-copy mode)", false},
 	{"af_packet", "net_af_packet", true, "framesz=2048,blocksz=4096,framecnt=2048,qdisc_bypass=1",
-	 "AF_PACKET mmap ring on a kernel interface"},
-	{"tap", "net_tap", true, "", "a TAP interface the dataplane creates"},
-	{"memif", "net_memif", false, "role=server", "shared-memory packet interface"},
-	{"null", "net_null", false, "no-rx=1", "discards TX, receives nothing: dataplane-only benchmarks"},
+	 "AF_PACKET mmap ring on a kernel interface", false},
+	{"tap", "net_tap", true, "", "a TAP interface the dataplane creates", false},
+	{"memif", "net_memif", false, "role=server", "shared-memory packet interface", false},
+	/* net_null's TX only frees what it is given, chains included. */
+	{"null", "net_null", false, "no-rx=1", "discards TX, receives nothing: dataplane-only benchmarks",
+	 true},
 };
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
@@ -132,6 +134,7 @@ int herald_port_open(const struct herald_port_spec *spec, uint16_t nb_queues,
 
 	if (want_multi_seg && port->caps.multi_seg_tx)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	port->caps.multi_seg_tx |= k->chains_ok;
 	rc = rte_eth_dev_configure(port->port_id, nb_queues, nb_queues, &conf);
 	if (rc < 0)
 		goto out_uninit;

@@ -26,6 +26,7 @@ struct herald_port_kind {
 	bool needs_iface;
 	const char *base;
 	const char *help;
+	bool chains_ok; /* TX takes mbuf chains whatever the PMD advertises */
 };
 
 /** A parsed `--port KIND[:IFACE][,devarg=value...]` specification. */

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The dataplane's defaults: one const instance every entry point starts from. */
+#include "dataplane.h"
+
+const struct dp_config dp_config_defaults = {
+	.udp_port = HERALD_UDP_PORT_BASE,
+	.max_sessions = 16384,
+	.max_contexts = 1024,
+	.max_keys = 8192,
+	.max_keys_per_context = 1024,
+	.history = 1024,
+	.max_history_contexts = 8,
+	.mbufs = 0, /* derived from max_keys and history unless given */
+	.reasm_slots = 64,
+	.stats_interval_s = 0,
+	.idle = DP_IDLE_SPIN,
+	.force_copy = false,
+	.default_policy = {.kind = DP_POLICY_REPLACE},
+};
