@@ -41,25 +41,28 @@ static uint16_t csum(const void *p, size_t len)
 static size_t frame(uint8_t *buf, uint8_t type, uint32_t context, size_t body_len)
 {
 	static const uint8_t node_mac[6] = {0x02, 0, 0, 0, 0, 1}, client_mac[6] = {0x02, 0, 0, 0, 0, 2};
-	struct ethhdr *eth = (struct ethhdr *)buf;
-	struct iphdr *ip = (struct iphdr *)(eth + 1);
-	struct udphdr *udp = (struct udphdr *)(ip + 1);
-	uint8_t *payload = (uint8_t *)(udp + 1);
+	/* Headers are built in aligned locals: offset 14 of a byte array is not. */
+	struct ethhdr eth = {.h_proto = htons(ETH_P_IP)};
+	struct iphdr ip;
+	struct udphdr udp;
+	uint8_t *payload = buf + sizeof(eth) + sizeof(ip) + sizeof(udp);
 	struct herald_hdr_fields h = {.type = type, .context = context, .seq = 1};
 	size_t plen = sizeof(struct herald_hdr) + body_len;
 
-	memcpy(eth->h_dest, node_mac, 6);
-	memcpy(eth->h_source, client_mac, 6);
-	eth->h_proto = htons(ETH_P_IP);
-	*ip = (struct iphdr){.version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
-			     .tot_len = htons((uint16_t)(sizeof(*ip) + sizeof(*udp) + plen)),
-			     .frag_off = htons(0x4000), .saddr = htonl(0x0a000002), .daddr = htonl(0x0a000001)};
-	ip->check = csum(ip, sizeof(*ip));
-	*udp = (struct udphdr){.source = htons(40000), .dest = htons(HERALD_UDP_PORT_BASE),
-			       .len = htons((uint16_t)(sizeof(*udp) + plen))};
+	memcpy(eth.h_dest, node_mac, 6);
+	memcpy(eth.h_source, client_mac, 6);
+	ip = (struct iphdr){.version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
+			    .tot_len = htons((uint16_t)(sizeof(ip) + sizeof(udp) + plen)),
+			    .frag_off = htons(0x4000), .saddr = htonl(0x0a000002), .daddr = htonl(0x0a000001)};
+	ip.check = csum(&ip, sizeof(ip));
+	udp = (struct udphdr){.source = htons(40000), .dest = htons(HERALD_UDP_PORT_BASE),
+			      .len = htons((uint16_t)(sizeof(udp) + plen))};
+	memcpy(buf, &eth, sizeof(eth));
+	memcpy(buf + sizeof(eth), &ip, sizeof(ip));
+	memcpy(buf + sizeof(eth) + sizeof(ip), &udp, sizeof(udp));
 	herald_hdr_encode(payload, &h, 0, (uint16_t)body_len, (uint16_t)body_len);
 	memset(payload + sizeof(struct herald_hdr), 0, body_len);
-	return sizeof(*eth) + sizeof(*ip) + sizeof(*udp) + plen;
+	return (size_t)(payload - buf) + plen;
 }
 
 static int run(int prog_fd, const uint8_t *pkt, size_t len, unsigned repeat, uint32_t *verdict, uint32_t *ns)
