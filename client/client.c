@@ -4,6 +4,7 @@
  * the sequence/heartbeat bookkeeping of protocol v1. All memory is taken in
  * herald_client_open(); the receive path only copies into it.
  */
+#include <endian.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -57,6 +58,18 @@ struct reasm {
 
 _Static_assert(HERALD_FRAGS_MAX <= 32, "fragment bitmask fits an unsigned");
 
+/* A message an ordered subscription received ahead of a hole. */
+struct held {
+	bool used;
+	uint8_t type;
+	uint16_t flags;
+	uint16_t msg_len;
+	uint64_t seq;
+};
+
+/* Longest wait between two NAKs for the same hole, in NAK timeouts. */
+#define NAK_BACKOFF_MAX 4
+
 struct sub {
 	enum sub_state state;
 	uint32_t context;
@@ -71,6 +84,22 @@ struct sub {
 	uint64_t last_hb_tx_ns;
 	uint64_t last_sub_tx_ns;
 	struct reasm ra;
+	/*
+	 * Ordered (`none`) subscriptions: messages past a hole wait in a ring
+	 * indexed by seq % reorder_slots while the hole is NAKed; nak_hi is the
+	 * highest sequence asked for so far.
+	 */
+	bool ordered;
+	struct held *held;
+	uint8_t *held_buf; /* reorder_slots x HERALD_MSG_MAX */
+	unsigned nheld;
+	uint64_t nak_hi;
+	uint64_t nak_due_ns;
+	unsigned nak_tries;
+	/* Credit mode: sequence up to which credits went back, snapshot entries since. */
+	uint64_t acked_seq;
+	uint64_t snap_unpaid;
+	bool resubscribe;      /* the next resync must be a SUBSCRIBE: the node may have cut the session */
 };
 
 struct herald_client {
@@ -82,6 +111,11 @@ struct herald_client {
 	uint64_t timeout_ns;
 	uint16_t heartbeat_ms;
 	uint32_t budget;
+	bool credits;
+	bool manual_ack;
+	uint32_t ack_batch;
+	unsigned reorder_slots;
+	uint64_t nak_timeout_ns;
 	bool auto_resync;
 	uint64_t pub_seq;
 	unsigned nsubs;
@@ -198,11 +232,14 @@ static int send_subscribe(struct herald_client *c, struct sub *s)
 	};
 	struct herald_subscribe_body b = {
 		.heartbeat_ms = htons(c->heartbeat_ms),
-		.flags = 0,
+		.flags = htons(c->credits ? HERALD_SUB_F_CREDITS : 0),
 		.budget = htonl(c->budget),
 	};
 
 	s->last_sub_tx_ns = now(c);
+	/* A SUBSCRIBE refills the node's credit window: count from here. */
+	s->acked_seq = s->expected - 1;
+	s->snap_unpaid = 0;
 	return send_small(c, &h, &b, sizeof(b));
 }
 
@@ -220,13 +257,44 @@ static int send_heartbeat(struct herald_client *c, struct sub *s)
 	return send_small(c, &h, NULL, 0);
 }
 
-/* Ask for a fresh snapshot of a subscription that already has state. */
-static int resync(struct herald_client *c, struct sub *s)
+static int send_resync(struct herald_client *c, struct sub *s)
 {
+	struct herald_hdr_fields h = {
+		.type = HERALD_T_RESYNC,
+		.context = s->context,
+		.session = s->session,
+		.seq = s->expected - 1,
+	};
+
+	/* Not a SUBSCRIBE, but the SUBSCRIBE retransmit timer covers it: if it is lost, that follows. */
+	s->last_sub_tx_ns = now(c);
+	return send_small(c, &h, NULL, 0);
+}
+
+static void held_clear(struct herald_client *c, struct sub *s)
+{
+	if (s->held != NULL && s->nheld != 0)
+		for (unsigned i = 0; i < c->reorder_slots; i++)
+			s->held[i].used = false;
+	s->nheld = 0;
+	s->nak_hi = 0;
+	s->nak_tries = 0;
+}
+
+/*
+ * Ask for a fresh snapshot of a subscription that already has state: RESYNC
+ * on a live session, SUBSCRIBE when there is none or when @p subscribe (the
+ * node may have cut the session).
+ */
+static int resync(struct herald_client *c, struct sub *s, bool subscribe)
+{
+	bool live = s->session != 0 && (s->state == SUB_LIVE || s->state == SUB_SNAPSHOT);
+
 	s->state = SUB_PENDING;
 	s->resync = true;
 	s->repair = false;
 	s->ra.active = false;
+	held_clear(c, s);
 	/*
 	 * A snapshot that cannot get through (a receive buffer smaller than the
 	 * state, a lossy link) must not turn into a resync storm: each resync
@@ -236,14 +304,22 @@ static int resync(struct herald_client *c, struct sub *s)
 	if (s->backoff < 6)
 		s->backoff++;
 	c->st.resyncs++;
-	return send_subscribe(c, s);
+	subscribe = subscribe || s->resubscribe;
+	s->resubscribe = false;
+	return live && !subscribe ? send_resync(c, s) : send_subscribe(c, s);
+}
+
+/* Ordered subscriptions repair themselves: a lost range always ends in a snapshot. */
+static bool self_repairing(const struct herald_client *c, const struct sub *s)
+{
+	return c->auto_resync || s->ordered;
 }
 
 static void resync_if_due(struct herald_client *c, struct sub *s, uint64_t t)
 {
 	if (s->repair && s->state != SUB_PENDING && s->state != SUB_IDLE &&
 	    t >= s->next_resync_ns)
-		resync(c, s);
+		resync(c, s, false);
 }
 
 static void sub_reset(struct sub *s, uint32_t context, uint64_t t)
@@ -262,20 +338,50 @@ static void sub_reset(struct sub *s, uint32_t context, uint64_t t)
 	s->last_hb_tx_ns = t;
 	s->last_sub_tx_ns = t;
 	s->ra.active = false;
+	s->nheld = 0;
+	s->nak_hi = 0;
+	s->nak_tries = 0;
+	s->acked_seq = 0;
+	s->snap_unpaid = 0;
+	s->resubscribe = false;
 }
 
-int herald_subscribe(struct herald_client *c, uint32_t context)
+/* The reorder ring of a subscription slot is taken once and kept for its next users. */
+static int held_alloc(struct herald_client *c, struct sub *s)
+{
+	if (s->held != NULL)
+		return 0;
+	s->held = calloc(c->reorder_slots, sizeof(*s->held));
+	/* Pages of unused slots are never touched, so a quiet ring costs little. */
+	s->held_buf = calloc(c->reorder_slots, HERALD_MSG_MAX);
+	if (s->held == NULL || s->held_buf == NULL) {
+		free(s->held);
+		free(s->held_buf);
+		s->held = NULL;
+		s->held_buf = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int herald_subscribe_ex(struct herald_client *c, uint32_t context, unsigned flags)
 {
 	struct sub *s = sub_find(c, context);
+	bool ordered = (flags & HERALD_SUB_ORDERED) != 0;
 
+	if (flags & ~(unsigned)HERALD_SUB_ORDERED)
+		return -EINVAL;
 	if (s != NULL) {
+		if (ordered && held_alloc(c, s) < 0)
+			return -ENOMEM;
+		s->ordered = ordered;
 		s->last_rx_ns = now(c);
 		s->timed_out = false;
 		if (s->state == SUB_IDLE && s->session == 0) {
 			sub_reset(s, context, now(c));
 			return send_subscribe(c, s);
 		}
-		return resync(c, s);
+		return resync(c, s, true);
 	}
 	for (unsigned i = 0; i < c->nsubs; i++) {
 		if (c->subs[i].state == SUB_FREE) {
@@ -285,8 +391,82 @@ int herald_subscribe(struct herald_client *c, uint32_t context)
 	}
 	if (s == NULL)
 		return -ENOSPC;
+	if (ordered && held_alloc(c, s) < 0)
+		return -ENOMEM;
 	sub_reset(s, context, now(c));
+	s->ordered = ordered;
 	return send_subscribe(c, s);
+}
+
+int herald_subscribe(struct herald_client *c, uint32_t context)
+{
+	struct sub *s = sub_find(c, context);
+
+	return herald_subscribe_ex(c, context, s != NULL && s->ordered ? HERALD_SUB_ORDERED : 0);
+}
+
+int herald_resync(struct herald_client *c, uint32_t context)
+{
+	struct sub *s = sub_find(c, context);
+
+	if (s == NULL)
+		return -ENOENT;
+	s->last_rx_ns = now(c);
+	s->timed_out = false;
+	if (s->state == SUB_IDLE && s->session == 0) {
+		sub_reset(s, context, now(c));
+		return send_subscribe(c, s);
+	}
+	/* An explicit request is not throttled, but it does not reset the backoff either. */
+	return resync(c, s, false);
+}
+
+static int send_ack(struct herald_client *c, struct sub *s, uint32_t credits)
+{
+	struct herald_hdr_fields h = {
+		.type = HERALD_T_ACK,
+		.context = s->context,
+		.session = s->session,
+		.seq = s->expected - 1,
+	};
+	struct herald_ack_body b = {.credits = htonl(credits), .reserved = 0};
+
+	c->st.acks++;
+	c->st.credits_returned += credits;
+	return send_small(c, &h, &b, sizeof(b));
+}
+
+int herald_ack(struct herald_client *c, uint32_t context, uint32_t credits)
+{
+	struct sub *s = sub_find(c, context);
+
+	if (s == NULL)
+		return -ENOENT;
+	if (credits == 0)
+		return -EINVAL;
+	if (s->session == 0)
+		return -ENOTCONN;
+	return send_ack(c, s, credits);
+}
+
+/*
+ * Credit mode: every message the node numbered since the last ACK consumed
+ * a credit, except snapshot entries, so the sequence says what to return
+ * even for messages lost on the way.
+ */
+static void ack_if_due(struct herald_client *c, struct sub *s)
+{
+	uint64_t consumed, due;
+
+	if (!c->credits || c->manual_ack || s->session == 0 || s->expected - 1 <= s->acked_seq)
+		return;
+	consumed = s->expected - 1 - s->acked_seq;
+	due = consumed > s->snap_unpaid ? consumed - s->snap_unpaid : 0;
+	if (due < c->ack_batch)
+		return;
+	s->acked_seq = s->expected - 1;
+	s->snap_unpaid = 0;
+	send_ack(c, s, due > UINT32_MAX ? UINT32_MAX : (uint32_t)due);
 }
 
 int herald_unsubscribe(struct herald_client *c, uint32_t context)
@@ -346,6 +526,8 @@ static void gap(struct herald_client *c, struct sub *s, uint64_t next)
 {
 	uint64_t expected = s->expected;
 
+	/* Whatever an ordered subscription held past the hole cannot be delivered in order now. */
+	held_clear(c, s);
 	s->expected = next;
 	/* A snapshot on its way supersedes whatever was lost before it. */
 	if (s->state == SUB_PENDING && s->resync)
@@ -358,8 +540,124 @@ static void gap(struct herald_client *c, struct sub *s, uint64_t next)
 	if (s->state == SUB_FREE || (s->state == SUB_PENDING && s->resync))
 		return;
 	s->repair = true;
-	if (c->auto_resync)
+	if (self_repairing(c, s))
 		resync_if_due(c, s, now(c));
+}
+
+static int send_nak(struct herald_client *c, struct sub *s, uint64_t first, uint64_t last)
+{
+	struct herald_hdr_fields h = {
+		.type = HERALD_T_NAK,
+		.context = s->context,
+		.session = s->session,
+		.seq = s->expected - 1,
+	};
+	struct herald_nak_body b = {.first = htobe64(first), .last = htobe64(last)};
+
+	c->st.naks++;
+	return send_small(c, &h, &b, sizeof(b));
+}
+
+/*
+ * Messages up to @p last are known to exist: NAK the part not asked for yet.
+ * The first NAK of a hole arms the retry timer.
+ */
+static void nak_upto(struct herald_client *c, struct sub *s, uint64_t last)
+{
+	uint64_t first = s->nak_hi >= s->expected ? s->nak_hi + 1 : s->expected;
+
+	if (first > last)
+		return;
+	if (s->nak_hi < s->expected) {
+		s->nak_tries = 0;
+		s->nak_due_ns = now(c) + c->nak_timeout_ns;
+	}
+	/* Skip what is already held (a heartbeat can name messages that are here). */
+	for (uint64_t q = first; q <= last;) {
+		uint64_t end;
+
+		while (q <= last && s->held[q % c->reorder_slots].used &&
+		       s->held[q % c->reorder_slots].seq == q)
+			q++;
+		if (q > last)
+			break;
+		end = q;
+		while (end < last && !(s->held[(end + 1) % c->reorder_slots].used &&
+				       s->held[(end + 1) % c->reorder_slots].seq == end + 1))
+			end++;
+		send_nak(c, s, q, end);
+		q = end + 1;
+	}
+	s->nak_hi = last;
+}
+
+/* A hole is still open when its NAK times out: ask again, or give up. */
+static void nak_retry(struct herald_client *c, struct sub *s, uint64_t t)
+{
+	uint64_t hi = s->nak_hi;
+
+	if (++s->nak_tries >= HERALD_CLIENT_NAK_TRIES) {
+		s->ra.active = false;
+		gap(c, s, hi + 1);
+		return;
+	}
+	c->st.nak_retries++;
+	unsigned tries = s->nak_tries;
+	s->nak_hi = s->expected - 1; /* re-ask for every missing run */
+	nak_upto(c, s, hi);
+	s->nak_tries = tries;
+	s->nak_due_ns = t + (c->nak_timeout_ns << (s->nak_tries < NAK_BACKOFF_MAX ? s->nak_tries
+									 : NAK_BACKOFF_MAX));
+}
+
+static int dispatch(struct herald_client *c, struct sub *s, uint8_t type, uint16_t flags,
+		    uint64_t seq, const uint8_t *body, uint16_t msg_len);
+
+/* An ordered subscription got a message past a hole: keep it and NAK the hole. */
+static int hold(struct herald_client *c, struct sub *s, uint8_t type, uint16_t flags,
+		uint64_t seq, const uint8_t *body, uint16_t msg_len)
+{
+	unsigned idx = (unsigned)(seq % c->reorder_slots);
+	struct held *h = &s->held[idx];
+
+	if (seq - s->expected >= c->reorder_slots) {
+		/* The hole is older than the buffer can bridge: report it, take a snapshot. */
+		c->st.reorder_overflows++;
+		s->ra.active = false;
+		gap(c, s, seq + 1);
+		return 1;
+	}
+	if (h->used && h->seq == seq) {
+		c->st.stale++;
+		return 0;
+	}
+	*h = (struct held){.used = true, .type = type, .flags = flags, .msg_len = msg_len, .seq = seq};
+	memcpy(s->held_buf + (size_t)idx * HERALD_MSG_MAX, body, msg_len);
+	s->nheld++;
+	c->st.held++;
+	nak_upto(c, s, seq - 1);
+	return 0;
+}
+
+/* Deliver what waited behind a hole that has just been filled. */
+static int release_held(struct herald_client *c, struct sub *s)
+{
+	uint32_t context = s->context;
+	int n = 0;
+
+	while (s->nheld != 0 && s->state != SUB_FREE && s->context == context) {
+		unsigned idx = (unsigned)(s->expected % c->reorder_slots);
+		struct held *h = &s->held[idx];
+
+		if (!h->used || h->seq != s->expected)
+			break;
+		h->used = false;
+		s->nheld--;
+		s->expected++;
+		n += dispatch(c, s, h->type, h->flags, h->seq,
+			      s->held_buf + (size_t)idx * HERALD_MSG_MAX, h->msg_len);
+	}
+	return n;
 }
 
 /*
@@ -369,7 +667,7 @@ static void gap(struct herald_client *c, struct sub *s, uint64_t next)
 static int deliver(struct herald_client *c, struct sub *s, uint8_t type, uint16_t flags,
 		   uint64_t seq, const uint8_t *body, uint16_t msg_len)
 {
-	struct herald_entry e = {.context = s->context, .seq = seq};
+	uint32_t context = s->context;
 	int n = 0;
 
 	if (type == HERALD_T_SNAPSHOT && s->state == SUB_PENDING && s->resync) {
@@ -377,17 +675,36 @@ static int deliver(struct herald_client *c, struct sub *s, uint8_t type, uint16_
 		s->expected = seq;
 		s->resync = false;
 	}
-	if (seq < s->expected) {
+	if (seq < s->expected ||
+	    (s->ordered && type == HERALD_T_DELTA && s->state == SUB_PENDING && s->resync)) {
+		/* Deltas ahead of an ordered subscription's snapshot are superseded by it. */
 		c->st.stale++;
 		return 0;
 	}
 	if (seq > s->expected) {
+		/* Snapshot entries are not in the node's history: only a live view NAKs. */
+		if (s->ordered && s->state == SUB_LIVE)
+			return hold(c, s, type, flags, seq, body, msg_len);
 		gap(c, s, seq);
 		n++;
-		if (s->state == SUB_FREE || s->context != e.context)
+		if (s->state == SUB_FREE || s->context != context)
 			return n;
 	}
 	s->expected = seq + 1;
+	if (s->ordered && s->nak_hi >= seq)
+		c->st.repaired++;
+	n += dispatch(c, s, type, flags, seq, body, msg_len);
+	if (s->ordered)
+		n += release_held(c, s);
+	return n;
+}
+
+/* Hand one in-order entry message to the application. */
+static int dispatch(struct herald_client *c, struct sub *s, uint8_t type, uint16_t flags,
+		    uint64_t seq, const uint8_t *body, uint16_t msg_len)
+{
+	struct herald_entry e = {.context = s->context, .seq = seq};
+	int n = 0;
 
 	if (msg_len > 0) {
 		uint16_t key_len = (uint16_t)(body[0] << 8 | body[1]);
@@ -411,6 +728,8 @@ static int deliver(struct herald_client *c, struct sub *s, uint8_t type, uint16_
 		return n + 1;
 	}
 
+	/* The node does not charge snapshot entries against a credit window. */
+	s->snap_unpaid++;
 	/* State moves before the callbacks, which may unsubscribe or resync. */
 	if (flags & HERALD_F_SNAP_END) {
 		if (s->state != SUB_PENDING || !s->resync)
@@ -443,7 +762,8 @@ static int reassemble(struct herald_client *c, struct sub *s, const struct heral
 	unsigned idx = f->frag_off / HERALD_FRAG_BODY_MAX;
 
 	if (ra->active && ra->seq != f->seq) {
-		if (f->seq < ra->seq) {
+		/* An ordered subscription takes a retransmission over a newer partial message. */
+		if (f->seq < ra->seq && !s->ordered) {
 			c->st.stale++;
 			return 0;
 		}
@@ -542,13 +862,40 @@ static int on_frame(struct herald_client *c, const struct herald_frame *f)
 	case HERALD_T_HEARTBEAT:
 		c->st.heartbeats_rx++;
 		/* The node's heartbeat names the last message it sent: tail loss shows here. */
-		if (f->seq >= s->expected && s->state != SUB_PENDING) {
+		if (f->seq >= s->expected && s->state == SUB_LIVE && s->ordered) {
+			nak_upto(c, s, f->seq);
+		} else if (f->seq >= s->expected && s->state != SUB_PENDING) {
 			s->ra.active = false;
 			gap(c, s, f->seq + 1);
 			return 1;
 		}
+		/* An idle node is owed the credits of a partial batch. */
+		if (c->credits && !c->manual_ack && s->session != 0 && s->expected - 1 > s->acked_seq) {
+			uint64_t consumed = s->expected - 1 - s->acked_seq;
+
+			if (consumed > s->snap_unpaid)
+				send_ack(c, s, (uint32_t)(consumed - s->snap_unpaid));
+			s->acked_seq = s->expected - 1;
+			s->snap_unpaid = 0;
+		}
 		return 0;
 	case HERALD_T_ERROR:
+		if (error_code(f) == HERALD_ERR_HISTORY_LOST) {
+			/*
+			 * A NAK asked for messages the history no longer has, or the
+			 * session fell beyond it and was cut: the GAP notice, then a
+			 * snapshot through SUBSCRIBE, which works in both cases.
+			 */
+			c->st.history_lost++;
+			if (s->state != SUB_IDLE && !(s->state == SUB_PENDING && s->resync)) {
+				uint64_t next = s->nak_hi >= s->expected ? s->nak_hi + 1 : s->expected;
+
+				s->ra.active = false;
+				s->resubscribe = true;
+				gap(c, s, next);
+			}
+			return dispatch_error(c, f) + 1;
+		}
 		if (error_code(f) == HERALD_ERR_UNKNOWN_SESSION && c->auto_resync) {
 			sub_reset(s, s->context, now(c));
 			send_subscribe(c, s);
@@ -575,14 +922,20 @@ static int on_frame(struct herald_client *c, const struct herald_frame *f)
 		c->st.stale++;
 		return 0;
 	}
-	if (f->msg_len > f->length)
-		return reassemble(c, s, f);
-	if (s->ra.active && f->seq > s->ra.seq) {
-		/* A newer whole message: the partial one will not be completed. */
-		c->st.reassembly_dropped++;
-		s->ra.active = false;
+	int n;
+	if (f->msg_len > f->length) {
+		n = reassemble(c, s, f);
+	} else {
+		if (s->ra.active && f->seq > s->ra.seq) {
+			/* A newer whole message: the partial one will not be completed. */
+			c->st.reassembly_dropped++;
+			s->ra.active = false;
+		}
+		n = deliver(c, s, f->type, f->flags, f->seq, f->body, f->msg_len);
 	}
-	return deliver(c, s, f->type, f->flags, f->seq, f->body, f->msg_len);
+	if (s->state != SUB_FREE)
+		ack_if_due(c, s);
+	return n;
 }
 
 static int timers(struct herald_client *c)
@@ -605,8 +958,15 @@ static int timers(struct herald_client *c)
 			if (s->state == SUB_FREE || s->state == SUB_IDLE)
 				continue;
 		}
-		if (c->auto_resync)
+		if (self_repairing(c, s))
 			resync_if_due(c, s, t);
+		if (s->ordered && s->state == SUB_LIVE && s->nak_hi >= s->expected &&
+		    t >= s->nak_due_ns) {
+			uint64_t before = c->st.gaps;
+
+			nak_retry(c, s, t);
+			n += (int)(c->st.gaps - before);
+		}
 		if (s->state == SUB_PENDING) {
 			if (t - s->last_sub_tx_ns >= c->hb_ns) {
 				c->st.subscribe_retries++;
@@ -634,9 +994,12 @@ int herald_client_next_timer_ms(const struct herald_client *c)
 			next = due;
 		if (!s->timed_out && s->last_rx_ns + c->timeout_ns < next)
 			next = s->last_rx_ns + c->timeout_ns;
-		if (c->auto_resync && s->repair && s->state != SUB_PENDING &&
+		if (self_repairing(c, s) && s->repair && s->state != SUB_PENDING &&
 		    s->next_resync_ns < next)
 			next = s->next_resync_ns;
+		if (s->ordered && s->state == SUB_LIVE && s->nak_hi >= s->expected &&
+		    s->nak_due_ns < next)
+			next = s->nak_due_ns;
 	}
 	if (next == UINT64_MAX)
 		return -1;
@@ -794,6 +1157,13 @@ struct herald_client *herald_client_open(const struct herald_client_opts *opts,
 	c->timeout_ns = c->hb_ns * (opts->timeout_beats ? opts->timeout_beats
 							: HERALD_CLIENT_TIMEOUT_BEATS_DEFAULT);
 	c->budget = opts->budget;
+	c->credits = opts->credits != 0;
+	c->manual_ack = opts->manual_ack != 0;
+	c->ack_batch = opts->ack_batch ? opts->ack_batch : (c->budget / 4 ? c->budget / 4 : 1);
+	c->reorder_slots = opts->reorder_slots ? opts->reorder_slots : HERALD_CLIENT_REORDER_DEFAULT;
+	c->nak_timeout_ns = (opts->nak_timeout_ms ? opts->nak_timeout_ms
+						  : (c->heartbeat_ms / 4 ? c->heartbeat_ms / 4 : 1)) *
+			    NS_PER_MS;
 	c->auto_resync = opts->auto_resync != 0;
 
 	for (unsigned i = 0; i < RX_BURST; i++) {
@@ -842,6 +1212,10 @@ void herald_client_close(struct herald_client *c)
 		return;
 	close(c->fd);
 	free(c->rx_buf);
+	for (unsigned i = 0; i < c->nsubs; i++) {
+		free(c->subs[i].held);
+		free(c->subs[i].held_buf);
+	}
 	free(c->subs);
 	free(c);
 }

@@ -17,9 +17,27 @@
  *
  * Sequence numbers: every message a session delivers carries a sequence
  * number one above the previous one (all fragments of a message share it).
- * The client reports a missing range with herald_callbacks::on_gap; recovery
- * is a fresh snapshot (herald_subscribe() again, or automatically with
- * herald_client_opts::auto_resync).
+ * How a missing range is repaired depends on the context's policy, which
+ * the node knows and the client is told at subscribe time:
+ *
+ * - Conflated contexts (replace, merge:OP; herald_subscribe()): a gap is
+ *   reported with herald_callbacks::on_gap and repaired by a fresh snapshot
+ *   (herald_resync(), or automatically with herald_client_opts::auto_resync).
+ *   The snapshot holds every key's current value, so the view converges to
+ *   exactly the node's state; replaying the lost deltas would not be better.
+ * - `none` contexts (herald_subscribe_ex() with HERALD_SUB_ORDERED): every
+ *   message matters, so a gap is first repaired by retransmission. The
+ *   client NAKs the missing range, holds later messages in a bounded reorder
+ *   buffer (herald_client_opts::reorder_slots) and delivers them in order
+ *   once the hole is filled; on_gap is called only when messages are really
+ *   lost (the node answered ERROR HERALD_ERR_HISTORY_LOST, the reorder
+ *   buffer overflowed, or NAKs went unanswered), and a snapshot follows.
+ *
+ * Budgets: herald_client_opts::budget is declared in every SUBSCRIBE. In rate
+ * mode (the default) it is messages per second; past it the node conflates
+ * (sends only the latest value of each key it owes) or, on a `none` context,
+ * lags in its history. With herald_client_opts::credits it is a window of
+ * messages the node may send before the client returns credits in ACKs.
  */
 #ifndef HERALD_CLIENT_H
 #define HERALD_CLIENT_H
@@ -38,6 +56,13 @@ extern "C" {
 #define HERALD_CLIENT_SUBS_DEFAULT 64
 /** Heartbeat intervals of silence after which a subscription times out, by default. */
 #define HERALD_CLIENT_TIMEOUT_BEATS_DEFAULT 10
+/** Messages an ordered subscription holds while a hole is repaired, by default. */
+#define HERALD_CLIENT_REORDER_DEFAULT 256
+/** NAKs sent for one hole before the client gives up and resyncs. */
+#define HERALD_CLIENT_NAK_TRIES 6
+
+/** herald_subscribe_ex() flag: the context's policy is `none`; repair gaps by NAK. */
+#define HERALD_SUB_ORDERED 0x0001
 
 struct herald_client;
 
@@ -65,7 +90,11 @@ struct herald_callbacks {
 	/**
 	 * Messages [@p expected, @p next) of @p context were lost: @p next is the
 	 * sequence of the message that revealed the gap, or a node heartbeat's
-	 * sequence + 1 when the loss was at the tail.
+	 * sequence + 1 when the loss was at the tail. On an ordered subscription
+	 * (HERALD_SUB_ORDERED) this is the GAP notice: retransmission could not
+	 * repair the range (ERROR HERALD_ERR_HISTORY_LOST, reorder buffer
+	 * overflow, or HERALD_CLIENT_NAK_TRIES NAKs unanswered); messages held
+	 * after the hole are discarded and a fresh snapshot follows.
 	 */
 	void (*on_gap)(void *user, uint32_t context, uint64_t expected, uint64_t next);
 	/**
@@ -94,8 +123,27 @@ struct herald_client_opts {
 	uint16_t heartbeat_ms;
 	/** Silent heartbeat intervals before on_timeout; 0 = HERALD_CLIENT_TIMEOUT_BEATS_DEFAULT. */
 	uint16_t timeout_beats;
-	/** Messages/s this client accepts per subscription (SUBSCRIBE budget); 0 = unlimited. */
+	/**
+	 * Messages/s this client accepts per subscription (SUBSCRIBE budget);
+	 * 0 = unlimited. With @p credits, the number of messages the node may
+	 * send ahead of the client's ACKs instead.
+	 */
 	uint32_t budget;
+	/**
+	 * Credit mode (HERALD_SUB_F_CREDITS): @p budget is a window, not a rate.
+	 * Unless @p manual_ack is set, the client returns credits by itself: one
+	 * ACK every @p ack_batch messages consumed. Credits are counted from the
+	 * sequence numbers, so messages lost on the way are returned too and loss
+	 * cannot shrink the window; snapshot entries (which the node does not
+	 * charge) are not returned. An ACK lost on the way would shrink it, so
+	 * when a node heartbeat shows the session idle and fully received, the
+	 * client sends one extra batch of credits (at most once per pause).
+	 */
+	int credits;
+	/** Credit mode: messages per automatic ACK; 0 = budget / 4 (at least 1). */
+	uint32_t ack_batch;
+	/** Credit mode: send no ACK by itself; the application calls herald_ack(). */
+	int manual_ack;
 	/** Subscriptions this client can hold; 0 = HERALD_CLIENT_SUBS_DEFAULT. */
 	uint16_t max_subscriptions;
 	/**
@@ -106,6 +154,17 @@ struct herald_client_opts {
 	int auto_resync;
 	/** SO_RCVBUF in bytes (SO_RCVBUFFORCE is tried first); 0 = kernel default. */
 	int rcvbuf;
+	/**
+	 * Messages an ordered subscription can hold behind a hole; 0 =
+	 * HERALD_CLIENT_REORDER_DEFAULT. Each slot is HERALD_MSG_MAX bytes,
+	 * allocated when the ordered subscription is made.
+	 */
+	uint16_t reorder_slots;
+	/**
+	 * Wait for a NAK's retransmission before NAKing again, doubling per
+	 * retry; 0 = a quarter of the heartbeat interval (at least 1 ms).
+	 */
+	uint16_t nak_timeout_ms;
 	/** Clock in nanoseconds, for tests; NULL = CLOCK_MONOTONIC. */
 	uint64_t (*now_ns)(void *arg);
 	/** Passed to @p now_ns. */
@@ -131,10 +190,18 @@ struct herald_client_stats {
 	uint64_t stale;            /**< duplicate or old messages/fragments ignored */
 	uint64_t reassembly_dropped; /**< incomplete messages abandoned for a newer one */
 	uint64_t timeouts;         /**< heartbeat timeouts reported */
-	uint64_t resyncs;          /**< SUBSCRIBE sent for a subscription that already existed */
+	uint64_t resyncs;          /**< fresh snapshots asked for (RESYNC, or SUBSCRIBE again) */
 	uint64_t subscribe_retries; /**< SUBSCRIBE retransmitted because no snapshot came */
 	uint64_t unknown_context;  /**< well-formed frames for a context not subscribed */
 	uint64_t icmp_errors;      /**< ICMP errors reported by the kernel (node unreachable) */
+	uint64_t acks;             /**< ACK frames sent (credit mode) */
+	uint64_t credits_returned; /**< credits returned in those ACKs */
+	uint64_t naks;             /**< NAK frames sent (ordered subscriptions) */
+	uint64_t nak_retries;      /**< NAKs sent again after a timeout */
+	uint64_t held;             /**< messages held in a reorder buffer behind a hole */
+	uint64_t repaired;         /**< missing messages that arrived after a NAK */
+	uint64_t history_lost;     /**< ERROR HERALD_ERR_HISTORY_LOST received */
+	uint64_t reorder_overflows; /**< holes abandoned because the reorder buffer was full */
 	uint64_t drops[HERALD_DROP_MAX]; /**< malformed frames dropped, by reason */
 };
 
@@ -161,6 +228,37 @@ int herald_client_fd(const struct herald_client *c);
  * @return 0, -ENOSPC (max_subscriptions reached) or a negative send errno.
  */
 int herald_subscribe(struct herald_client *c, uint32_t context);
+
+/**
+ * Subscribe to @p context with @p flags: 0 is herald_subscribe();
+ * HERALD_SUB_ORDERED says the context's policy is `none`, so gaps are
+ * repaired by NAK and the reorder buffer (allocated here, once per
+ * subscription slot) instead of a snapshot. On a context already subscribed
+ * the flags are updated and a fresh snapshot is asked for.
+ * @return 0, -EINVAL (unknown flag), -ENOSPC (max_subscriptions reached),
+ *         -ENOMEM (reorder buffer) or a negative send errno.
+ */
+int herald_subscribe_ex(struct herald_client *c, uint32_t context, unsigned flags);
+
+/**
+ * Ask for a fresh snapshot of @p context: RESYNC on the live session (the
+ * node sends the state again, numbering going on, and forgets the keys it
+ * owed past the budget). Until the snapshot starts the request is repeated
+ * every heartbeat interval as a SUBSCRIBE, which also works when the node
+ * has lost the session. Deltas keep being delivered meanwhile; the snapshot
+ * entries then overwrite them with the current values.
+ * @return 0, -ENOENT (not subscribed) or a negative send errno.
+ */
+int herald_resync(struct herald_client *c, uint32_t context);
+
+/**
+ * Return @p credits to the node for @p context (credit mode): the node may
+ * send that many more messages. Needed only with
+ * herald_client_opts::manual_ack; the automatic ACKs call the same path.
+ * @return 0, -ENOENT (not subscribed), -ENOTCONN (no session yet),
+ *         -EINVAL (@p credits is 0) or a negative send errno.
+ */
+int herald_ack(struct herald_client *c, uint32_t context, uint32_t credits);
 
 /**
  * Forget the subscription to @p context and send BYE if a session exists.

@@ -398,7 +398,7 @@ Test(client, auto_resync_resubscribes_after_gap)
 	node_send_entry(HERALD_T_DELTA, 0, 5, "a", "5", 1, false);
 	pump_until(4); /* gap + delta */
 	node_recv(buf, &f);
-	cr_assert_eq(f.type, HERALD_T_SUBSCRIBE, "a gap must trigger a resync SUBSCRIBE");
+	cr_assert_eq(f.type, HERALD_T_RESYNC, "a gap on a live session must trigger a RESYNC");
 	/* The resync snapshot continues the session's numbering without a gap report. */
 	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 9, "a", "9", 1, false);
 	pump_until(6);
@@ -663,7 +663,7 @@ Test(client, resyncs_back_off_instead_of_storming)
 	node_send_entry(HERALD_T_DELTA, 0, 3, "a", "3", 1, false);
 	pump_until(4);
 	node_recv(buf, &f);
-	cr_assert_eq(f.type, HERALD_T_SUBSCRIBE);
+	cr_assert_eq(f.type, HERALD_T_RESYNC);
 	cr_assert_eq(herald_client_synced(c, CTX), 0);
 
 	/* The resync snapshot itself loses an entry (seq 11): a gap again. */
@@ -687,7 +687,7 @@ Test(client, resyncs_back_off_instead_of_storming)
 	do
 		node_recv(buf, &f);
 	while (f.type == HERALD_T_HEARTBEAT);
-	cr_assert_eq(f.type, HERALD_T_SUBSCRIBE);
+	cr_assert_eq(f.type, HERALD_T_RESYNC);
 
 	/* A whole snapshot makes the view complete again. */
 	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 13, "a", "13", 2, false);
