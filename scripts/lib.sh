@@ -21,7 +21,7 @@ dataplane_start() {
 	"$HERALD_BUILD/dataplane/herald-dataplane" -l "${HERALD_DP_LCORE:-1}" --no-pci \
 		--file-prefix "${HERALD_DP_PREFIX:-herald}" --log-level=lib.eal:warning \
 		-- --port "$port" --ip "$DATAPLANE_IP" "$@" >"$log" 2>&1 &
-	DP_PID=$!
+	DP_PID=$! DP_LOG=$log
 	for _ in $(seq 1 100); do
 		if grep -q "herald-dataplane: serving" "$log"; then
 			return 0
@@ -38,17 +38,30 @@ dataplane_start() {
 	return 1
 }
 
-# dataplane_stop: SIGTERM, wait for the final counter dump.
+# dataplane_stop: SIGTERM, wait for the final counter dump. Fails (status 1)
+# when the dataplane does not exit cleanly: a crash, a sanitizer report
+# (the ASan build aborts on one) or SIGTERM ignored for 5 s.
 dataplane_stop() {
 	[ -n "${DP_PID:-}" ] || return 0
-	kill -TERM "$DP_PID" 2>/dev/null || true
+	local pid=$DP_PID rc=0
+	DP_PID=
+	kill -TERM "$pid" 2>/dev/null || true
 	for _ in $(seq 1 50); do
-		kill -0 "$DP_PID" 2>/dev/null || break
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL "$DP_PID" 2>/dev/null || true
-	wait "$DP_PID" 2>/dev/null || true
-	DP_PID=
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "dataplane $pid ignored SIGTERM for 5 s: killed" >&2
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		return 1
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	if [ "$rc" != 0 ]; then
+		echo "dataplane exited with status $rc (crash or sanitizer report); its log:" >&2
+		cat "$DP_LOG" >&2
+		return 1
+	fi
 }
 
 # counter LOG NAME: a value from the dataplane's final dump (0 if absent).

@@ -13,7 +13,7 @@ export HERALD_DP_PREFIX=$HERALD_LAB_PREFIX
 WORK=$(mktemp -d /tmp/herald-it.XXXXXX)
 
 lab_cleanup() {
-	dataplane_stop
+	dataplane_stop || true
 	"$HERALD_ROOT/scripts/lab" down
 	rm -rf /dev/hugepages/"${HERALD_DP_PREFIX}"map_* 2>/dev/null || true
 	rm -rf "$WORK"
