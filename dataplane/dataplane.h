@@ -173,6 +173,8 @@ struct dp_worker {
 	uint32_t max_contexts, max_keys, max_sessions;
 	uint32_t session_hwm; /* sessions[] is used below this index */
 	uint32_t max_kpc, dirty_words, history, max_history_contexts, nhistory;
+	uint32_t hist_free;   /* 1 + first history ring freed by dp_context_remove; 0 = none */
+	struct rte_ring *ctl_ring; /* control requests from ctl.c, drained by the timers */
 	uint64_t *dirty;      /* max_sessions x dirty_words bitmaps */
 	uint32_t *ctx_keys;   /* max_contexts x max_kpc */
 	struct dp_hist_entry *hist_pool; /* max_history_contexts x history */
@@ -201,6 +203,8 @@ static inline void dp_drop(struct dp_worker *w, struct rte_mbuf *m, enum herald_
 int dp_store_init(struct dp_worker *w, const struct dp_config *cfg, unsigned lcore);
 void dp_store_free(struct dp_worker *w);
 uint32_t dp_context_get(struct dp_worker *w, uint32_t id, bool create);
+uint32_t dp_context_add(struct dp_worker *w, uint32_t id, const struct dp_policy *policy);
+void dp_context_remove(struct dp_worker *w, uint32_t ctx, uint32_t *sessions, uint32_t *keys);
 const struct dp_policy *dp_policy_for(const struct dp_config *cfg, uint32_t context);
 void dp_session_dirty_link(struct dp_worker *w, uint32_t s);
 void dp_session_dirty_unlink(struct dp_worker *w, uint32_t s);
@@ -264,6 +268,11 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, const struc
 		   uint16_t queue, struct rte_mempool *pool, struct rte_mempool *hdr_pool);
 int dp_worker_main(void *arg);
 extern volatile bool dp_quit;
+
+/* ctl.c: the control socket (docs/heraldd.md), served on a control thread */
+int dp_ctl_start(const char *path, struct dp_worker *workers, unsigned nb_workers);
+void dp_ctl_stop(void);
+void dp_ctl_drain(struct dp_worker *w);
 
 /* telemetry.c */
 int dp_telemetry_init(struct dp_worker *workers, unsigned nb_workers);

@@ -51,6 +51,7 @@ static void usage(FILE *out)
 		"  --idle spin|sleep     spin for latency (default) or nap when idle on shared hosts\n"
 		"  --force-copy          copy payloads even if the port has multi-segment TX\n"
 		"  --stats-interval S    print a counter line every S seconds (default off)\n"
+		"  --ctl-sock PATH       serve the control socket for heraldd at PATH (default off)\n"
 		"  --help                this text\n",
 		herald_port_kinds(), dp_config_defaults.udp_port, dp_config_defaults.max_sessions,
 		dp_config_defaults.max_contexts, dp_config_defaults.max_keys,
@@ -72,6 +73,8 @@ static int parse_u32(const char *opt, const char *text, uint32_t min, uint32_t m
 	return 0;
 }
 
+static const char *ctl_sock; /* --ctl-sock */
+
 static int parse_args(int argc, char **argv, struct dp_config *cfg)
 {
 	static const struct option opts[] = {
@@ -90,6 +93,7 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 		{"default-policy", required_argument, NULL, 'P'},
 		{"history", required_argument, NULL, 'H'},
 		{"max-history-contexts", required_argument, NULL, 'X'},
+		{"ctl-sock", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -194,6 +198,9 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 			cfg->policies[cfg->npolicies++].context = id;
 			break;
 		}
+		case 'L':
+			ctl_sock = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -322,7 +329,12 @@ int main(int argc, char **argv)
 	printf("\n");
 	fflush(stdout);
 
+	if (ctl_sock != NULL && (rc = dp_ctl_start(ctl_sock, workers, nb_queues)) < 0) {
+		fprintf(stderr, "herald-dataplane: --ctl-sock %s: %s\n", ctl_sock, strerror(-rc));
+		goto out_workers;
+	}
 	dp_worker_main(&workers[0]);
+	dp_ctl_stop();
 	status = EXIT_SUCCESS;
 	counters_dump(workers, nb_queues, stdout);
 

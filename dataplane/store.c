@@ -115,17 +115,35 @@ uint32_t dp_context_get(struct dp_worker *w, uint32_t id, bool create)
 		return (uint32_t)pos;
 	if (!create)
 		return DP_NONE;
-	pos = rte_hash_add_key(w->ctx_hash, &id);
+	return dp_context_add(w, id, dp_policy_for(w->cfg, id));
+}
+
+/*
+ * History rings of `none` contexts: handed out in order, and those of removed
+ * contexts kept on a free list chained through their first entry's key field.
+ */
+static struct dp_hist_entry *hist_take(struct dp_worker *w)
+{
+	if (w->hist_free != 0) {
+		struct dp_hist_entry *h = &w->hist_pool[(size_t)(w->hist_free - 1) * w->history];
+		w->hist_free = h->key;
+		h->key = 0;
+		return h;
+	}
+	if (w->nhistory == w->max_history_contexts)
+		return NULL;
+	return &w->hist_pool[(size_t)w->nhistory++ * w->history];
+}
+
+uint32_t dp_context_add(struct dp_worker *w, uint32_t id, const struct dp_policy *policy)
+{
+	int32_t pos = rte_hash_add_key(w->ctx_hash, &id);
 	if (pos < 0 || (uint32_t)pos >= w->max_contexts + 8)
 		return DP_NONE;
-	const struct dp_policy *policy = dp_policy_for(w->cfg, id);
 	struct dp_hist_entry *hist = NULL;
-	if (policy->kind == DP_POLICY_NONE) {
-		if (w->nhistory == w->max_history_contexts) {
-			rte_hash_del_key(w->ctx_hash, &id);
-			return DP_NONE;
-		}
-		hist = &w->hist_pool[(size_t)w->nhistory++ * w->history];
+	if (policy->kind == DP_POLICY_NONE && (hist = hist_take(w)) == NULL) {
+		rte_hash_del_key(w->ctx_hash, &id);
+		return DP_NONE;
 	}
 	struct dp_context *c = &w->contexts[pos];
 	*c = (struct dp_context){
@@ -134,6 +152,46 @@ uint32_t dp_context_get(struct dp_worker *w, uint32_t id, bool create)
 	};
 	w->ctr[HERALD_CTR_CONTEXTS_ACTIVE]++;
 	return (uint32_t)pos;
+}
+
+/*
+ * Drop a context and everything it holds: its sessions (closed without a
+ * word: their clients notice the silence), keys and history. Returns the
+ * numbers through @p sessions and @p keys. Control path only.
+ */
+void dp_context_remove(struct dp_worker *w, uint32_t ctx, uint32_t *sessions, uint32_t *keys)
+{
+	struct dp_context *c = &w->contexts[ctx];
+
+	*sessions = c->nsubs;
+	*keys = c->nkeys;
+	while (c->sub_head != DP_NONE)
+		dp_session_close(w, c->sub_head);
+	for (uint32_t i = 0; i < c->nkeys; i++) {
+		struct dp_key *k = &w->keys[c->keys[i]];
+		void *id;
+		for (unsigned f = 0; f < k->nfrags; f++)
+			rte_pktmbuf_free(k->frag[f]);
+		*k = (struct dp_key){0};
+		if (rte_hash_get_key_with_position(w->key_hash, (int32_t)c->keys[i], &id) == 0) {
+			struct key_id kid;
+			memcpy(&kid, id, sizeof(kid)); /* not a pointer into the table it edits */
+			rte_hash_del_key(w->key_hash, &kid);
+		}
+		w->ctr[HERALD_CTR_KEYS_ACTIVE]--;
+	}
+	if (c->hist != NULL) {
+		for (uint32_t e = 0; e < w->history; e++) {
+			for (unsigned f = 0; f < c->hist[e].nfrags; f++)
+				rte_pktmbuf_free(c->hist[e].frag[f]);
+			c->hist[e] = (struct dp_hist_entry){0};
+		}
+		c->hist[0].key = w->hist_free;
+		w->hist_free = (uint32_t)((c->hist - w->hist_pool) / w->history) + 1;
+	}
+	rte_hash_del_key(w->ctx_hash, &c->id);
+	*c = (struct dp_context){0};
+	w->ctr[HERALD_CTR_CONTEXTS_ACTIVE]--;
 }
 
 uint32_t dp_key_find(struct dp_worker *w, uint32_t ctx, const uint8_t *key, uint16_t key_len,

@@ -292,6 +292,7 @@ static void timers_run(struct dp_worker *w)
 	}
 	dp_budget_drain(w);
 	dp_reasm_expire(w);
+	dp_ctl_drain(w); /* control requests (ctl.c): between bursts, never per packet */
 	if (w->stats_period_tsc != 0 && w->now >= w->next_stats_tsc) {
 		stats_print(w);
 		w->next_stats_tsc = w->now + w->stats_period_tsc;

@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control socket: a Unix stream socket served on a control thread (not a
+ * worker lcore), one JSON request per line, one JSON reply per line
+ * (docs/heraldd.md). Requests that read or change a worker's store cross to
+ * the worker through its rte_ring and are run by the worker between bursts
+ * (dp_ctl_drain, from the 10 ms timers): workers never lock, never wait and
+ * make no system call for them. Counters are read directly, as telemetry.c
+ * does (aligned 64-bit words written by one lcore). If nobody is connected
+ * nothing here runs, so the dataplane serves on while heraldd is away.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_ring.h>
+
+#include "ctl_msg.h"
+#include "dataplane.h"
+
+#define CTL_CLIENTS 8
+#define CTL_RING_SIZE 64
+#define CTL_WAIT_MS 2000
+#define CTL_DRAIN_BURST 8
+
+enum { OP_PENDING, OP_DONE, OP_ABANDONED };
+
+struct dp_ctl_ctx {
+	uint32_t id, keys, sessions;
+	struct dp_policy policy;
+};
+
+/* One request on its way to a worker and back. */
+struct dp_ctl_op {
+	struct herald_ctl_req req;
+	struct dp_policy policy;
+	/* Results, written by the worker before it marks the op done. */
+	int rc;
+	bool created;
+	struct dp_policy current;
+	uint32_t sessions, keys;
+	struct dp_ctl_ctx *list;
+	uint32_t cap, n;
+	_Atomic int state;
+};
+
+static struct {
+	struct dp_worker *workers;
+	unsigned nb_workers;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int listen_fd;
+	pthread_t thread;
+	bool running;
+	volatile bool stop;
+	time_t started;
+} ctl = {.listen_fd = -1};
+
+static void op_free(struct dp_ctl_op *op)
+{
+	free(op->list);
+	free(op);
+}
+
+/* Worker side: run one request against this worker's store. */
+static void op_run(struct dp_worker *w, struct dp_ctl_op *op)
+{
+	uint32_t ctx = dp_context_get(w, op->req.context, false);
+
+	switch (op->req.cmd) {
+	case HERALD_CTL_ACTIVATE:
+		if (ctx == DP_NONE) {
+			ctx = dp_context_add(w, op->req.context, &op->policy);
+			op->rc = ctx == DP_NONE ? -ENOSPC : 0;
+			op->created = ctx != DP_NONE;
+		} else if (op->req.policy[0] != '\0' &&
+			   (w->contexts[ctx].policy.kind != op->policy.kind ||
+			    w->contexts[ctx].policy.merge != op->policy.merge)) {
+			op->rc = -EEXIST;
+		}
+		if (ctx != DP_NONE)
+			op->current = w->contexts[ctx].policy;
+		break;
+	case HERALD_CTL_DEACTIVATE:
+		if (ctx == DP_NONE)
+			op->rc = -ENOENT;
+		else
+			dp_context_remove(w, ctx, &op->sessions, &op->keys);
+		break;
+	case HERALD_CTL_CONTEXTS:
+		for (uint32_t i = 0; i < w->max_contexts + 8 && op->n < op->cap; i++) {
+			const struct dp_context *c = &w->contexts[i];
+			if (c->in_use)
+				op->list[op->n++] = (struct dp_ctl_ctx){
+					.id = c->id, .keys = c->nkeys, .sessions = c->nsubs, .policy = c->policy,
+				};
+		}
+		break;
+	default:
+		op->rc = -EINVAL;
+	}
+}
+
+void dp_ctl_drain(struct dp_worker *w)
+{
+	void *objs[CTL_DRAIN_BURST];
+
+	if (w->ctl_ring == NULL)
+		return;
+	unsigned n = rte_ring_dequeue_burst(w->ctl_ring, objs, CTL_DRAIN_BURST, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		struct dp_ctl_op *op = objs[i];
+		int pending = OP_PENDING;
+		op_run(w, op);
+		/* The control thread gave up waiting: the op is ours to free (rare). */
+		if (!atomic_compare_exchange_strong(&op->state, &pending, OP_DONE))
+			op_free(op);
+	}
+}
+
+/* Control side: hand @p op to worker @p q and wait for it. */
+static int op_call(struct dp_ctl_op *op, uint16_t q)
+{
+	struct timespec nap = {.tv_nsec = 200 * 1000};
+
+	atomic_store(&op->state, OP_PENDING);
+	if (rte_ring_enqueue(ctl.workers[q].ctl_ring, op) != 0)
+		return -EBUSY;
+	for (int i = 0; i < CTL_WAIT_MS * 5; i++) {
+		if (atomic_load(&op->state) == OP_DONE)
+			return 0;
+		nanosleep(&nap, NULL);
+	}
+	int pending = OP_PENDING;
+	if (atomic_compare_exchange_strong(&op->state, &pending, OP_ABANDONED))
+		return -ETIMEDOUT; /* the worker frees it when it gets there */
+	return 0;
+}
+
+static json_t *error_reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *error_reply(const char *fmt, ...)
+{
+	char text[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	return json_pack("{sbss}", "ok", 0, "error", text);
+}
+
+static json_t *counters_reply(void)
+{
+	json_t *ctrs = json_object(), *drops = json_object();
+	char name[64];
+
+	for (int c = 0; c < HERALD_CTR_MAX; c++) {
+		uint64_t v = 0;
+		for (unsigned i = 0; i < ctl.nb_workers; i++)
+			v += *(const volatile uint64_t *)&ctl.workers[i].ctr[c];
+		json_object_set_new(ctrs, herald_counter_name(c), json_integer((json_int_t)v));
+	}
+	for (int r = 1; r < HERALD_DROP_MAX; r++) {
+		uint64_t v = 0;
+		for (unsigned i = 0; i < ctl.nb_workers; i++)
+			v += *(const volatile uint64_t *)&ctl.workers[i].drop[r];
+		snprintf(name, sizeof(name), "%s", herald_drop_name(r));
+		json_object_set_new(drops, name, json_integer((json_int_t)v));
+	}
+	return json_pack("{sbsoso}", "ok", 1, "counters", ctrs, "drops", drops);
+}
+
+static json_t *ping_reply(void)
+{
+	const struct dp_config *cfg = ctl.workers[0].cfg;
+	char ip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &cfg->ip, ip, sizeof(ip));
+	return json_pack("{sbsbsssisisIsI}", "ok", 1, "pong", 1, "ip", ip, "udp_port",
+			 (int)cfg->udp_port, "queues", (int)ctl.nb_workers, "pid", (json_int_t)getpid(),
+			 "uptime_s", (json_int_t)(time(NULL) - ctl.started));
+}
+
+static json_t *contexts_reply(void)
+{
+	json_t *arr = json_array();
+	char pol[32];
+
+	for (uint16_t q = 0; q < ctl.nb_workers; q++) {
+		struct dp_ctl_op *op = calloc(1, sizeof(*op));
+		if (op == NULL)
+			goto nomem;
+		op->req.cmd = HERALD_CTL_CONTEXTS;
+		op->cap = ctl.workers[q].max_contexts + 8;
+		op->list = calloc(op->cap, sizeof(*op->list));
+		if (op->list == NULL) {
+			op_free(op);
+			goto nomem;
+		}
+		int rc = op_call(op, q);
+		if (rc < 0) {
+			json_decref(arr);
+			if (rc == -ETIMEDOUT)
+				return error_reply("queue %u did not answer in %d ms", q, CTL_WAIT_MS);
+			op_free(op);
+			return error_reply("queue %u: %s", q, strerror(-rc));
+		}
+		for (uint32_t i = 0; i < op->n; i++)
+			json_array_append_new(arr, json_pack("{sIsssIsIsi}", "id", (json_int_t)op->list[i].id,
+				"policy", dp_policy_name(&op->list[i].policy, pol, sizeof(pol)),
+				"keys", (json_int_t)op->list[i].keys, "sessions",
+				(json_int_t)op->list[i].sessions, "queue", (int)q));
+		op_free(op);
+	}
+	return json_pack("{sbso}", "ok", 1, "contexts", arr);
+nomem:
+	json_decref(arr);
+	return error_reply("out of memory");
+}
+
+static json_t *change_reply(const struct herald_ctl_req *req)
+{
+	char err[128], pol[32];
+
+	if (req->queue >= ctl.nb_workers)
+		return error_reply("queue %u out of range: the dataplane runs %u queue(s)", req->queue,
+				   ctl.nb_workers);
+	struct dp_ctl_op *op = calloc(1, sizeof(*op));
+	if (op == NULL)
+		return error_reply("out of memory");
+	op->req = *req;
+	if (req->policy[0] == '\0') {
+		op->policy = *dp_policy_for(ctl.workers[0].cfg, req->context);
+	} else if (dp_policy_parse(req->policy, &op->policy, err, sizeof(err)) < 0) {
+		op_free(op);
+		return error_reply("policy: %s", err);
+	}
+	int rc = op_call(op, req->queue);
+	if (rc == -ETIMEDOUT)
+		return error_reply("queue %u did not answer in %d ms", req->queue, CTL_WAIT_MS);
+	json_t *r;
+	if (rc < 0)
+		r = error_reply("queue %u: %s", req->queue, strerror(-rc));
+	else if (op->rc == -ENOSPC)
+		r = error_reply("context %u: no room (context table or `none` histories full)", req->context);
+	else if (op->rc == -EEXIST)
+		r = error_reply("context %u is active with policy %s", req->context,
+				dp_policy_name(&op->current, pol, sizeof(pol)));
+	else if (op->rc == -ENOENT)
+		r = error_reply("context %u is not active", req->context);
+	else if (req->cmd == HERALD_CTL_ACTIVATE)
+		r = json_pack("{sbsIsssb}", "ok", 1, "context", (json_int_t)req->context, "policy",
+			      dp_policy_name(&op->current, pol, sizeof(pol)), "created", op->created);
+	else
+		r = json_pack("{sbsIsIsI}", "ok", 1, "context", (json_int_t)req->context, "sessions",
+			      (json_int_t)op->sessions, "keys", (json_int_t)op->keys);
+	op_free(op);
+	return r;
+}
+
+static json_t *handle_line(const char *line, size_t len)
+{
+	struct herald_ctl_req req;
+	char err[256];
+
+	if (herald_ctl_parse(line, len, &req, err, sizeof(err)) < 0)
+		return error_reply("%s", err);
+	switch (req.cmd) {
+	case HERALD_CTL_PING:
+		return ping_reply();
+	case HERALD_CTL_STATS:
+		return counters_reply();
+	case HERALD_CTL_CONTEXTS:
+		return contexts_reply();
+	case HERALD_CTL_ACTIVATE:
+	case HERALD_CTL_DEACTIVATE:
+		return change_reply(&req);
+	default:
+		return error_reply("unsupported command");
+	}
+}
+
+struct ctl_client {
+	int fd;
+	size_t len;
+	char buf[HERALD_CTL_LINE_MAX];
+};
+
+static int reply_send(int fd, json_t *r)
+{
+	char *text = json_dumps(r, JSON_COMPACT);
+	json_decref(r);
+	if (text == NULL)
+		return -ENOMEM;
+	size_t n = strlen(text), off = 0;
+	text[n++] = '\n'; /* json_dumps leaves room: it NUL-terminates */
+	while (off < n) {
+		ssize_t k = send(fd, text + off, n - off, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			free(text);
+			return -EIO;
+		}
+		off += (size_t)k;
+	}
+	free(text);
+	return 0;
+}
+
+/* Read what a client sent and answer each complete line; <0: close it. */
+static int client_rx(struct ctl_client *c)
+{
+	ssize_t k = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+	if (k <= 0)
+		return k < 0 && errno == EINTR ? 0 : -1;
+	c->len += (size_t)k;
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->len);
+		if (nl == NULL)
+			break;
+		size_t line = (size_t)(nl - c->buf);
+		if (reply_send(c->fd, handle_line(c->buf, line)) < 0)
+			return -1;
+		memmove(c->buf, nl + 1, c->len - line - 1);
+		c->len -= line + 1;
+	}
+	if (c->len == sizeof(c->buf)) {
+		reply_send(c->fd, error_reply("request longer than %d bytes", HERALD_CTL_LINE_MAX - 1));
+		return -1;
+	}
+	return 0;
+}
+
+static void *ctl_main(void *arg)
+{
+	struct ctl_client clients[CTL_CLIENTS];
+	struct pollfd pfd[CTL_CLIENTS + 1];
+	(void)arg;
+
+	for (int i = 0; i < CTL_CLIENTS; i++)
+		clients[i].fd = -1;
+	while (!ctl.stop && !dp_quit) {
+		pfd[0] = (struct pollfd){.fd = ctl.listen_fd, .events = POLLIN};
+		for (int i = 0; i < CTL_CLIENTS; i++)
+			pfd[i + 1] = (struct pollfd){.fd = clients[i].fd, .events = POLLIN};
+		if (poll(pfd, CTL_CLIENTS + 1, 100) <= 0)
+			continue;
+		if (pfd[0].revents & POLLIN) {
+			int fd = accept4(ctl.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			int slot = -1;
+			for (int i = 0; i < CTL_CLIENTS && fd >= 0 && slot < 0; i++)
+				if (clients[i].fd < 0)
+					slot = i;
+			if (fd >= 0 && slot < 0) {
+				reply_send(fd, error_reply("too many control connections (%d)", CTL_CLIENTS));
+				close(fd);
+			} else if (fd >= 0) {
+				clients[slot].fd = fd;
+				clients[slot].len = 0;
+			}
+		}
+		for (int i = 0; i < CTL_CLIENTS; i++) {
+			if (clients[i].fd < 0 || !(pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if (client_rx(&clients[i]) < 0) {
+				close(clients[i].fd);
+				clients[i].fd = -1;
+			}
+		}
+	}
+	for (int i = 0; i < CTL_CLIENTS; i++)
+		if (clients[i].fd >= 0)
+			close(clients[i].fd);
+	return NULL;
+}
+
+int dp_ctl_start(const char *path, struct dp_worker *workers, unsigned nb_workers)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char name[RTE_RING_NAMESIZE];
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	ctl.workers = workers;
+	ctl.nb_workers = nb_workers;
+	ctl.started = time(NULL);
+	for (unsigned q = 0; q < nb_workers; q++) {
+		snprintf(name, sizeof(name), "herald_ctl_%u", q);
+		workers[q].ctl_ring = rte_ring_create(name, CTL_RING_SIZE, (int)rte_socket_id(),
+						      RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (workers[q].ctl_ring == NULL)
+			return -rte_errno;
+	}
+	snprintf(ctl.path, sizeof(ctl.path), "%s", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	ctl.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ctl.listen_fd < 0)
+		return -errno;
+	unlink(path); /* a socket left by a dataplane that did not exit cleanly */
+	if (bind(ctl.listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0660) < 0 ||
+	    listen(ctl.listen_fd, CTL_CLIENTS) < 0) {
+		int rc = -errno;
+		close(ctl.listen_fd);
+		ctl.listen_fd = -1;
+		return rc;
+	}
+	int rc = rte_ctrl_thread_create(&ctl.thread, "herald-ctl", NULL, ctl_main, NULL);
+	if (rc != 0) {
+		close(ctl.listen_fd);
+		ctl.listen_fd = -1;
+		unlink(path);
+		return -rc;
+	}
+	ctl.running = true;
+	return 0;
+}
+
+void dp_ctl_stop(void)
+{
+	if (ctl.running) {
+		ctl.stop = true;
+		pthread_join(ctl.thread, NULL);
+		ctl.running = false;
+	}
+	if (ctl.listen_fd >= 0) {
+		close(ctl.listen_fd);
+		ctl.listen_fd = -1;
+		unlink(ctl.path);
+	}
+	for (unsigned q = 0; q < ctl.nb_workers; q++) {
+		rte_ring_free(ctl.workers[q].ctl_ring);
+		ctl.workers[q].ctl_ring = NULL;
+	}
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Control requests: one JSON object per line, every field checked. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ctl_msg.h"
+
+static const char *const cmd_names[HERALD_CTL_CMD_MAX] = {
+	[HERALD_CTL_PING] = "ping",
+	[HERALD_CTL_ACTIVATE] = "activate",
+	[HERALD_CTL_DEACTIVATE] = "deactivate",
+	[HERALD_CTL_CONTEXTS] = "contexts",
+	[HERALD_CTL_STATS] = "stats",
+};
+
+/* Fields each command takes besides "cmd": context, policy, queue. */
+#define F_CONTEXT 1u
+#define F_POLICY 2u
+#define F_QUEUE 4u
+static const unsigned cmd_fields[HERALD_CTL_CMD_MAX] = {
+	[HERALD_CTL_ACTIVATE] = F_CONTEXT | F_POLICY | F_QUEUE,
+	[HERALD_CTL_DEACTIVATE] = F_CONTEXT | F_QUEUE,
+};
+
+const char *herald_ctl_cmd_name(enum herald_ctl_cmd c)
+{
+	return (unsigned)c < HERALD_CTL_CMD_MAX ? cmd_names[c] : NULL;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int get_uint(json_t *v, const char *name, uint64_t max, uint64_t *out, char *err,
+		    size_t errlen)
+{
+	if (!json_is_integer(v))
+		return fail(err, errlen, "\"%s\" must be an integer", name);
+	json_int_t i = json_integer_value(v);
+	if (i < 0 || (uint64_t)i > max)
+		return fail(err, errlen, "\"%s\" must be in 0..%llu, got %lld", name,
+			    (unsigned long long)max, (long long)i);
+	*out = (uint64_t)i;
+	return 0;
+}
+
+static int parse_fields(json_t *o, unsigned allowed, struct herald_ctl_req *out, char *err,
+			size_t errlen)
+{
+	const char *name;
+	json_t *v;
+	uint64_t u;
+	bool have_context = false;
+
+	json_object_foreach(o, name, v) {
+		if (strcmp(name, "cmd") == 0)
+			continue;
+		if (strcmp(name, "context") == 0 && (allowed & F_CONTEXT)) {
+			if (get_uint(v, name, UINT32_MAX, &u, err, errlen) < 0)
+				return -EINVAL;
+			out->context = (uint32_t)u;
+			have_context = true;
+		} else if (strcmp(name, "queue") == 0 && (allowed & F_QUEUE)) {
+			if (get_uint(v, name, UINT16_MAX, &u, err, errlen) < 0)
+				return -EINVAL;
+			out->queue = (uint16_t)u;
+		} else if (strcmp(name, "policy") == 0 && (allowed & F_POLICY)) {
+			if (!json_is_string(v))
+				return fail(err, errlen, "\"policy\" must be a string");
+			if (json_string_length(v) >= sizeof(out->policy))
+				return fail(err, errlen, "\"policy\" longer than %zu characters",
+					    sizeof(out->policy) - 1);
+			memcpy(out->policy, json_string_value(v), json_string_length(v) + 1);
+		} else {
+			return fail(err, errlen, "%s takes no field \"%s\"", cmd_names[out->cmd], name);
+		}
+	}
+	if ((allowed & F_CONTEXT) && !have_context)
+		return fail(err, errlen, "%s needs \"context\"", cmd_names[out->cmd]);
+	return 0;
+}
+
+int herald_ctl_parse(const char *line, size_t len, struct herald_ctl_req *out, char *err,
+		     size_t errlen)
+{
+	json_error_t je;
+	int rc = -EINVAL;
+
+	memset(out, 0, sizeof(*out));
+	if (len >= HERALD_CTL_LINE_MAX)
+		return fail(err, errlen, "request longer than %d bytes", HERALD_CTL_LINE_MAX - 1);
+	if (memchr(line, '\0', len) != NULL)
+		return fail(err, errlen, "request contains a NUL byte");
+	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	if (o == NULL)
+		return fail(err, errlen, "not JSON: %s (column %d)", je.text, je.column);
+	if (!json_is_object(o)) {
+		fail(err, errlen, "request must be a JSON object");
+		goto out;
+	}
+	json_t *cmd = json_object_get(o, "cmd");
+	if (!json_is_string(cmd)) {
+		fail(err, errlen, cmd == NULL ? "missing \"cmd\"" : "\"cmd\" must be a string");
+		goto out;
+	}
+	int c;
+	for (c = 0; c < HERALD_CTL_CMD_MAX; c++)
+		if (strcmp(json_string_value(cmd), cmd_names[c]) == 0)
+			break;
+	if (c == HERALD_CTL_CMD_MAX) {
+		fail(err, errlen, "unknown command \"%.40s\" (ping, activate, deactivate, contexts, stats)",
+		     json_string_value(cmd));
+		goto out;
+	}
+	out->cmd = (enum herald_ctl_cmd)c;
+	rc = parse_fields(o, cmd_fields[c], out, err, errlen);
+out:
+	json_decref(o);
+	return rc;
+}
+
+int herald_ctl_encode(const struct herald_ctl_req *req, char *buf, size_t cap)
+{
+	const char *name = herald_ctl_cmd_name(req->cmd);
+	if (name == NULL)
+		return -EINVAL;
+	json_t *o = json_pack("{ss}", "cmd", name);
+	unsigned fields = cmd_fields[req->cmd];
+	if (fields & F_CONTEXT)
+		json_object_set_new(o, "context", json_integer(req->context));
+	if ((fields & F_POLICY) && req->policy[0] != '\0')
+		json_object_set_new(o, "policy", json_string(req->policy));
+	if (fields & F_QUEUE)
+		json_object_set_new(o, "queue", json_integer(req->queue));
+	size_t n = json_dumpb(o, buf, cap, JSON_COMPACT);
+	json_decref(o);
+	if (n == 0 || n + 1 >= cap)
+		return -ENOSPC;
+	buf[n] = '\n';
+	buf[n + 1] = '\0';
+	return (int)n + 1;
+}

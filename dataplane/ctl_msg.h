@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file ctl_msg.h
+ * The dataplane's control protocol, one request per line of JSON, parsed
+ * into a struct with every field checked (docs/heraldd.md). Pure: no DPDK,
+ * no socket, so the unit tests feed it bad input directly. The dataplane
+ * (ctl.c) serves it; heraldd speaks it.
+ */
+#ifndef HERALD_CTL_MSG_H
+#define HERALD_CTL_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Longest request line the dataplane accepts, newline included. */
+#define HERALD_CTL_LINE_MAX 4096
+/** Longest policy text ("merge:max"). */
+#define HERALD_CTL_POLICY_MAX 32
+
+enum herald_ctl_cmd {
+	HERALD_CTL_PING,       /**< liveness, and what the dataplane serves */
+	HERALD_CTL_ACTIVATE,   /**< create a context with a policy */
+	HERALD_CTL_DEACTIVATE, /**< drop a context, its keys and sessions */
+	HERALD_CTL_CONTEXTS,   /**< list contexts: id, policy, keys, sessions */
+	HERALD_CTL_STATS,      /**< counters and drops */
+	HERALD_CTL_CMD_MAX
+};
+
+struct herald_ctl_req {
+	enum herald_ctl_cmd cmd;
+	uint32_t context;                      /**< activate, deactivate */
+	char policy[HERALD_CTL_POLICY_MAX];    /**< activate; "" = the dataplane's policy for the id */
+	uint16_t queue;                        /**< activate, deactivate; 0 unless given */
+};
+
+/** Command name ("activate"), or NULL. */
+const char *herald_ctl_cmd_name(enum herald_ctl_cmd c);
+
+/**
+ * Parse one request line (without or with its trailing newline).
+ * Unknown commands, unknown or missing fields and out-of-range values are
+ * errors; @p err gets a one-line human-readable reason.
+ * @return 0, or -EINVAL with @p err filled.
+ */
+int herald_ctl_parse(const char *line, size_t len, struct herald_ctl_req *out, char *err,
+		     size_t errlen);
+
+/**
+ * Encode a request as one line of JSON with its newline (what heraldd sends).
+ * @return the length written, or -ENOSPC.
+ */
+int herald_ctl_encode(const struct herald_ctl_req *req, char *buf, size_t cap);
+
+#endif /* HERALD_CTL_MSG_H */
