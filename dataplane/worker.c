@@ -293,6 +293,10 @@ static void timers_run(struct dp_worker *w)
 	dp_budget_drain(w);
 	dp_reasm_expire(w);
 	dp_ctl_drain(w); /* control requests (ctl.c): between bursts, never per packet */
+	/* The pools are shared by every queue: one worker reports them. */
+	if (w->queue == 0)
+		w->ctr[HERALD_CTR_MBUFS_IN_USE] = rte_mempool_in_use_count(w->pool) +
+						  rte_mempool_in_use_count(w->hdr_pool);
 	if (w->stats_period_tsc != 0 && w->now >= w->next_stats_tsc) {
 		stats_print(w);
 		w->next_stats_tsc = w->now + w->stats_period_tsc;

@@ -235,7 +235,8 @@ enum herald_drop {
 	X(SESSIONS_CUT, "sessions cut: fell beyond the history")                    \
 	X(SESSIONS_ACTIVE, "sessions open now (gauge)")                             \
 	X(CONTEXTS_ACTIVE, "contexts in memory now (gauge)")                        \
-	X(KEYS_ACTIVE, "keys in memory now (gauge)")
+	X(KEYS_ACTIVE, "keys in memory now (gauge)")                                \
+	X(MBUFS_IN_USE, "packet buffers taken from both pools now (gauge)")
 
 enum herald_counter {
 #define HERALD_X_ENUM(name, help) HERALD_CTR_##name,

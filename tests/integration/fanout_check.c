@@ -10,16 +10,15 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <sys/resource.h>
 
 #include <herald/client.h>
+
+#include "check_util.h"
 
 #define SUBS_MAX 1000
 #define KEYS_MAX 500
@@ -68,14 +67,6 @@ static struct value *pub_vals;
 static uint8_t *val_pool;
 static unsigned nkeys;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -88,19 +79,6 @@ static void usage(FILE *out)
 		"                    provokes drops, to exercise gap detection and resync)\n"
 		"  --context ID      context id (default: random, so no old state is in it)\n",
 		SUBS_MAX, KEYS_MAX);
-}
-
-static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	*out = strtoul(s, &end, 0);
-	if (errno != 0 || *end != '\0' || *out < min || *out > max)
-		return -EINVAL;
-	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -321,42 +299,15 @@ static struct herald_client *client_open(const struct opts *o, struct subscriber
 	return herald_client_open(&co, &cb);
 }
 
-/*
- * One round of the event loop: wait on every socket (bounded by the nearest
- * client timer), then let each client that is readable or due do its work.
- */
+/* One round of the event loop over every subscriber and the publisher. */
 static int pump(struct herald_client *pub, int max_wait_ms)
 {
-	static struct pollfd pfd[SUBS_MAX + 2];
-	int wait = max_wait_ms;
-	unsigned n = nsubs;
+	static struct herald_client *cl[SUBS_MAX + 2];
 
-	for (unsigned i = 0; i < n; i++) {
-		int t = herald_client_next_timer_ms(subs[i].c);
-
-		pfd[i].fd = herald_client_fd(subs[i].c);
-		pfd[i].events = POLLIN;
-		if (t >= 0 && t < wait)
-			wait = t;
-	}
-	pfd[n].fd = herald_client_fd(pub);
-	pfd[n].events = POLLIN;
-	if (poll(pfd, n + 1, wait) < 0 && errno != EINTR)
-		return -errno;
-	for (unsigned i = 0; i < n; i++) {
-		if ((pfd[i].revents & POLLIN) || herald_client_next_timer_ms(subs[i].c) == 0) {
-			int r = herald_client_poll(subs[i].c, 0);
-
-			if (r < 0) {
-				fprintf(stderr, "herald-fanout-check: subscriber %u: %s\n", i,
-					strerror(-r));
-				return r;
-			}
-		}
-	}
-	if (pfd[n].revents & POLLIN)
-		herald_client_poll(pub, 0);
-	return 0;
+	for (unsigned i = 0; i < nsubs; i++)
+		cl[i] = subs[i].c;
+	cl[nsubs] = pub;
+	return clients_pump(cl, nsubs + 1, max_wait_ms);
 }
 
 static bool caught_up(uint64_t last_n)
@@ -420,16 +371,6 @@ static unsigned compare(const struct subscriber *s, const char *who, unsigned *b
 			       got->len, got->overrun ? " overrun" : "");
 	}
 	return bad;
-}
-
-static void raise_nofile(unsigned need)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
-		rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
 }
 
 static int publish_range(struct herald_client *pub, const struct opts *o, uint64_t from, uint64_t to, unsigned *slow_batches)

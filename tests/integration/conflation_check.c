@@ -1,0 +1,954 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * herald-conflation-check: the demonstrations of structural conflation,
+ * merge policies and loss recovery, run through a node. Every client lives in
+ * this one process (one socket each, polled from one thread), so the
+ * publisher's update counter is known at the instant a subscriber receives a
+ * value; every value carries the counter it was published with.
+ *
+ *   --mode slow      `replace` context, one publisher at --rate updates/s over
+ *                    --keys keys for --duration s; --slow clients with a
+ *                    budget of --budget msgs/s and --subscribers fast ones.
+ *                    Every value a client receives must be per-key monotonic
+ *                    and fresh: staleness (publisher counter at receive minus
+ *                    the value's counter) stays under --max-staleness, where a
+ *                    backlog would grow without bound. At the end every client
+ *                    holds exactly the publisher's final state. With --dp-pid
+ *                    and --telemetry the node's memory (VmRSS, mbufs in use)
+ *                    is sampled every second and must stay flat.
+ *   --mode merge     `merge:add` context: --publishers publishers send
+ *                    --updates increments between them, interleaved; every
+ *                    subscriber (slow and fast) ends with the exact sums.
+ *   --mode converge  `replace` context under loss: --updates updates, then
+ *                    every subscriber (auto_resync) converges to the
+ *                    publisher's final state within --settle-ms.
+ *   --mode ordered   `none` context under loss: ordered subscriptions
+ *                    (NAK repair) receive every update exactly once, in
+ *                    order; a GAP notice is a failure.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <endian.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <herald/client.h>
+
+#include "check_util.h"
+
+#define KEYS_MAX 1024
+#define SUBS_MAX 1000
+#define PUBS_MAX 16
+/* Replace/none values: counter (8 B), key index (4 B), then filler. */
+#define VALUE_LEN 32
+#define RCVBUF (4 << 20)
+#define HIST_MAX 65536
+#define SAMPLES_MAX 4096
+#define PRINT_MAX 10
+/* Updates published in one go before the clients are serviced again. */
+#define PUBLISH_BURST 64
+
+enum mode { MODE_SLOW, MODE_MERGE, MODE_CONVERGE, MODE_ORDERED };
+
+struct opts {
+	const char *node;
+	enum mode mode;
+	uint32_t context;
+	unsigned keys, fast, slow, budget, publishers, heartbeat_ms;
+	uint64_t updates, rate, duration_s, max_staleness, settle_ms, batch;
+	pid_t dp_pid;
+	const char *telemetry;
+	uint64_t mem_slack_kb, mem_slack_mbufs;
+};
+
+/* Staleness histogram: exact up to HIST_MAX - 1, one overflow bucket above. */
+struct hist {
+	uint64_t n, max;
+	uint64_t count[HIST_MAX + 1];
+};
+
+struct sub {
+	struct herald_client *c;
+	unsigned id;
+	bool slow;
+	bool snap_done;
+	uint64_t *last;       /* per key: latest counter (merge: latest sum); 0 = none yet */
+	uint64_t deltas, snapshot_entries;
+	uint64_t decreases, repeats, corrupt, misordered, gaps, errors, timeouts;
+	uint64_t next_n;      /* ordered: the update number due next */
+};
+
+static struct opts o;
+static struct sub *subs;
+static unsigned nsubs;
+static struct herald_client *pubs[PUBS_MAX];
+static struct herald_client *clients[CHECK_CLIENTS_MAX];
+static unsigned nclients;
+static uint64_t pub_n;        /* updates published so far */
+static uint64_t *final_val;   /* per key: what every subscriber must end with */
+static struct hist stale_slow, stale_fast;
+static unsigned printed;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: herald-conflation-check --node IP[:PORT] --mode slow|merge|converge|ordered [options]\n"
+		"  --subscribers N     fast subscribers, no budget (default 3)\n"
+		"  --slow N            slow subscribers with --budget (default 1)\n"
+		"  --budget N          slow subscribers' budget, msgs/s (default 100)\n"
+		"  --keys N            distinct keys (default 100, max %d)\n"
+		"  --rate N            updates/s the publisher sends (default 10000)\n"
+		"  --duration S        slow: seconds of publishing (default 60)\n"
+		"  --updates N         merge/converge/ordered: updates to publish (default 1000)\n"
+		"  --publishers N      merge: publishers, interleaved (default 4, max %d)\n"
+		"  --batch N           ordered: updates per burst before subscribers drain (default 50)\n"
+		"  --heartbeat-ms N    client heartbeat interval (default: the library's)\n"
+		"  --max-staleness N   slow: bound on staleness in updates (default 50 x keys)\n"
+		"  --settle-ms N       how long clients may take to converge at the end (default 20000)\n"
+		"  --dp-pid PID        slow: sample this dataplane's VmRSS every second\n"
+		"  --telemetry PATH    slow: its DPDK telemetry socket, for mbufs_in_use\n"
+		"  --mem-slack-kb N    allowed VmRSS growth, last third vs first third (default 4096)\n"
+		"  --mem-slack-mbufs N allowed mbufs_in_use growth, likewise (default 1024)\n"
+		"  --context ID        context id (default: random)\n",
+		KEYS_MAX, PUBS_MAX);
+}
+
+static int parse_args(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"node", required_argument, NULL, 'n'},
+		{"mode", required_argument, NULL, 'm'},
+		{"subscribers", required_argument, NULL, 's'},
+		{"slow", required_argument, NULL, 'S'},
+		{"budget", required_argument, NULL, 'b'},
+		{"keys", required_argument, NULL, 'k'},
+		{"rate", required_argument, NULL, 'r'},
+		{"duration", required_argument, NULL, 'd'},
+		{"updates", required_argument, NULL, 'u'},
+		{"publishers", required_argument, NULL, 'p'},
+		{"batch", required_argument, NULL, 'B'},
+		{"heartbeat-ms", required_argument, NULL, 'H'},
+		{"max-staleness", required_argument, NULL, 'M'},
+		{"settle-ms", required_argument, NULL, 'T'},
+		{"dp-pid", required_argument, NULL, 'P'},
+		{"telemetry", required_argument, NULL, 't'},
+		{"mem-slack-kb", required_argument, NULL, 'K'},
+		{"mem-slack-mbufs", required_argument, NULL, 'F'},
+		{"context", required_argument, NULL, 'x'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *mode = NULL;
+	unsigned long v;
+	int opt;
+
+	o = (struct opts){
+		.fast = 3, .slow = 1, .budget = 100, .keys = 100, .rate = 10000,
+		.duration_s = 60, .updates = 1000, .publishers = 4, .batch = 50,
+		.settle_ms = 20000, .mem_slack_kb = 4096, .mem_slack_mbufs = 1024,
+		.context = (uint32_t)(now_ns() ^ ((uint64_t)getpid() << 16)) | 1,
+	};
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		const char *what = NULL;
+		int r = 0;
+
+		v = 0;
+		switch (opt) {
+		case 'n':
+			o.node = optarg;
+			continue;
+		case 'm':
+			mode = optarg;
+			continue;
+		case 't':
+			o.telemetry = optarg;
+			continue;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 's': r = parse_uint(optarg, 0, SUBS_MAX, &v); what = "0..1000 subscribers"; break;
+		case 'S': r = parse_uint(optarg, 0, SUBS_MAX, &v); what = "0..1000 slow subscribers"; break;
+		case 'b': r = parse_uint(optarg, 1, 1000000, &v); what = "1..1000000 msgs/s"; break;
+		case 'k': r = parse_uint(optarg, 1, KEYS_MAX, &v); what = "1..1024 keys"; break;
+		case 'r': r = parse_uint(optarg, 1, 1000000, &v); what = "1..1000000 updates/s"; break;
+		case 'd': r = parse_uint(optarg, 1, 86400, &v); what = "1..86400 seconds"; break;
+		case 'u': r = parse_uint(optarg, 1, 100000000, &v); what = "at least 1 update"; break;
+		case 'p': r = parse_uint(optarg, 1, PUBS_MAX, &v); what = "1..16 publishers"; break;
+		case 'B': r = parse_uint(optarg, 1, 100000, &v); what = "1..100000 updates"; break;
+		case 'H': r = parse_uint(optarg, 1, 60000, &v); what = "1..60000 ms"; break;
+		case 'M': r = parse_uint(optarg, 1, HIST_MAX - 1, &v); what = "1..65535 updates"; break;
+		case 'T': r = parse_uint(optarg, 1, 600000, &v); what = "1..600000 ms"; break;
+		case 'P': r = parse_uint(optarg, 1, 1u << 30, &v); what = "a process id"; break;
+		case 'K': r = parse_uint(optarg, 0, 1u << 30, &v); what = "kilobytes"; break;
+		case 'F': r = parse_uint(optarg, 0, 1u << 30, &v); what = "mbufs"; break;
+		case 'x': r = parse_uint(optarg, 0, UINT32_MAX, &v); what = "a 32-bit context id"; break;
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+		if (r < 0) {
+			fprintf(stderr, "herald-conflation-check: bad value '%s': expected %s\n",
+				optarg, what);
+			return -EINVAL;
+		}
+		switch (opt) {
+		case 's': o.fast = (unsigned)v; break;
+		case 'S': o.slow = (unsigned)v; break;
+		case 'b': o.budget = (unsigned)v; break;
+		case 'k': o.keys = (unsigned)v; break;
+		case 'r': o.rate = v; break;
+		case 'd': o.duration_s = v; break;
+		case 'u': o.updates = v; break;
+		case 'p': o.publishers = (unsigned)v; break;
+		case 'B': o.batch = v; break;
+		case 'H': o.heartbeat_ms = (unsigned)v; break;
+		case 'M': o.max_staleness = v; break;
+		case 'T': o.settle_ms = v; break;
+		case 'P': o.dp_pid = (pid_t)v; break;
+		case 'K': o.mem_slack_kb = v; break;
+		case 'F': o.mem_slack_mbufs = v; break;
+		case 'x': o.context = (uint32_t)v; break;
+		}
+	}
+	if (mode == NULL || strcmp(mode, "slow") == 0)
+		o.mode = MODE_SLOW;
+	else if (strcmp(mode, "merge") == 0)
+		o.mode = MODE_MERGE;
+	else if (strcmp(mode, "converge") == 0)
+		o.mode = MODE_CONVERGE;
+	else if (strcmp(mode, "ordered") == 0)
+		o.mode = MODE_ORDERED;
+	else {
+		fprintf(stderr, "herald-conflation-check: unknown --mode '%s'\n", mode);
+		return -EINVAL;
+	}
+	if (optind != argc || o.node == NULL || mode == NULL) {
+		fprintf(stderr, "herald-conflation-check: --node and --mode are required\n");
+		usage(stderr);
+		return -EINVAL;
+	}
+	if (o.fast + o.slow == 0 || o.fast + o.slow + PUBS_MAX > CHECK_CLIENTS_MAX) {
+		fprintf(stderr, "herald-conflation-check: 1..%d subscribers in all\n", SUBS_MAX);
+		return -EINVAL;
+	}
+	if (o.max_staleness == 0)
+		o.max_staleness = 50ull * o.keys < HIST_MAX ? 50ull * o.keys : HIST_MAX - 1;
+	if (o.mode != MODE_MERGE)
+		o.publishers = 1;
+	/* Only the slow-consumer demonstration has slow subscribers by default. */
+	if (o.mode == MODE_CONVERGE || o.mode == MODE_ORDERED)
+		o.slow = 0;
+	return 0;
+}
+
+/* ---- values ---- */
+
+static int key_index(const void *key, uint16_t len)
+{
+	const char *k = key;
+	unsigned idx = 0;
+
+	if (len < 2 || len > 5 || k[0] != 'k')
+		return -1;
+	for (uint16_t i = 1; i < len; i++) {
+		if (k[i] < '0' || k[i] > '9')
+			return -1;
+		idx = idx * 10 + (unsigned)(k[i] - '0');
+	}
+	return idx < o.keys ? (int)idx : -1;
+}
+
+static void be64_put(uint8_t *p, uint64_t v)
+{
+	v = htobe64(v);
+	memcpy(p, &v, 8);
+}
+
+static uint64_t be64_get(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return be64toh(v);
+}
+
+/* A replace/none value: the update's number, its key, then filler. */
+static void value_make(uint8_t *buf, uint64_t n, unsigned key)
+{
+	uint32_t k = htobe32(key);
+
+	be64_put(buf, n);
+	memcpy(buf + 8, &k, 4);
+	for (unsigned i = 12; i < VALUE_LEN; i++)
+		buf[i] = (uint8_t)('a' + (n + i) % 26);
+}
+
+/* The counter a value carries, or 0 if the value is not one this test sends. */
+static uint64_t value_parse(const uint8_t *v, uint16_t len, unsigned key)
+{
+	uint8_t want[VALUE_LEN];
+	uint64_t n;
+
+	if (len != VALUE_LEN)
+		return 0;
+	n = be64_get(v);
+	value_make(want, n, key);
+	return memcmp(want, v, VALUE_LEN) == 0 ? n : 0;
+}
+
+/* merge: increment number i (0-based) adds this much. */
+static uint64_t increment(uint64_t i)
+{
+	return 1 + (i * 7919) % 100;
+}
+
+/* ---- staleness ---- */
+
+static void hist_add(struct hist *h, uint64_t v)
+{
+	h->count[v < HIST_MAX ? v : HIST_MAX]++;
+	h->n++;
+	if (v > h->max)
+		h->max = v;
+}
+
+static uint64_t hist_pct(const struct hist *h, double p)
+{
+	uint64_t want = (uint64_t)((double)h->n * p), seen = 0;
+
+	for (uint64_t v = 0; v <= HIST_MAX; v++) {
+		seen += h->count[v];
+		if (seen > want)
+			return v;
+	}
+	return h->max;
+}
+
+static void hist_print(const char *who, const struct hist *h)
+{
+	printf("staleness %s (updates behind the publisher at receive): n %" PRIu64 " p50 %" PRIu64
+	       " p99 %" PRIu64 " max %" PRIu64 "\n",
+	       who, h->n, hist_pct(h, 0.5), hist_pct(h, 0.99), h->max);
+}
+
+/* ---- callbacks ---- */
+
+static void complain(const struct sub *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void complain(const struct sub *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (printed++ >= PRINT_MAX)
+		return;
+	printf("  %s subscriber %u: ", s->slow ? "slow" : "fast", s->id);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+static void on_entry(struct sub *s, const struct herald_entry *e, bool snapshot)
+{
+	int k = key_index(e->key, e->key_len);
+	uint64_t v;
+
+	if (k < 0) {
+		s->corrupt++;
+		complain(s, "entry with a key this test never published (%u B)", e->key_len);
+		return;
+	}
+	if (o.mode == MODE_MERGE)
+		v = e->value_len == 8 ? be64_get(e->value) : 0;
+	else
+		v = value_parse(e->value, e->value_len, (unsigned)k);
+	if (v == 0) {
+		s->corrupt++;
+		complain(s, "key k%d: value (%u B) is not one this test sent", k, e->value_len);
+		return;
+	}
+	if (o.mode == MODE_ORDERED && !snapshot) {
+		if (v != s->next_n) {
+			s->misordered++;
+			complain(s, "update %" PRIu64 " delivered where %" PRIu64 " was due", v,
+				 s->next_n);
+		}
+		s->next_n = v + 1;
+	}
+	if (v < s->last[k]) {
+		s->decreases++;
+		complain(s, "key k%d went back from %" PRIu64 " to %" PRIu64 " (%s)", k,
+			 s->last[k], v, snapshot ? "snapshot" : "delta");
+	} else if (v == s->last[k] && !snapshot) {
+		s->repeats++;
+	}
+	s->last[k] = v;
+	if (o.mode != MODE_MERGE && pub_n >= v)
+		hist_add(s->slow ? &stale_slow : &stale_fast, pub_n - v);
+}
+
+static void on_snapshot(void *user, const struct herald_entry *e)
+{
+	struct sub *s = user;
+
+	s->snapshot_entries++;
+	on_entry(s, e, true);
+}
+
+static void on_delta(void *user, const struct herald_entry *e)
+{
+	struct sub *s = user;
+
+	s->deltas++;
+	on_entry(s, e, false);
+}
+
+static void on_snapshot_end(void *user, uint32_t context, uint64_t seq)
+{
+	struct sub *s = user;
+
+	(void)context;
+	(void)seq;
+	s->snap_done = true;
+}
+
+static void on_gap(void *user, uint32_t context, uint64_t expected, uint64_t next)
+{
+	struct sub *s = user;
+
+	(void)context;
+	s->gaps++;
+	/* On an ordered subscription this is the GAP notice: messages were really lost. */
+	if (o.mode == MODE_ORDERED)
+		complain(s, "GAP: messages %" PRIu64 "..%" PRIu64 " lost for good", expected,
+			 next - 1);
+}
+
+static void on_timeout(void *user, uint32_t context)
+{
+	struct sub *s = user;
+
+	(void)context;
+	s->timeouts++;
+}
+
+static void on_error(void *user, uint32_t context, uint16_t code, const char *text, size_t len)
+{
+	struct sub *s = user;
+
+	(void)context;
+	s->errors++;
+	complain(s, "ERROR %u: %.*s", code, (int)len, text);
+}
+
+/* ---- clients ---- */
+
+static struct herald_client *client_open(struct sub *s, uint32_t budget)
+{
+	struct herald_client_opts co = {
+		.node = o.node,
+		.max_subscriptions = 1,
+		.auto_resync = 1,
+		.rcvbuf = RCVBUF,
+		.budget = budget,
+		.heartbeat_ms = (uint16_t)o.heartbeat_ms,
+	};
+	struct herald_callbacks cb = {
+		.on_snapshot = on_snapshot,
+		.on_snapshot_end = on_snapshot_end,
+		.on_delta = on_delta,
+		.on_gap = on_gap,
+		.on_timeout = on_timeout,
+		.on_error = on_error,
+		.user = s,
+	};
+	struct herald_client *c = herald_client_open(&co, &cb);
+
+	if (c != NULL)
+		clients[nclients++] = c;
+	return c;
+}
+
+static int pump(int max_wait_ms)
+{
+	return clients_pump(clients, nclients, max_wait_ms);
+}
+
+static bool all_snapshots(void)
+{
+	for (unsigned i = 0; i < nsubs; i++)
+		if (!subs[i].snap_done)
+			return false;
+	return true;
+}
+
+/* Every subscriber holds exactly final_val (and, ordered, has seen every update). */
+static bool sub_converged(const struct sub *s)
+{
+	if (o.mode == MODE_ORDERED && s->next_n != pub_n + 1)
+		return false;
+	for (unsigned k = 0; k < o.keys; k++)
+		if (s->last[k] != final_val[k])
+			return false;
+	return true;
+}
+
+static unsigned converged_count(void)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < nsubs; i++)
+		n += sub_converged(&subs[i]);
+	return n;
+}
+
+/* Pump until every subscriber satisfies @p done or @p limit_ms pass. */
+static int wait_for(bool (*done)(void), uint64_t limit_ms)
+{
+	uint64_t deadline = now_ns() + limit_ms * 1000000ull;
+
+	while (!done()) {
+		uint64_t t = now_ns();
+
+		if (t >= deadline)
+			return -ETIMEDOUT;
+		if (pump((int)((deadline - t) / 1000000ull) + 1) < 0)
+			return -EIO;
+	}
+	return 0;
+}
+
+static bool all_converged(void)
+{
+	return converged_count() == nsubs;
+}
+
+/* ---- publishing ---- */
+
+static int publish_one(void)
+{
+	uint64_t i = pub_n; /* 0-based number of this update */
+	uint8_t buf[VALUE_LEN];
+	char kname[8];
+	unsigned key;
+	int kl, r;
+
+	if (o.mode == MODE_MERGE) {
+		/* Interleaved: update i comes from publisher i % P, each one covering every key. */
+		key = (unsigned)((i / o.publishers) % o.keys);
+		be64_put(buf, increment(i));
+		kl = snprintf(kname, sizeof(kname), "k%u", key);
+		r = herald_publish(pubs[i % o.publishers], o.context, kname, (size_t)kl, buf, 8);
+		if (r == 0)
+			final_val[key] += increment(i);
+	} else {
+		key = (unsigned)(i % o.keys);
+		value_make(buf, i + 1, key);
+		kl = snprintf(kname, sizeof(kname), "k%u", key);
+		r = herald_publish(pubs[0], o.context, kname, (size_t)kl, buf, VALUE_LEN);
+		if (r == 0)
+			final_val[key] = i + 1;
+	}
+	if (r < 0) {
+		fprintf(stderr, "herald-conflation-check: publish %" PRIu64 ": %s\n", i + 1,
+			strerror(-r));
+		return r;
+	}
+	pub_n = i + 1;
+	return 0;
+}
+
+/* ---- memory of the node ---- */
+
+struct mem_sample {
+	double t;
+	long rss_kb;
+	long mbufs;
+};
+
+static struct mem_sample samples[SAMPLES_MAX];
+static unsigned nsamples;
+static int tel_fd = -1;
+
+static long rss_kb(void)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)o.dp_pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static void telemetry_open(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char buf[4096];
+
+	tel_fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", o.telemetry);
+	if (tel_fd < 0 || connect(tel_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    recv(tel_fd, buf, sizeof(buf), 0) <= 0) {
+		fprintf(stderr, "herald-conflation-check: telemetry %s: %s\n", o.telemetry,
+			strerror(errno));
+		if (tel_fd >= 0)
+			close(tel_fd);
+		tel_fd = -1;
+	}
+}
+
+/* One counter of /herald/stats, or -1. */
+static long telemetry_counter(const char *name)
+{
+	static char buf[16384];
+	const char *cmd = "/herald/stats", *p;
+	char pat[64];
+	ssize_t n;
+
+	if (tel_fd < 0 || send(tel_fd, cmd, strlen(cmd), 0) < 0)
+		return -1;
+	n = recv(tel_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	snprintf(pat, sizeof(pat), "\"%s\":", name);
+	p = strstr(buf, pat);
+	return p ? strtol(p + strlen(pat), NULL, 10) : -1;
+}
+
+static void mem_sample(double t)
+{
+	if (nsamples == SAMPLES_MAX || (o.dp_pid == 0 && o.telemetry == NULL))
+		return;
+	samples[nsamples++] = (struct mem_sample){
+		.t = t,
+		.rss_kb = o.dp_pid ? rss_kb() : -1,
+		.mbufs = telemetry_counter("mbufs_in_use"),
+	};
+}
+
+/* Largest value of a field over samples [from, to). */
+static long samples_max(unsigned from, unsigned to, bool mbufs)
+{
+	long m = -1;
+
+	for (unsigned i = from; i < to; i++) {
+		long v = mbufs ? samples[i].mbufs : samples[i].rss_kb;
+		if (v > m)
+			m = v;
+	}
+	return m;
+}
+
+/* Flat: the last third of the run never exceeds the first third by more than the slack. */
+static bool mem_flat(void)
+{
+	static const char *const what[2] = {"VmRSS kB", "mbufs_in_use"};
+	const uint64_t slack[2] = {o.mem_slack_kb, o.mem_slack_mbufs};
+	unsigned third = nsamples / 3;
+	bool ok = true;
+
+	if (nsamples == 0)
+		return true;
+	printf("node memory samples (t s, VmRSS kB, mbufs_in_use):");
+	for (unsigned i = 0; i < nsamples; i++)
+		printf("%s%.0f:%ld:%ld", i % 8 ? " " : "\n  ", samples[i].t, samples[i].rss_kb,
+		       samples[i].mbufs);
+	printf("\n");
+	if (third == 0) {
+		printf("node memory: FAIL, only %u samples: run longer\n", nsamples);
+		return false;
+	}
+	for (int m = 0; m < 2; m++) {
+		long first = samples_max(0, third, m), last = samples_max(nsamples - third, nsamples, m);
+
+		if (first < 0) {
+			printf("node memory: %s not sampled\n", what[m]);
+			continue;
+		}
+		bool flat = last <= first + (long)slack[m];
+		printf("node memory: %s first-third max %ld, last-third max %ld (slack %" PRIu64
+		       "): %s\n", what[m], first, last, slack[m], flat ? "flat" : "GREW");
+		ok &= flat;
+	}
+	return ok;
+}
+
+/*
+ * Publish at o.rate updates/s until @p until_n updates or @p until_ns, while
+ * serving every client; prints progress every second and samples memory.
+ */
+static int publish_paced(uint64_t until_n, uint64_t until_ns)
+{
+	uint64_t t0 = now_ns(), base = pub_n, next_report = t0 + 1000000000ull;
+
+	while (pub_n < until_n && now_ns() < until_ns) {
+		uint64_t t = now_ns();
+		uint64_t due = base + (t - t0) * o.rate / 1000000000ull;
+
+		for (unsigned b = 0; pub_n < due && pub_n < until_n && b < PUBLISH_BURST; b++)
+			if (publish_one() < 0)
+				return -EIO;
+		if (t >= next_report) {
+			double secs = (double)(t - t0) / 1e9;
+			uint64_t sd = 0, fd = 0;
+
+			for (unsigned i = 0; i < nsubs; i++)
+				*(subs[i].slow ? &sd : &fd) += subs[i].deltas;
+			mem_sample(secs);
+			fprintf(stderr, "  %4.0f s: published %" PRIu64 ", deltas slow %" PRIu64
+				" fast %" PRIu64 ", staleness max slow %" PRIu64 " fast %" PRIu64
+				"\n", secs, pub_n, sd, fd, stale_slow.max, stale_fast.max);
+			next_report += 1000000000ull;
+		}
+		if (pump(pub_n < due ? 0 : 1) < 0)
+			return -EIO;
+	}
+	return 0;
+}
+
+/* Publish in bursts of o.batch, each drained by every subscriber before the next. */
+static unsigned publish_batched(void)
+{
+	unsigned slow_batches = 0;
+
+	while (pub_n < o.updates) {
+		for (uint64_t b = 0; b < o.batch && pub_n < o.updates; b++)
+			if (publish_one() < 0)
+				return UINT32_MAX;
+		if (wait_for(all_converged, 2000) == -ETIMEDOUT)
+			slow_batches++;
+	}
+	return slow_batches;
+}
+
+/* ---- report ---- */
+
+_Static_assert(sizeof(struct herald_client_stats) % sizeof(uint64_t) == 0,
+	       "client stats are uint64_t counters");
+
+static void stats_report(void)
+{
+	struct herald_client_stats st, sum = {0};
+
+	/* Every field is a uint64_t counter: sum them all at once. */
+	for (unsigned i = 0; i < nsubs; i++) {
+		const uint64_t *from = (const uint64_t *)&st;
+		uint64_t *to = (uint64_t *)&sum;
+
+		herald_client_stats(subs[i].c, &st);
+		for (size_t f = 0; f < sizeof(st) / sizeof(uint64_t); f++)
+			to[f] += from[f];
+	}
+	printf("client stats (all subscribers): gaps %" PRIu64 " lost %" PRIu64 " resyncs %" PRIu64
+	       " snapshots %" PRIu64 " subscribe_retries %" PRIu64 " naks %" PRIu64
+	       " nak_retries %" PRIu64 " repaired %" PRIu64 " held %" PRIu64
+	       " history_lost %" PRIu64 " reorder_overflows %" PRIu64 " stale %" PRIu64
+	       " timeouts %" PRIu64 "\n",
+	       sum.gaps, sum.lost, sum.resyncs, sum.snapshots, sum.subscribe_retries, sum.naks,
+	       sum.nak_retries, sum.repaired, sum.held, sum.history_lost, sum.reorder_overflows,
+	       sum.stale, sum.timeouts);
+}
+
+/* Per class: deliveries, rate over @p secs, and what went wrong. */
+static unsigned class_report(bool slow, double secs)
+{
+	uint64_t deltas = 0, snaps = 0, dec = 0, rep = 0, bad = 0, mis = 0, gaps = 0, errs = 0;
+	unsigned n = 0, conv = 0, failed = 0;
+
+	for (unsigned i = 0; i < nsubs; i++) {
+		const struct sub *s = &subs[i];
+
+		if (s->slow != slow)
+			continue;
+		n++;
+		conv += sub_converged(s);
+		deltas += s->deltas;
+		snaps += s->snapshot_entries;
+		dec += s->decreases;
+		rep += s->repeats;
+		bad += s->corrupt;
+		mis += s->misordered;
+		gaps += s->gaps;
+		errs += s->errors;
+		if (!sub_converged(s) || s->decreases || s->corrupt || s->misordered || s->errors ||
+		    (o.mode == MODE_ORDERED && s->gaps))
+			failed++;
+	}
+	if (n == 0)
+		return 0;
+	printf("%s subscribers: %u, converged %u/%u, deltas %" PRIu64 " (%.0f/s each over %.1f s)"
+	       ", snapshot entries %" PRIu64 ", decreases %" PRIu64 ", repeats %" PRIu64
+	       ", corrupt %" PRIu64 ", misordered %" PRIu64 ", gaps %" PRIu64 ", errors %" PRIu64
+	       "\n", slow ? "slow" : "fast", n, conv, n, deltas, (double)deltas / n / secs, secs,
+	       snaps, dec, rep, bad, mis, gaps, errs);
+	return failed;
+}
+
+static void divergence_print(void)
+{
+	for (unsigned i = 0; i < nsubs; i++) {
+		const struct sub *s = &subs[i];
+
+		for (unsigned k = 0; k < o.keys && !sub_converged(s); k++)
+			if (s->last[k] != final_val[k]) {
+				complain(s, "key k%u holds %" PRIu64 ", publisher's final %" PRIu64, k,
+					 s->last[k], final_val[k]);
+				break;
+			}
+		if (o.mode == MODE_ORDERED && s->next_n != pub_n + 1)
+			complain(s, "saw updates up to %" PRIu64 " of %" PRIu64, s->next_n - 1, pub_n);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const names[] = {"slow", "merge", "converge", "ordered"};
+	uint64_t t0, t_pub, t_end, budget_msgs;
+	unsigned failed = 0, slow_batches = 0;
+	double pub_secs;
+	bool ok = true;
+	int ret = 1;
+
+	if (parse_args(argc, argv) < 0)
+		return 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	nsubs = o.fast + o.slow;
+	raise_nofile(nsubs + o.publishers + 64);
+	subs = calloc(nsubs, sizeof(*subs));
+	final_val = calloc(o.keys, sizeof(*final_val));
+	if (subs == NULL || final_val == NULL)
+		goto out_free;
+
+	printf("herald-conflation-check --mode %s: node %s context %" PRIu32 ", %u keys, %u fast + "
+	       "%u slow subscribers (budget %u msgs/s), %u publisher(s)\n",
+	       names[o.mode], o.node, o.context, o.keys, o.fast, o.slow, o.budget, o.publishers);
+	t0 = now_ns();
+	for (unsigned p = 0; p < o.publishers; p++) {
+		static struct sub pub_user = {.id = UINT32_MAX};
+
+		if ((pubs[p] = client_open(&pub_user, 0)) == NULL) {
+			fprintf(stderr, "herald-conflation-check: publisher %u: %s\n", p, strerror(errno));
+			goto out_close;
+		}
+	}
+	for (unsigned i = 0; i < nsubs; i++) {
+		struct sub *s = &subs[i];
+		int r;
+
+		s->id = i;
+		s->slow = i >= o.fast;
+		s->next_n = 1;
+		s->last = calloc(o.keys, sizeof(*s->last));
+		if (s->last == NULL || (s->c = client_open(s, s->slow ? o.budget : 0)) == NULL) {
+			fprintf(stderr, "herald-conflation-check: subscriber %u: %s\n", i, strerror(errno));
+			goto out_close;
+		}
+		r = herald_subscribe_ex(s->c, o.context, o.mode == MODE_ORDERED ? HERALD_SUB_ORDERED : 0);
+		if (r < 0) {
+			fprintf(stderr, "herald-conflation-check: subscribe %u: %s\n", i, strerror(-r));
+			goto out_close;
+		}
+	}
+	if (wait_for(all_snapshots, 10000) < 0) {
+		fprintf(stderr, "herald-conflation-check: not every subscriber got a snapshot in 10 s\n");
+		goto out_close;
+	}
+	fprintf(stderr, "all %u snapshots received after %.1f ms\n", nsubs,
+		(double)(now_ns() - t0) / 1e6);
+	if (o.mode == MODE_SLOW && o.telemetry)
+		telemetry_open();
+
+	t_pub = now_ns();
+	if (o.mode == MODE_SLOW) {
+		if (publish_paced(UINT64_MAX, t_pub + o.duration_s * 1000000000ull) < 0)
+			goto out_close;
+	} else if (o.mode == MODE_ORDERED) {
+		slow_batches = publish_batched();
+		if (slow_batches == UINT32_MAX)
+			goto out_close;
+	} else if (publish_paced(o.updates, UINT64_MAX) < 0) {
+		goto out_close;
+	}
+	pub_secs = (double)(now_ns() - t_pub) / 1e9;
+	printf("published %" PRIu64 " updates in %.2f s (%.0f/s)%s\n", pub_n, pub_secs,
+	       (double)pub_n / pub_secs, o.mode == MODE_ORDERED ? "" : ", paced");
+	if (slow_batches)
+		printf("batches not drained within 2 s: %u\n", slow_batches);
+
+	/* The publisher has stopped: everyone must now hold exactly its final state. */
+	t_end = now_ns();
+	if (wait_for(all_converged, o.settle_ms) < 0)
+		printf("not every subscriber converged within %" PRIu64 " ms\n", o.settle_ms);
+	printf("converged %u/%u subscribers, %.3f s after the publisher stopped\n",
+	       converged_count(), nsubs, (double)(now_ns() - t_end) / 1e9);
+	divergence_print();
+
+	failed += class_report(false, pub_secs);
+	failed += class_report(true, pub_secs);
+	stats_report();
+	if (o.mode != MODE_MERGE) {
+		hist_print("fast", &stale_fast);
+		if (o.slow)
+			hist_print("slow", &stale_slow);
+	}
+	if (o.mode == MODE_SLOW && o.slow) {
+		uint64_t p99 = hist_pct(&stale_slow, 0.99);
+
+		if (stale_slow.max > o.max_staleness || stale_fast.max > o.max_staleness) {
+			printf("FAIL: staleness above the bound of %" PRIu64 " updates (%u keys): a backlog\n",
+			       o.max_staleness, o.keys);
+			ok = false;
+		}
+		printf("slow staleness p99 %" PRIu64 " / bound %" PRIu64 "\n", p99, o.max_staleness);
+		/* The budget holds: a slow client never gets much more than it asked for. */
+		budget_msgs = (uint64_t)((double)o.budget * pub_secs * 1.5) + o.keys;
+		for (unsigned i = o.fast; i < nsubs; i++)
+			if (subs[i].deltas > budget_msgs) {
+				printf("FAIL: slow subscriber %u got %" PRIu64 " deltas, budget allows ~%.0f\n",
+				       i, subs[i].deltas, o.budget * pub_secs);
+				ok = false;
+			}
+		/* One slow consumer must not slow the others down. */
+		for (unsigned i = 0; i < o.fast; i++)
+			if (subs[i].deltas < pub_n / 2) {
+				printf("FAIL: fast subscriber %u got only %" PRIu64 " of %" PRIu64 " updates\n",
+				       i, subs[i].deltas, pub_n);
+				ok = false;
+			}
+		ok &= mem_flat();
+	}
+	ret = failed == 0 && ok ? 0 : 1;
+	printf("%s\n", ret == 0 ? "PASS" : "FAIL");
+
+out_close:
+	for (unsigned i = 0; i < nsubs; i++)
+		if (subs[i].c)
+			herald_unsubscribe(subs[i].c, o.context);
+	for (unsigned i = 0; i < nclients; i++)
+		herald_client_close(clients[i]);
+	if (tel_fd >= 0)
+		close(tel_fd);
+out_free:
+	if (subs)
+		for (unsigned i = 0; i < nsubs; i++)
+			free(subs[i].last);
+	free(subs);
+	free(final_val);
+	return ret;
+}
