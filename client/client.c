@@ -99,6 +99,8 @@ struct sub {
 	/* Credit mode: sequence up to which credits went back, snapshot entries since. */
 	uint64_t acked_seq;
 	uint64_t snap_unpaid;
+	bool topped_up;        /* an idle heartbeat gave the extra batch of the pause at topup_seq */
+	uint64_t topup_seq;
 	bool resubscribe;      /* the next resync must be a SUBSCRIBE: the node may have cut the session */
 };
 
@@ -322,8 +324,15 @@ static void resync_if_due(struct herald_client *c, struct sub *s, uint64_t t)
 		resync(c, s, false);
 }
 
-static void sub_reset(struct sub *s, uint32_t context, uint64_t t)
+static void sub_reset(struct herald_client *c, struct sub *s, uint32_t context, uint64_t t)
 {
+	/*
+	 * The reorder ring is kept by the slot: a message held for the previous
+	 * session (or context) must not stay marked, or it would be taken for a
+	 * duplicate of, and delivered instead of, the new session's message with
+	 * the same sequence number.
+	 */
+	held_clear(c, s);
 	s->state = SUB_PENDING;
 	s->context = context;
 	s->session = 0;
@@ -338,11 +347,9 @@ static void sub_reset(struct sub *s, uint32_t context, uint64_t t)
 	s->last_hb_tx_ns = t;
 	s->last_sub_tx_ns = t;
 	s->ra.active = false;
-	s->nheld = 0;
-	s->nak_hi = 0;
-	s->nak_tries = 0;
 	s->acked_seq = 0;
 	s->snap_unpaid = 0;
+	s->topped_up = false;
 	s->resubscribe = false;
 }
 
@@ -378,7 +385,7 @@ int herald_subscribe_ex(struct herald_client *c, uint32_t context, unsigned flag
 		s->last_rx_ns = now(c);
 		s->timed_out = false;
 		if (s->state == SUB_IDLE && s->session == 0) {
-			sub_reset(s, context, now(c));
+			sub_reset(c, s, context, now(c));
 			return send_subscribe(c, s);
 		}
 		return resync(c, s, true);
@@ -393,7 +400,7 @@ int herald_subscribe_ex(struct herald_client *c, uint32_t context, unsigned flag
 		return -ENOSPC;
 	if (ordered && held_alloc(c, s) < 0)
 		return -ENOMEM;
-	sub_reset(s, context, now(c));
+	sub_reset(c, s, context, now(c));
 	s->ordered = ordered;
 	return send_subscribe(c, s);
 }
@@ -414,7 +421,7 @@ int herald_resync(struct herald_client *c, uint32_t context)
 	s->last_rx_ns = now(c);
 	s->timed_out = false;
 	if (s->state == SUB_IDLE && s->session == 0) {
-		sub_reset(s, context, now(c));
+		sub_reset(c, s, context, now(c));
 		return send_subscribe(c, s);
 	}
 	/* An explicit request is not throttled, but it does not reset the backoff either. */
@@ -454,19 +461,62 @@ int herald_ack(struct herald_client *c, uint32_t context, uint32_t credits)
  * a credit, except snapshot entries, so the sequence says what to return
  * even for messages lost on the way.
  */
+static bool auto_ack(const struct herald_client *c, const struct sub *s)
+{
+	return c->credits && !c->manual_ack && s->session != 0;
+}
+
+static uint64_t credits_owed(const struct sub *s)
+{
+	uint64_t consumed;
+
+	if (s->expected - 1 <= s->acked_seq)
+		return 0;
+	consumed = s->expected - 1 - s->acked_seq;
+	return consumed > s->snap_unpaid ? consumed - s->snap_unpaid : 0;
+}
+
+/* Everything consumed so far is paid for: send what is owed, if anything. */
+static void credits_return(struct herald_client *c, struct sub *s)
+{
+	uint64_t due = credits_owed(s);
+
+	if (s->expected - 1 > s->acked_seq)
+		s->acked_seq = s->expected - 1;
+	s->snap_unpaid = 0;
+	if (due != 0)
+		send_ack(c, s, due > UINT32_MAX ? UINT32_MAX : (uint32_t)due);
+}
+
 static void ack_if_due(struct herald_client *c, struct sub *s)
 {
-	uint64_t consumed, due;
+	if (auto_ack(c, s) && credits_owed(s) >= c->ack_batch)
+		credits_return(c, s);
+}
 
-	if (!c->credits || c->manual_ack || s->session == 0 || s->expected - 1 <= s->acked_seq)
+/*
+ * Credit mode, a node heartbeat: the node has sent nothing for an interval.
+ * It is owed the credits of a partial batch. When nothing is owed and the
+ * heartbeat shows everything received, the node may be stalled on a window
+ * that lost ACKs shrank to nothing: give it one extra batch, at most once per
+ * pause (a pause is named by its last sequence number). Without this a lost
+ * ACK, or a few, would stall the session for good.
+ */
+static void credits_idle(struct herald_client *c, struct sub *s, uint64_t hb_seq)
+{
+	if (!auto_ack(c, s))
 		return;
-	consumed = s->expected - 1 - s->acked_seq;
-	due = consumed > s->snap_unpaid ? consumed - s->snap_unpaid : 0;
-	if (due < c->ack_batch)
+	if (credits_owed(s) != 0) {
+		credits_return(c, s);
 		return;
-	s->acked_seq = s->expected - 1;
-	s->snap_unpaid = 0;
-	send_ack(c, s, due > UINT32_MAX ? UINT32_MAX : (uint32_t)due);
+	}
+	credits_return(c, s); /* snapshot entries only: nothing to send, start counting afresh */
+	if (s->state == SUB_LIVE && hb_seq + 1 == s->expected &&
+	    !(s->topped_up && s->topup_seq == hb_seq)) {
+		s->topped_up = true;
+		s->topup_seq = hb_seq;
+		send_ack(c, s, c->ack_batch);
+	}
 }
 
 int herald_unsubscribe(struct herald_client *c, uint32_t context)
@@ -558,6 +608,13 @@ static int send_nak(struct herald_client *c, struct sub *s, uint64_t first, uint
 	return send_small(c, &h, &b, sizeof(b));
 }
 
+static bool held_has(const struct herald_client *c, const struct sub *s, uint64_t seq)
+{
+	const struct held *h = &s->held[seq % c->reorder_slots];
+
+	return h->used && h->seq == seq;
+}
+
 /*
  * Messages up to @p last are known to exist: NAK the part not asked for yet.
  * The first NAK of a hole arms the retry timer.
@@ -572,20 +629,30 @@ static void nak_upto(struct herald_client *c, struct sub *s, uint64_t last)
 		s->nak_tries = 0;
 		s->nak_due_ns = now(c) + c->nak_timeout_ns;
 	}
-	/* Skip what is already held (a heartbeat can name messages that are here). */
+	/*
+	 * Skip what is already held (a heartbeat can name messages that are
+	 * here). Nothing is held at or past expected + reorder_slots, so the scan
+	 * stops there: a heartbeat's seq comes off the wire and may be anything
+	 * up to UINT64_MAX, and walking to it one number at a time would hang the
+	 * client (and q = end + 1 would wrap at UINT64_MAX).
+	 */
+	uint64_t limit = s->expected + c->reorder_slots;
+
 	for (uint64_t q = first; q <= last;) {
 		uint64_t end;
 
-		while (q <= last && s->held[q % c->reorder_slots].used &&
-		       s->held[q % c->reorder_slots].seq == q)
+		while (q <= last && q < limit && held_has(c, s, q))
 			q++;
 		if (q > last)
 			break;
 		end = q;
-		while (end < last && !(s->held[(end + 1) % c->reorder_slots].used &&
-				       s->held[(end + 1) % c->reorder_slots].seq == end + 1))
+		while (end < last && end + 1 < limit && !held_has(c, s, end + 1))
 			end++;
+		if (end + 1 >= limit)
+			end = last;
 		send_nak(c, s, q, end);
+		if (end == last)
+			break;
 		q = end + 1;
 	}
 	s->nak_hi = last;
@@ -627,7 +694,7 @@ static int hold(struct herald_client *c, struct sub *s, uint8_t type, uint16_t f
 		gap(c, s, seq + 1);
 		return 1;
 	}
-	if (h->used && h->seq == seq) {
+	if (held_has(c, s, seq)) {
 		c->st.stale++;
 		return 0;
 	}
@@ -674,6 +741,18 @@ static int deliver(struct herald_client *c, struct sub *s, uint8_t type, uint16_
 		/* The resync snapshot starts wherever the session's numbering is now. */
 		s->expected = seq;
 		s->resync = false;
+		/*
+		 * Numbering that went back is a new session (the SUBSCRIBE of a
+		 * resync reached a node that had cut the old one, which can reuse
+		 * its id): its window is fresh, so credits count from its start,
+		 * not from where the old session's ACKs stopped, or no ACK would be
+		 * sent until the new numbering caught up with the old.
+		 */
+		if (seq - 1 < s->acked_seq) {
+			s->acked_seq = seq - 1;
+			s->snap_unpaid = 0;
+			s->topped_up = false;
+		}
 	}
 	if (seq < s->expected ||
 	    (s->ordered && type == HERALD_T_DELTA && s->state == SUB_PENDING && s->resync)) {
@@ -845,8 +924,12 @@ static int on_frame(struct herald_client *c, const struct herald_frame *f)
 		 */
 		if (f->type == HERALD_T_SNAPSHOT && s->state == SUB_PENDING) {
 			if (s->session != 0) {
+				/* A new session: numbering and credit window start again. */
 				s->expected = 1;
 				s->resync = false;
+				s->acked_seq = 0;
+				s->snap_unpaid = 0;
+				s->topped_up = false;
 			}
 			s->session = f->session;
 		} else if (f->type != HERALD_T_ERROR) {
@@ -869,15 +952,7 @@ static int on_frame(struct herald_client *c, const struct herald_frame *f)
 			gap(c, s, f->seq + 1);
 			return 1;
 		}
-		/* An idle node is owed the credits of a partial batch. */
-		if (c->credits && !c->manual_ack && s->session != 0 && s->expected - 1 > s->acked_seq) {
-			uint64_t consumed = s->expected - 1 - s->acked_seq;
-
-			if (consumed > s->snap_unpaid)
-				send_ack(c, s, (uint32_t)(consumed - s->snap_unpaid));
-			s->acked_seq = s->expected - 1;
-			s->snap_unpaid = 0;
-		}
+		credits_idle(c, s, f->seq);
 		return 0;
 	case HERALD_T_ERROR:
 		if (error_code(f) == HERALD_ERR_HISTORY_LOST) {
@@ -886,6 +961,8 @@ static int on_frame(struct herald_client *c, const struct herald_frame *f)
 			 * session fell beyond it and was cut: the GAP notice, then a
 			 * snapshot through SUBSCRIBE, which works in both cases.
 			 */
+			int n = 0;
+
 			c->st.history_lost++;
 			if (s->state != SUB_IDLE && !(s->state == SUB_PENDING && s->resync)) {
 				uint64_t next = s->nak_hi >= s->expected ? s->nak_hi + 1 : s->expected;
@@ -893,11 +970,12 @@ static int on_frame(struct herald_client *c, const struct herald_frame *f)
 				s->ra.active = false;
 				s->resubscribe = true;
 				gap(c, s, next);
+				n++; /* the GAP notice; none when a snapshot was already on its way */
 			}
-			return dispatch_error(c, f) + 1;
+			return dispatch_error(c, f) + n;
 		}
 		if (error_code(f) == HERALD_ERR_UNKNOWN_SESSION && c->auto_resync) {
-			sub_reset(s, s->context, now(c));
+			sub_reset(c, s, s->context, now(c));
 			send_subscribe(c, s);
 			c->st.resyncs++;
 		} else if (s->state == SUB_PENDING || error_code(f) == HERALD_ERR_UNKNOWN_SESSION) {

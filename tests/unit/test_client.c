@@ -5,6 +5,7 @@
  * Time is the injected clock, so heartbeats and timeouts are driven by the
  * test, never by sleeping.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,6 +47,8 @@ static struct event events[EVENTS_MAX];
 static unsigned nevents;
 static uint64_t fake_now;
 static int node_fd = -1;
+static unsigned node_sent;       /* datagrams the fake node sent: the client's rx_frames catches up */
+static uint32_t node_session;    /* session id the fake node puts in entry messages */
 static struct sockaddr_in node_addr, client_addr;
 static struct herald_client *c;
 
@@ -133,20 +136,32 @@ static const struct herald_callbacks callbacks = {
 	.on_closed = on_closed,
 };
 
-static void open_client(int auto_resync)
+/* Open the client on the fake node with @p o (node, clock and unset timings filled in). */
+static void open_client_opts(struct herald_client_opts o)
 {
 	char addr[32];
-	struct herald_client_opts o = {
-		.node = addr,
-		.heartbeat_ms = HB_MS,
-		.timeout_beats = TIMEOUT_BEATS,
-		.auto_resync = auto_resync,
-		.now_ns = clock_now,
-	};
 
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(node_addr.sin_port));
+	o.node = addr;
+	o.now_ns = clock_now;
+	if (o.heartbeat_ms == 0)
+		o.heartbeat_ms = HB_MS;
+	if (o.timeout_beats == 0)
+		o.timeout_beats = TIMEOUT_BEATS;
 	c = herald_client_open(&o, &callbacks);
 	cr_assert_not_null(c, "herald_client_open: %s", strerror(errno));
+}
+
+static void open_client(int auto_resync)
+{
+	open_client_opts((struct herald_client_opts){.auto_resync = auto_resync});
+}
+
+/* Replace the suite's client with one opened with @p o. */
+static void reopen(struct herald_client_opts o)
+{
+	herald_client_close(c);
+	open_client_opts(o);
 }
 
 static void fake_node_up(void)
@@ -155,6 +170,8 @@ static void fake_node_up(void)
 	socklen_t len = sizeof(node_addr);
 
 	nevents = 0;
+	node_sent = 0;
+	node_session = SESSION;
 	fake_now = 1000000000ull;
 	node_fd = socket(AF_INET, SOCK_DGRAM, 0);
 	cr_assert_geq(node_fd, 0);
@@ -192,6 +209,7 @@ static void node_send_raw(const void *buf, size_t len)
 	cr_assert_eq(sendto(node_fd, buf, len, 0, (struct sockaddr *)&client_addr,
 			    sizeof(client_addr)),
 		     (ssize_t)len);
+	node_sent++;
 }
 
 static void node_send_small(uint8_t type, uint32_t session, uint64_t seq, const void *body,
@@ -211,7 +229,7 @@ static void node_send_entry(uint8_t type, uint16_t flags, uint64_t seq, const ch
 			    const void *value, size_t vlen, bool reverse)
 {
 	struct herald_hdr_fields h = {
-		.type = type, .flags = flags, .context = CTX, .session = SESSION, .seq = seq,
+		.type = type, .flags = flags, .context = CTX, .session = node_session, .seq = seq,
 	};
 	unsigned nf = herald_frag_count(herald_entry_msg_len(strlen(key), vlen));
 
@@ -233,14 +251,148 @@ static void pump_until(unsigned want)
 	cr_assert_eq(nevents, want, "expected %u events, got %u", want, nevents);
 }
 
-/* Subscribe, check the SUBSCRIBE frame, answer a one-entry snapshot (seq 1). */
-static void subscribe_live(void)
+/* Poll until the client has received every datagram the fake node sent. */
+static void pump_rx(void)
+{
+	struct herald_client_stats st;
+
+	for (int i = 0; i < 100; i++) {
+		herald_client_stats(c, &st);
+		if (st.rx_frames >= node_sent)
+			break;
+		cr_assert_geq(herald_client_poll(c, 20), 0);
+	}
+	herald_client_stats(c, &st);
+	cr_assert_eq(st.rx_frames, node_sent, "the client received %lu of %u datagrams",
+		     (unsigned long)st.rx_frames, node_sent);
+}
+
+/*
+ * The next frame the client sent that is not a HEARTBEAT (the injected clock
+ * makes those due whenever a test moves it far), without waiting: the client
+ * sends on loopback synchronously. False when nothing else is queued.
+ */
+static bool node_poll(uint8_t *buf, struct herald_frame *f)
+{
+	for (;;) {
+		socklen_t len = sizeof(client_addr);
+		ssize_t n = recvfrom(node_fd, buf, DGRAM_MAX, MSG_DONTWAIT,
+				     (struct sockaddr *)&client_addr, &len);
+
+		if (n < 0) {
+			cr_assert(errno == EAGAIN || errno == EWOULDBLOCK, "recv: %s", strerror(errno));
+			return false;
+		}
+		cr_assert_eq(herald_frame_decode(buf, (size_t)n, f), HERALD_DROP_NONE,
+			     "client sent a malformed frame");
+		if (f->type != HERALD_T_HEARTBEAT)
+			return true;
+	}
+}
+
+/* The client sent nothing but heartbeats. */
+static void expect_quiet(void)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	cr_assert_not(node_poll(buf, &f), "unexpected frame of type %u from the client", f.type);
+}
+
+/* The next non-heartbeat frame has @p type and names this session. */
+static void expect_frame(uint8_t type, struct herald_frame *f, uint8_t *buf)
+{
+	cr_assert(node_poll(buf, f), "the client sent no frame of type %u", type);
+	cr_assert_eq(f->type, type, "frame type %u, expected %u", f->type, type);
+	cr_assert_eq(f->context, CTX);
+}
+
+static void expect_nak(uint64_t first, uint64_t last)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+	struct herald_nak_body b;
+
+	expect_frame(HERALD_T_NAK, &f, buf);
+	cr_assert_eq(f.session, node_session);
+	cr_assert_eq(f.length, sizeof(b));
+	memcpy(&b, f.body, sizeof(b));
+	cr_assert_eq(be64toh(b.first), first, "NAK first %lu, expected %lu",
+		     (unsigned long)be64toh(b.first), (unsigned long)first);
+	cr_assert_eq(be64toh(b.last), last, "NAK last %lu, expected %lu",
+		     (unsigned long)be64toh(b.last), (unsigned long)last);
+}
+
+/* An ACK returning @p credits, sent after message @p seq. */
+static void expect_ack(uint32_t credits, uint64_t seq)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+	struct herald_ack_body b;
+
+	expect_frame(HERALD_T_ACK, &f, buf);
+	cr_assert_eq(f.session, node_session);
+	cr_assert_eq(f.seq, seq, "ACK after seq %lu, expected %lu", (unsigned long)f.seq,
+		     (unsigned long)seq);
+	cr_assert_eq(f.length, sizeof(b));
+	memcpy(&b, f.body, sizeof(b));
+	cr_assert_eq(ntohl(b.credits), credits, "ACK of %u credits, expected %u", ntohl(b.credits),
+		     credits);
+	cr_assert_eq(b.reserved, 0);
+}
+
+/* A DELTA whose value names its sequence number ("v<seq>"). */
+static void delta(uint64_t seq)
+{
+	char v[32];
+	int n = snprintf(v, sizeof(v), "v%lu", (unsigned long)seq);
+
+	node_send_entry(HERALD_T_DELTA, 0, seq, "k", v, (size_t)n, false);
+}
+
+/* events[i] is the DELTA sent by delta(seq). */
+static void assert_delta(unsigned i, uint64_t seq)
+{
+	char v[32];
+	int n = snprintf(v, sizeof(v), "v%lu", (unsigned long)seq);
+
+	cr_assert_lt(i, nevents);
+	cr_assert_eq(events[i].kind, EV_DELTA, "event %u is of kind %d, not a delta", i,
+		     events[i].kind);
+	cr_assert_eq(events[i].seq, seq, "event %u has seq %lu, expected %lu", i,
+		     (unsigned long)events[i].seq, (unsigned long)seq);
+	cr_assert_eq(events[i].value_len, n);
+	cr_assert_eq(memcmp(events[i].value, v, (size_t)n), 0);
+}
+
+static void node_heartbeat(uint64_t seq)
+{
+	node_send_small(HERALD_T_HEARTBEAT, node_session, seq, NULL, 0);
+}
+
+static void node_error(uint16_t code)
+{
+	uint8_t body[4] = {(uint8_t)(code >> 8), (uint8_t)code, 0, 0};
+
+	node_send_small(HERALD_T_ERROR, 0, 0, body, sizeof(body));
+}
+
+static struct herald_client_stats stats(void)
+{
+	struct herald_client_stats st;
+
+	herald_client_stats(c, &st);
+	return st;
+}
+
+/* Subscribe with @p flags, check the SUBSCRIBE frame, answer a one-entry snapshot (seq 1). */
+static void subscribe_live_ex(unsigned flags)
 {
 	uint8_t buf[DGRAM_MAX];
 	struct herald_frame f;
 	struct herald_subscribe_body sb;
 
-	cr_assert_eq(herald_subscribe(c, CTX), 0);
+	cr_assert_eq(herald_subscribe_ex(c, CTX, flags), 0);
 	node_recv(buf, &f);
 	cr_assert_eq(f.type, HERALD_T_SUBSCRIBE);
 	cr_assert_eq(f.context, CTX);
@@ -249,6 +401,11 @@ static void subscribe_live(void)
 	cr_assert_eq(ntohs(sb.heartbeat_ms), HB_MS);
 	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 1, "a", "1", 1, false);
 	pump_until(nevents + 2);
+}
+
+static void subscribe_live(void)
+{
+	subscribe_live_ex(0);
 }
 
 TestSuite(client, .init = fake_node_up, .fini = fake_node_down);
@@ -693,4 +850,841 @@ Test(client, resyncs_back_off_instead_of_storming)
 	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 13, "a", "13", 2, false);
 	pump_until(10);
 	cr_assert_eq(herald_client_synced(c, CTX), 1);
+}
+
+/*
+ * RESYNC on a live session, ordered (`none`) subscriptions repaired by NAK,
+ * and credit mode. Times are on the injected clock; MS is one millisecond.
+ */
+#define MS 1000000ull
+#define NAK_MS 10
+
+/* An ordered subscription, live at seq 1, on a client with a 10 ms NAK timeout. */
+static void ordered_live(struct herald_client_opts o)
+{
+	if (o.nak_timeout_ms == 0)
+		o.nak_timeout_ms = NAK_MS;
+	reopen(o);
+	subscribe_live_ex(HERALD_SUB_ORDERED);
+}
+
+Test(client, ordered_hole_held_then_released_in_order)
+{
+	ordered_live((struct herald_client_opts){0});
+	delta(2);
+	delta(4);
+	delta(5); /* 3 was lost */
+	pump_rx();
+	cr_assert_eq(nevents, 3, "messages past the hole must be held, not delivered");
+	assert_delta(2, 2);
+	expect_nak(3, 3);
+	expect_quiet(); /* 5 names no new hole: one NAK only */
+	cr_assert_eq(herald_client_next_timer_ms(c), NAK_MS, "the NAK retry timer is armed");
+	uint64_t seq;
+	cr_assert_eq(herald_client_last_seq(c, CTX, &seq), 0);
+	cr_assert_eq(seq, 2);
+	struct herald_client_stats st = stats();
+	cr_assert_eq(st.held, 2);
+	cr_assert_eq(st.naks, 1);
+	cr_assert_eq(st.gaps, 0);
+
+	delta(3); /* the retransmission */
+	pump_until(6);
+	assert_delta(3, 3);
+	assert_delta(4, 4);
+	assert_delta(5, 5);
+	st = stats();
+	cr_assert_eq(st.repaired, 1);
+	cr_assert_eq(st.gaps, 0);
+	cr_assert_eq(st.lost, 0);
+	cr_assert_eq(herald_client_synced(c, CTX), 1);
+
+	/* The hole is closed: no NAK is retried, however long we wait (short of a timeout). */
+	fake_now += (TIMEOUT_BEATS - 1) * HB_MS * MS;
+	herald_client_poll(c, 0);
+	expect_quiet();
+	cr_assert_eq(stats().nak_retries, 0);
+	cr_assert_eq(nevents, 6);
+}
+
+Test(client, nak_ranges_skip_held_messages)
+{
+	ordered_live((struct herald_client_opts){0});
+	delta(4);
+	pump_rx();
+	expect_nak(2, 3);
+	delta(6);
+	pump_rx();
+	expect_nak(5, 5);
+	delta(3); /* late, not retransmitted: already NAKed, held without a new NAK */
+	pump_rx();
+	expect_quiet();
+	node_heartbeat(9); /* 7..9 were lost at the tail */
+	pump_rx();
+	expect_nak(7, 9);
+	expect_quiet();
+
+	/* The retry asks for every missing run again, around what is held (3, 4, 6). */
+	fake_now += NAK_MS * MS;
+	herald_client_poll(c, 0);
+	expect_nak(2, 2);
+	expect_nak(5, 5);
+	expect_nak(7, 9);
+	expect_quiet();
+	struct herald_client_stats st = stats();
+	cr_assert_eq(st.naks, 6);
+	cr_assert_eq(st.nak_retries, 1);
+	cr_assert_eq(st.held, 3);
+	cr_assert_eq(nevents, 2);
+
+	delta(2);
+	pump_until(5); /* 2, then 3 and 4 held behind it; 5 is still missing */
+	delta(5);
+	pump_until(7);
+	delta(7);
+	delta(8);
+	delta(9);
+	pump_until(10);
+	for (unsigned i = 2; i < 10; i++)
+		assert_delta(i, i);
+	st = stats();
+	cr_assert_eq(st.repaired, 5, "2, 5, 7, 8 and 9 came after their NAK");
+	cr_assert_eq(st.gaps, 0);
+	cr_assert_eq(herald_client_synced(c, CTX), 1);
+}
+
+Test(client, duplicate_held_message_delivered_once)
+{
+	ordered_live((struct herald_client_opts){0});
+	delta(3);
+	delta(3); /* the same message twice (a NAK answered by a late original) */
+	pump_rx();
+	expect_nak(2, 2);
+	expect_quiet();
+	struct herald_client_stats st = stats();
+	cr_assert_eq(st.held, 1);
+	cr_assert_eq(st.stale, 1);
+
+	delta(2);
+	delta(2); /* and a duplicate of the retransmission */
+	pump_rx();
+	cr_assert_eq(nevents, 4);
+	assert_delta(2, 2);
+	assert_delta(3, 3);
+	cr_assert_eq(stats().stale, 2);
+}
+
+Test(client, ordered_tail_loss_naked_from_heartbeat)
+{
+	ordered_live((struct herald_client_opts){0});
+	node_heartbeat(1); /* in sync */
+	pump_rx();
+	expect_quiet();
+	node_heartbeat(3); /* 2 and 3 were lost at the tail */
+	pump_rx();
+	expect_nak(2, 3);
+	node_heartbeat(3); /* already asked for */
+	pump_rx();
+	expect_quiet();
+	node_heartbeat(4);
+	pump_rx();
+	expect_nak(4, 4);
+	cr_assert_eq(nevents, 2, "tail loss on an ordered subscription is not a gap");
+
+	delta(2);
+	delta(3);
+	delta(4);
+	pump_until(5);
+	assert_delta(2, 2);
+	assert_delta(3, 3);
+	assert_delta(4, 4);
+	struct herald_client_stats st = stats();
+	cr_assert_eq(st.gaps, 0);
+	cr_assert_eq(st.repaired, 3);
+	cr_assert_eq(st.heartbeats_rx, 4);
+}
+
+Test(client, nak_retries_double_up_to_a_cap_then_give_up)
+{
+	/* Retries at +10, +20, +40, +80, +160 and +160 ms (capped at 16 timeouts), then a gap. */
+	static const uint64_t nak_at_ms[] = {10, 30, 70, 150, 310};
+	const uint64_t give_up_ms = 470;
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	ordered_live((struct herald_client_opts){.timeout_beats = 100});
+	uint64_t t0 = fake_now;
+	delta(3);
+	pump_rx();
+	expect_nak(2, 2);
+	for (unsigned i = 0; i < sizeof(nak_at_ms) / sizeof(nak_at_ms[0]); i++) {
+		fake_now = t0 + nak_at_ms[i] * MS - 1;
+		herald_client_poll(c, 0);
+		expect_quiet();
+		cr_assert_eq(herald_client_next_timer_ms(c), 1, "the retry is 1 ns away (rounded up)");
+		fake_now++;
+		herald_client_poll(c, 0);
+		expect_nak(2, 2);
+		cr_assert_eq(stats().nak_retries, i + 1);
+	}
+	fake_now = t0 + give_up_ms * MS - 1;
+	herald_client_poll(c, 0);
+	expect_quiet();
+	cr_assert_eq(nevents, 2);
+
+	/* HERALD_CLIENT_NAK_TRIES NAKs unanswered: the GAP notice, then a fresh snapshot. */
+	fake_now++;
+	cr_assert_eq(herald_client_poll(c, 0), 1);
+	cr_assert_eq(nevents, 3);
+	cr_assert_eq(events[2].kind, EV_GAP);
+	cr_assert_eq(events[2].expected, 2);
+	cr_assert_eq(events[2].next, 3);
+	expect_frame(HERALD_T_RESYNC, &f, buf);
+	cr_assert_eq(f.session, SESSION);
+	cr_assert_eq(f.seq, 2, "the abandoned hole counts as received");
+	expect_quiet();
+	struct herald_client_stats st = stats();
+	cr_assert_eq(st.naks, HERALD_CLIENT_NAK_TRIES);
+	cr_assert_eq(st.nak_retries, HERALD_CLIENT_NAK_TRIES - 1);
+	cr_assert_eq(st.gaps, 1);
+	cr_assert_eq(st.lost, 1);
+	cr_assert_eq(st.resyncs, 1);
+	cr_assert_eq(herald_client_synced(c, CTX), 0);
+
+	/* No more NAKs for the abandoned hole; the snapshot makes the view whole. */
+	fake_now += 1000 * MS;
+	herald_client_poll(c, 0);
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf); /* the RESYNC's retry */
+	expect_quiet();
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 5, "a", "5", 1, false);
+	pump_until(5);
+	cr_assert_eq(events[3].kind, EV_SNAPSHOT);
+	cr_assert_eq(events[4].kind, EV_SNAPSHOT_END);
+	cr_assert_eq(herald_client_synced(c, CTX), 1);
+	for (unsigned i = 0; i < nevents; i++)
+		cr_assert_neq(events[i].kind, EV_DELTA, "the held message must be discarded");
+}
+
+Test(client, history_lost_reports_gap_and_resubscribes)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	ordered_live((struct herald_client_opts){0});
+	delta(4);
+	pump_rx();
+	expect_nak(2, 3);
+	node_error(HERALD_ERR_HISTORY_LOST);
+	pump_until(4);
+	cr_assert_eq(events[2].kind, EV_GAP);
+	cr_assert_eq(events[2].expected, 2);
+	cr_assert_eq(events[2].next, 4);
+	cr_assert_eq(events[3].kind, EV_ERROR);
+	cr_assert_eq(events[3].code, HERALD_ERR_HISTORY_LOST);
+	/* The session may have been cut: SUBSCRIBE, not RESYNC. */
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf);
+	expect_quiet();
+	struct herald_client_stats st = stats();
+	cr_assert_eq(st.history_lost, 1);
+	cr_assert_eq(st.gaps, 1);
+	cr_assert_eq(st.lost, 2);
+
+	/* What the node still retransmits is superseded by the snapshot. */
+	delta(3);
+	pump_rx();
+	cr_assert_eq(nevents, 4);
+	/* A new session numbers from 1 again (here with the same id). */
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 1, "a", "new", 3, false);
+	pump_until(6);
+	cr_assert_eq(events[4].kind, EV_SNAPSHOT);
+	cr_assert_eq(events[5].kind, EV_SNAPSHOT_END);
+	cr_assert_eq(herald_client_synced(c, CTX), 1);
+	delta(2);
+	delta(3);
+	pump_until(8);
+	assert_delta(6, 2);
+	assert_delta(7, 3);
+	expect_quiet();
+}
+
+Test(client, history_lost_without_nak_means_session_cut)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	ordered_live((struct herald_client_opts){0});
+	delta(2);
+	pump_until(3);
+	/* The session lagged beyond the history and was cut; nothing was NAKed. */
+	cr_assert_eq(herald_client_poll(c, 0), 0);
+	node_error(HERALD_ERR_HISTORY_LOST);
+	pump_until(5);
+	cr_assert_eq(events[3].kind, EV_GAP);
+	cr_assert_eq(events[3].expected, 3);
+	cr_assert_geq(events[3].next, 3);
+	cr_assert_eq(events[4].kind, EV_ERROR);
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf);
+
+	/* Another HISTORY_LOST while the snapshot is on its way is no new gap. */
+	node_error(HERALD_ERR_HISTORY_LOST);
+	pump_until(6);
+	cr_assert_eq(events[5].kind, EV_ERROR);
+	cr_assert_eq(stats().gaps, 1);
+	cr_assert_eq(stats().history_lost, 2);
+}
+
+Test(client, reorder_overflow_is_a_gap)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	ordered_live((struct herald_client_opts){.reorder_slots = 4});
+	delta(3);
+	delta(4);
+	delta(5); /* 5 - 2 = 3: the last message the 4 slots can bridge */
+	pump_rx();
+	expect_nak(2, 2);
+	expect_quiet();
+	struct herald_client_stats st = stats();
+	cr_assert_eq(st.held, 3);
+	cr_assert_eq(st.reorder_overflows, 0);
+	cr_assert_eq(nevents, 2);
+
+	delta(6);
+	pump_until(3);
+	cr_assert_eq(events[2].kind, EV_GAP);
+	cr_assert_eq(events[2].expected, 2);
+	cr_assert_eq(events[2].next, 7, "held messages are discarded with the hole");
+	expect_frame(HERALD_T_RESYNC, &f, buf);
+	expect_quiet();
+	st = stats();
+	cr_assert_eq(st.reorder_overflows, 1);
+	cr_assert_eq(st.gaps, 1);
+	cr_assert_eq(st.lost, 5);
+
+	delta(2); /* the retransmission, too late */
+	pump_rx();
+	cr_assert_eq(nevents, 3);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 8, "a", "8", 1, false);
+	delta(9);
+	pump_until(6);
+	cr_assert_eq(events[3].kind, EV_SNAPSHOT);
+	cr_assert_eq(events[4].kind, EV_SNAPSHOT_END);
+	assert_delta(5, 9);
+	cr_assert_eq(herald_client_synced(c, CTX), 1);
+}
+
+/* Send fragment @p frag of an entry message alone. */
+static void node_send_fragment(uint64_t seq, const char *key, const void *value, size_t vlen,
+			       unsigned frag)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_hdr_fields h = {
+		.type = HERALD_T_DELTA, .context = CTX, .session = node_session, .seq = seq,
+	};
+	int n = herald_entry_encode(buf, sizeof(buf), &h, key, strlen(key), value, vlen, frag);
+
+	cr_assert_gt(n, 0);
+	node_send_raw(buf, (size_t)n);
+}
+
+static void fill(uint8_t *v, size_t n, uint8_t salt)
+{
+	for (size_t i = 0; i < n; i++)
+		v[i] = (uint8_t)(i * 13 + salt);
+}
+
+Test(client, fragmented_retransmission_fills_hole)
+{
+	uint8_t value[2000];
+
+	fill(value, sizeof(value), 1);
+	ordered_live((struct herald_client_opts){0});
+	node_send_fragment(2, "big", value, sizeof(value), 0); /* fragment 1 is lost */
+	delta(3);
+	pump_rx();
+	expect_nak(2, 2);
+	cr_assert_eq(stats().reassembly_dropped, 1);
+	cr_assert_eq(nevents, 2);
+
+	node_send_entry(HERALD_T_DELTA, 0, 2, "big", value, sizeof(value), true);
+	pump_until(4);
+	cr_assert_eq(events[2].kind, EV_DELTA);
+	cr_assert_eq(events[2].seq, 2);
+	cr_assert_str_eq(events[2].key, "big");
+	cr_assert_eq(events[2].value_len, sizeof(value));
+	cr_assert_eq(memcmp(events[2].value, value, sizeof(value)), 0);
+	assert_delta(3, 3);
+	cr_assert_eq(stats().repaired, 1);
+}
+
+Test(client, fragmented_messages_held_and_retransmitted)
+{
+	uint8_t a[2000], b[3000], d[1500];
+
+	fill(a, sizeof(a), 1);
+	fill(b, sizeof(b), 2);
+	fill(d, sizeof(d), 3);
+	ordered_live((struct herald_client_opts){0});
+	/* A fragmented message past the hole is held whole. */
+	node_send_entry(HERALD_T_DELTA, 0, 3, "held", d, sizeof(d), true);
+	pump_rx();
+	expect_nak(2, 2);
+	/* The first fragment of 4 arrives, then the retransmission of 2 takes the reassembly. */
+	node_send_fragment(4, "four", b, sizeof(b), 0);
+	node_send_entry(HERALD_T_DELTA, 0, 2, "two", a, sizeof(a), false);
+	pump_until(4);
+	cr_assert_str_eq(events[2].key, "two");
+	cr_assert_eq(events[2].value_len, sizeof(a));
+	cr_assert_eq(memcmp(events[2].value, a, sizeof(a)), 0);
+	cr_assert_str_eq(events[3].key, "held");
+	cr_assert_eq(events[3].seq, 3);
+	cr_assert_eq(events[3].value_len, sizeof(d));
+	cr_assert_eq(memcmp(events[3].value, d, sizeof(d)), 0);
+
+	/* The rest of 4 cannot complete it; 5 shows it missing and it is NAKed. */
+	node_send_fragment(4, "four", b, sizeof(b), 1);
+	node_send_fragment(4, "four", b, sizeof(b), 2);
+	delta(5);
+	pump_rx();
+	expect_nak(4, 4);
+	expect_quiet();
+	cr_assert_eq(nevents, 4);
+	node_send_entry(HERALD_T_DELTA, 0, 4, "four", b, sizeof(b), true);
+	pump_until(6);
+	cr_assert_str_eq(events[4].key, "four");
+	cr_assert_eq(events[4].value_len, sizeof(b));
+	cr_assert_eq(memcmp(events[4].value, b, sizeof(b)), 0);
+	assert_delta(5, 5);
+	cr_assert_eq(stats().gaps, 0);
+}
+
+Test(client, held_messages_do_not_outlive_their_session)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	ordered_live((struct herald_client_opts){0});
+	node_send_entry(HERALD_T_DELTA, 0, 3, "k", "old", 3, false);
+	pump_rx();
+	expect_nak(2, 2);
+	node_send_small(HERALD_T_BYE, SESSION, 3, NULL, 0);
+	pump_until(3);
+	cr_assert_eq(events[2].kind, EV_CLOSED);
+
+	/* Subscribe again: a new session, numbered from 1 (here with the same id). */
+	cr_assert_eq(herald_subscribe(c, CTX), 0);
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 1, "a", "1", 1, false);
+	pump_until(5);
+	node_send_entry(HERALD_T_DELTA, 0, 3, "k", "new", 3, false);
+	pump_rx();
+	expect_nak(2, 2); /* seq 3 of the old session is no excuse not to ask */
+	delta(2);
+	pump_until(7);
+	assert_delta(5, 2);
+	cr_assert_eq(events[6].seq, 3);
+	cr_assert_eq(memcmp(events[6].value, "new", 3), 0, "a message of the old session was delivered");
+	cr_assert_eq(stats().stale, 0);
+}
+
+Test(client, heartbeat_far_ahead_naks_without_walking_the_range, .timeout = 10)
+{
+	const uint64_t far = 1ull << 40;
+
+	ordered_live((struct herald_client_opts){0});
+	delta(3);
+	pump_rx();
+	expect_nak(2, 2);
+	node_heartbeat(far);
+	pump_rx();
+	expect_nak(4, far);
+	node_heartbeat(UINT64_MAX);
+	pump_rx();
+	expect_nak(far + 1, UINT64_MAX);
+	expect_quiet();
+	cr_assert_eq(nevents, 2);
+}
+
+Test(client, ordered_resync_supersedes_deltas_before_snapshot)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	ordered_live((struct herald_client_opts){0});
+	cr_assert_eq(herald_resync(c, CTX), 0);
+	expect_frame(HERALD_T_RESYNC, &f, buf);
+	cr_assert_eq(f.session, SESSION);
+	cr_assert_eq(f.seq, 1);
+	cr_assert_eq(f.length, 0);
+	cr_assert_eq(herald_client_synced(c, CTX), 0);
+	delta(2); /* sent before the node saw the RESYNC */
+	node_send_entry(HERALD_T_SNAPSHOT, 0, 3, "a", "3", 1, false);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 4, "b", "4", 1, false);
+	delta(5);
+	pump_until(6);
+	cr_assert_eq(events[2].kind, EV_SNAPSHOT);
+	cr_assert_eq(events[2].seq, 3);
+	cr_assert_eq(events[3].kind, EV_SNAPSHOT);
+	cr_assert_eq(events[4].kind, EV_SNAPSHOT_END);
+	cr_assert_eq(events[4].seq, 4);
+	assert_delta(5, 5);
+	expect_quiet();
+	struct herald_client_stats st = stats();
+	cr_assert_eq(st.stale, 1);
+	cr_assert_eq(st.gaps, 0);
+	cr_assert_eq(st.resyncs, 1);
+	cr_assert_eq(herald_client_synced(c, CTX), 1);
+}
+
+Test(client, resync_on_live_session_keeps_deltas_flowing)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	subscribe_live();
+	delta(2);
+	pump_until(3);
+	cr_assert_eq(herald_resync(c, CTX), 0);
+	expect_frame(HERALD_T_RESYNC, &f, buf);
+	cr_assert_eq(f.session, SESSION);
+	cr_assert_eq(f.seq, 2, "RESYNC carries the last sequence received");
+	cr_assert_eq(herald_client_synced(c, CTX), 0);
+	delta(3); /* a conflated subscription keeps its deltas meanwhile */
+	node_send_entry(HERALD_T_SNAPSHOT, 0, 4, "a", "4", 1, false);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 5, "k", "5", 1, false);
+	pump_until(7);
+	assert_delta(3, 3);
+	cr_assert_eq(events[4].kind, EV_SNAPSHOT);
+	cr_assert_eq(events[5].kind, EV_SNAPSHOT);
+	cr_assert_eq(events[6].kind, EV_SNAPSHOT_END);
+	cr_assert_eq(herald_client_synced(c, CTX), 1);
+
+	/* A conflated subscription never NAKs: a gap is reported (no auto_resync here). */
+	delta(7);
+	pump_until(9);
+	cr_assert_eq(events[7].kind, EV_GAP);
+	cr_assert_eq(events[7].expected, 6);
+	cr_assert_eq(events[7].next, 7);
+	assert_delta(8, 7);
+	expect_quiet();
+	struct herald_client_stats st = stats();
+	cr_assert_eq(st.naks, 0);
+	cr_assert_eq(st.resyncs, 1);
+	cr_assert_eq(st.gaps, 1);
+}
+
+Test(client, resync_retried_as_subscribe_and_new_session_accepted)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	subscribe_live();
+	cr_assert_eq(herald_resync(c, CTX), 0);
+	expect_frame(HERALD_T_RESYNC, &f, buf);
+	fake_now += HB_MS * MS - 1;
+	herald_client_poll(c, 0);
+	expect_quiet();
+	fake_now += 1;
+	herald_client_poll(c, 0);
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf); /* works even if the node lost the session */
+	cr_assert_eq(stats().subscribe_retries, 1);
+
+	/* The node had lost it: a new session id, numbered from 1. */
+	node_session = SESSION + 2;
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 1, "a", "x", 1, false);
+	delta(2);
+	pump_until(5);
+	cr_assert_eq(events[2].kind, EV_SNAPSHOT);
+	cr_assert_eq(events[3].kind, EV_SNAPSHOT_END);
+	assert_delta(4, 2);
+	cr_assert_eq(herald_client_synced(c, CTX), 1);
+	/* The old session's frames are not this subscription's any more. */
+	node_session = SESSION;
+	delta(3);
+	pump_rx();
+	cr_assert_eq(nevents, 5);
+	cr_assert_eq(stats().drops[HERALD_DROP_UNKNOWN_SESSION], 1);
+	cr_assert_eq(stats().gaps, 0);
+}
+
+Test(client, resync_without_session_subscribes_and_unknown_context_fails)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	cr_assert_eq(herald_resync(c, CTX), -ENOENT);
+	expect_quiet();
+	/* No session yet: the request is a SUBSCRIBE. */
+	cr_assert_eq(herald_subscribe(c, CTX), 0);
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf);
+	cr_assert_eq(herald_resync(c, CTX), 0);
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 1, "a", "1", 1, false);
+	pump_until(2);
+
+	/* The node closed the session: a resync is a new SUBSCRIBE, numbering from 1. */
+	node_send_small(HERALD_T_BYE, SESSION, 1, NULL, 0);
+	pump_until(3);
+	cr_assert_eq(herald_resync(c, CTX), 0);
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 1, "a", "1", 1, false);
+	pump_until(5);
+	cr_assert_eq(events[3].kind, EV_SNAPSHOT);
+	cr_assert_eq(herald_client_synced(c, CTX), 1);
+
+	cr_assert_eq(herald_unsubscribe(c, CTX), 0);
+	expect_frame(HERALD_T_BYE, &f, buf);
+	cr_assert_eq(herald_resync(c, CTX), -ENOENT);
+	cr_assert_eq(herald_resync(c, CTX + 1), -ENOENT);
+	expect_quiet();
+}
+
+Test(client, subscribe_ex_rejects_unknown_flags)
+{
+	cr_assert_eq(herald_subscribe_ex(c, CTX, 0x2), -EINVAL);
+	cr_assert_eq(herald_subscribe_ex(c, CTX, HERALD_SUB_ORDERED | 0x80), -EINVAL);
+	cr_assert_eq(herald_subscribe_ex(c, CTX, ~0u), -EINVAL);
+	expect_quiet();
+	cr_assert_eq(herald_client_synced(c, CTX), -ENOENT, "a refused subscription takes no slot");
+
+	subscribe_live();
+	cr_assert_eq(herald_subscribe_ex(c, CTX, 0x4), -EINVAL);
+	expect_quiet();
+	cr_assert_eq(herald_client_synced(c, CTX), 1, "nor disturbs an existing one");
+}
+
+Test(client, subscribe_again_keeps_or_changes_ordering)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	ordered_live((struct herald_client_opts){0});
+	/* herald_subscribe() on an ordered subscription resyncs and stays ordered. */
+	cr_assert_eq(herald_subscribe(c, CTX), 0);
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 2, "a", "2", 1, false);
+	pump_until(4);
+	delta(4);
+	pump_rx();
+	expect_nak(3, 3);
+	cr_assert_eq(nevents, 4);
+
+	/* Flags 0 make it conflated: the held message goes, gaps are reported, no NAK. */
+	cr_assert_eq(herald_subscribe_ex(c, CTX, 0), 0);
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 5, "a", "5", 1, false);
+	pump_until(6);
+	delta(7);
+	pump_until(8);
+	cr_assert_eq(events[6].kind, EV_GAP);
+	cr_assert_eq(events[6].expected, 6);
+	assert_delta(7, 7);
+	expect_quiet();
+	cr_assert_eq(stats().naks, 1);
+}
+
+/* A credit-mode client with @p budget and @p batch (0: the default), subscribed, live at seq 1. */
+static void credit_live(uint32_t budget, uint32_t batch, int manual, unsigned flags)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+	struct herald_subscribe_body sb;
+
+	reopen((struct herald_client_opts){
+		.credits = 1, .budget = budget, .ack_batch = batch, .manual_ack = manual,
+		.nak_timeout_ms = NAK_MS,
+	});
+	cr_assert_eq(herald_subscribe_ex(c, CTX, flags), 0);
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf);
+	memcpy(&sb, f.body, sizeof(sb));
+	cr_assert_eq(ntohs(sb.flags), HERALD_SUB_F_CREDITS);
+	cr_assert_eq(ntohl(sb.budget), budget);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 1, "a", "1", 1, false);
+	pump_until(2);
+}
+
+Test(client, credit_acks_count_sequence_minus_snapshot)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	reopen((struct herald_client_opts){.credits = 1, .budget = 8, .ack_batch = 4});
+	cr_assert_eq(herald_subscribe(c, CTX), 0);
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf);
+	node_send_entry(HERALD_T_SNAPSHOT, 0, 1, "a", "1", 1, false);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 2, "b", "2", 1, false);
+	pump_until(3);
+	expect_quiet(); /* snapshot entries are not charged */
+	delta(3);
+	delta(4);
+	delta(5);
+	pump_until(6);
+	expect_quiet(); /* 3 messages consumed, the batch is 4 */
+	delta(6);
+	pump_until(7);
+	expect_ack(4, 6);
+	expect_quiet();
+
+	/* 8 is lost, and its credit is returned all the same. */
+	delta(7);
+	delta(9);
+	pump_until(10); /* 7, gap, 9 */
+	cr_assert_eq(events[8].kind, EV_GAP);
+	expect_quiet();
+	delta(10);
+	pump_until(11);
+	expect_ack(4, 10);
+	expect_quiet();
+	struct herald_client_stats st = stats();
+	cr_assert_eq(st.acks, 2);
+	cr_assert_eq(st.credits_returned, 8);
+}
+
+Test(client, credit_ack_batch_defaults_to_quarter_budget)
+{
+	credit_live(8, 0, 0, 0);
+	delta(2);
+	pump_until(3);
+	expect_quiet();
+	delta(3);
+	pump_until(4);
+	expect_ack(2, 3);
+	expect_quiet();
+}
+
+Test(client, credit_idle_heartbeat_returns_partial_batch_then_tops_up_once)
+{
+	credit_live(8, 4, 0, 0);
+	delta(2);
+	delta(3);
+	pump_until(4);
+	expect_quiet();
+	node_heartbeat(3);
+	pump_rx();
+	expect_ack(2, 3); /* the partial batch */
+	/*
+	 * Still idle and everything received: the node may be stalled on a
+	 * window lost ACKs shrank, so one extra batch, once per pause.
+	 */
+	node_heartbeat(3);
+	pump_rx();
+	expect_ack(4, 3);
+	node_heartbeat(3);
+	node_heartbeat(3);
+	pump_rx();
+	expect_quiet();
+
+	/* A new pause may top up again. */
+	delta(4);
+	pump_until(5);
+	node_heartbeat(4);
+	node_heartbeat(4);
+	node_heartbeat(4);
+	pump_rx();
+	expect_ack(1, 4);
+	expect_ack(4, 4);
+	expect_quiet();
+	struct herald_client_stats st = stats();
+	cr_assert_eq(st.acks, 4);
+	cr_assert_eq(st.credits_returned, 11);
+}
+
+Test(client, credit_manual_ack_sends_nothing_by_itself)
+{
+	credit_live(4, 1, 1, 0);
+	for (uint64_t s = 2; s <= 9; s++)
+		delta(s);
+	pump_until(10);
+	node_heartbeat(9);
+	node_heartbeat(9);
+	pump_rx();
+	expect_quiet();
+	cr_assert_eq(herald_ack(c, CTX, 3), 0);
+	expect_ack(3, 9);
+	cr_assert_eq(herald_ack(c, CTX, 0), -EINVAL);
+	cr_assert_eq(herald_ack(c, CTX + 1, 1), -ENOENT);
+	expect_quiet();
+	struct herald_client_stats st = stats();
+	cr_assert_eq(st.acks, 1);
+	cr_assert_eq(st.credits_returned, 3);
+}
+
+Test(client, ack_error_returns)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	reopen((struct herald_client_opts){.credits = 1, .budget = 4, .manual_ack = 1});
+	cr_assert_eq(herald_ack(c, CTX, 1), -ENOENT);
+	cr_assert_eq(herald_subscribe(c, CTX), 0);
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf);
+	cr_assert_eq(herald_ack(c, CTX, 1), -ENOTCONN, "no session before the snapshot names it");
+	cr_assert_eq(herald_ack(c, CTX, 0), -EINVAL);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 1, "a", "1", 1, false);
+	pump_until(2);
+	cr_assert_eq(herald_ack(c, CTX, 1), 0);
+	expect_ack(1, 1);
+	node_send_small(HERALD_T_BYE, SESSION, 1, NULL, 0);
+	pump_until(3);
+	cr_assert_eq(herald_ack(c, CTX, 1), -ENOTCONN, "the node closed the session");
+	expect_quiet();
+}
+
+Test(client, credit_counting_restarts_with_a_new_session)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	credit_live(4, 2, 0, HERALD_SUB_ORDERED);
+	for (uint64_t s = 2; s <= 5; s++)
+		delta(s);
+	pump_until(6);
+	expect_ack(2, 3);
+	expect_ack(2, 5);
+
+	/* Cut beyond the history; the new session (same id) numbers from 1. */
+	node_error(HERALD_ERR_HISTORY_LOST);
+	pump_until(8);
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 1, "a", "1", 1, false);
+	delta(2);
+	delta(3);
+	pump_until(12);
+	expect_ack(2, 3);
+	expect_quiet();
+
+	/*
+	 * Cut again; this time the node gives the new session another id. Resyncs
+	 * are at least a heartbeat interval apart, so the SUBSCRIBE waits for it.
+	 */
+	node_error(HERALD_ERR_HISTORY_LOST);
+	pump_until(14);
+	expect_quiet();
+	fake_now += HB_MS * MS;
+	herald_client_poll(c, 0);
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf);
+	node_session = SESSION + 1;
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 1, "a", "1", 1, false);
+	delta(2);
+	delta(3);
+	pump_until(18);
+	expect_ack(2, 3);
+	expect_quiet();
+}
+
+Test(client, credit_held_messages_paid_when_released)
+{
+	credit_live(8, 2, 0, HERALD_SUB_ORDERED);
+	delta(3);
+	pump_rx();
+	expect_nak(2, 2);
+	expect_quiet(); /* 3 is not consumed while it waits behind the hole */
+	node_heartbeat(3);
+	pump_rx();
+	expect_quiet(); /* nor is a heartbeat past the hole an idle, whole session */
+	delta(2);
+	pump_until(4);
+	expect_ack(2, 3);
+	expect_quiet();
 }
