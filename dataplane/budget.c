@@ -17,6 +17,27 @@
 /* Credits a client may bank with ACKs. */
 #define CREDITS_MAX (1 << 20)
 
+/* A rate bucket holds at most 50 ms worth of messages. */
+static int64_t rate_burst(uint32_t budget)
+{
+	return (int64_t)RTE_MAX(budget / 20, 1u) * MILLI;
+}
+
+/*
+ * The budget a SUBSCRIBE sets: the credit window, or a rate bucket.
+ * Fixes (tests/unit/test_dataplane.c): a rate bucket used to start empty, so
+ * the first updates after a SUBSCRIBE were marked dirty and waited for the
+ * next drain although the client had used none of its budget (an idle
+ * bucket is full); and the initial credit window was not capped, so an ACK
+ * on a session subscribed with more than CREDITS_MAX credits lowered them.
+ */
+void dp_budget_reset(struct dp_worker *w, struct dp_session *s)
+{
+	s->tokens = s->credit_mode ? RTE_MIN((int64_t)s->budget, (int64_t)CREDITS_MAX) * MILLI
+				   : rate_burst(s->budget);
+	s->refill_tsc = w->now;
+}
+
 bool dp_budget_take(struct dp_worker *w, struct dp_session *s)
 {
 	if (s->budget == 0)
@@ -24,7 +45,7 @@ bool dp_budget_take(struct dp_worker *w, struct dp_session *s)
 	if (!s->credit_mode) {
 		uint64_t hz = rte_get_tsc_hz();
 		uint64_t elapsed = RTE_MIN(w->now - s->refill_tsc, hz);
-		int64_t burst = (int64_t)RTE_MAX(s->budget / 20, 1u) * MILLI; /* 50 ms worth */
+		int64_t burst = rate_burst(s->budget);
 		s->tokens += (int64_t)(elapsed * s->budget / (hz / MILLI));
 		if (s->tokens > burst)
 			s->tokens = burst;

@@ -97,6 +97,7 @@ struct dp_session {
 	uint32_t dirty_prev, dirty_next; /* the worker's list of sessions with dirty keys */
 	bool on_dirty_list;
 	uint64_t hist_next;    /* `none`: next context message number to send */
+	uint64_t hist_first;   /* `none`: first message after the snapshot (older: not NAKable) */
 	int64_t seq_offset;    /* `none`: session seq = context message number + offset */
 };
 
@@ -238,6 +239,7 @@ int dp_policy_parse(const char *text, struct dp_policy *out, char *err, size_t e
 const char *dp_policy_name(const struct dp_policy *p, char *buf, size_t len);
 
 /* budget.c */
+void dp_budget_reset(struct dp_worker *w, struct dp_session *s);
 bool dp_budget_take(struct dp_worker *w, struct dp_session *s);
 void dp_budget_credit(struct dp_session *s, uint32_t credits);
 void dp_budget_drain(struct dp_worker *w);

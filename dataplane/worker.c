@@ -69,8 +69,7 @@ static void subscribe_rx(struct dp_worker *w, const struct herald_frame *f,
 		ses->hb_tsc = rte_get_tsc_hz() / 1000 * RTE_MAX(hb_ms, 10);
 	ses->budget = rte_be_to_cpu_32(sb.budget);
 	ses->credit_mode = (rte_be_to_cpu_16(sb.flags) & HERALD_SUB_F_CREDITS) != 0;
-	ses->tokens = ses->credit_mode ? (int64_t)ses->budget * 1000 : 0;
-	ses->refill_tsc = w->now;
+	dp_budget_reset(w, ses);
 	ses->mac = eth->src_addr;
 	ses->last_rx_tsc = w->now;
 	w->ctr[HERALD_CTR_SUBSCRIBES]++;
@@ -151,21 +150,33 @@ static void nak_rx(struct dp_worker *w, uint32_t sidx, const struct herald_frame
 	struct herald_nak_body nb;
 
 	memcpy(&nb, f->body, sizeof(nb));
-	int64_t first = (int64_t)rte_be_to_cpu_64(nb.first) - s->seq_offset;
-	int64_t last = (int64_t)rte_be_to_cpu_64(nb.last) - s->seq_offset;
-	int64_t oldest = (int64_t)c->hist_head - (int64_t)w->history + 1;
+	uint64_t first = rte_be_to_cpu_64(nb.first), last = rte_be_to_cpu_64(nb.last);
+	/*
+	 * Fix (tests/unit/test_dataplane.c): the range is clamped in the
+	 * session's sequence space, unsigned. Converting the client's numbers to
+	 * message numbers first overflowed int64 on huge values (undefined; a
+	 * range not sent yet was answered HISTORY_LOST), and the seqs of the
+	 * session's snapshot entries mapped onto older history messages, which
+	 * were resent as DELTAs under those numbers. Resendable are the messages
+	 * sent after the session's snapshot that the ring still holds.
+	 */
+	uint64_t oldest = c->hist_head >= w->history ? c->hist_head - w->history + 1 : 1;
+	uint64_t lo = (uint64_t)((int64_t)RTE_MAX(oldest, s->hist_first) + s->seq_offset);
+	uint64_t sent = (uint64_t)((int64_t)s->hist_next - 1 + s->seq_offset);
 
 	w->ctr[HERALD_CTR_NAKS]++;
-	if (last >= (int64_t)s->hist_next)
-		last = (int64_t)s->hist_next - 1; /* not sent yet: it will come anyway */
-	if (first < RTE_MAX(oldest, 1)) {
+	if (last > sent)
+		last = sent; /* not sent yet: it will come anyway */
+	if (first > last)
+		return;
+	if (first < lo) {
 		w->drop[HERALD_DROP_HISTORY_LOST]++;
 		dp_error_send(w, s->ip, s->port, &s->mac, c->id, HERALD_ERR_HISTORY_LOST,
 			      "NAK range no longer in the history");
-		first = RTE_MAX(oldest, 1);
+		first = lo;
 	}
-	for (int64_t m = first; m <= last; m++) {
-		dp_hist_send(w, sidx, (uint64_t)m);
+	for (uint64_t q = first; q <= last; q++) {
+		dp_hist_send(w, sidx, (uint64_t)((int64_t)q - s->seq_offset));
 		w->ctr[HERALD_CTR_RETRANSMITS]++;
 	}
 }

@@ -1,0 +1,1005 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests of the dataplane's frame handling (dataplane/, linked as the
+ * herald_dp library). Each test process initialises its own EAL, without
+ * hugepages, PCI or shared files (Criterion runs every test in a fresh
+ * process, so EAL is initialised once per process, in the suite's .init).
+ *
+ * Crafted Ethernet/IPv4/UDP/herald frames go through dp_net_rx, the very
+ * entry point the worker loop uses. The worker transmits on a net_ring port
+ * whose RX and TX share one ring, so what the node would send is read back
+ * with rte_eth_rx_burst and decoded by the same codec clients use. The
+ * worker's clock (w.now) is set by the test; the budget drain that the timer
+ * runs every 10 ms is called explicitly.
+ */
+#include <endian.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <criterion/criterion.h>
+
+#include <rte_bus_vdev.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_udp.h>
+
+#include "dataplane.h"
+
+/* Contexts, one per policy under test (policies set in setup). */
+#define CTX_REPLACE 10
+#define CTX_ADD 20
+#define CTX_MIN 21
+#define CTX_MAX 22
+#define CTX_NONE 30
+
+#define HISTORY 8
+#define PUB_PORT 9999
+#define PORT_A 10001
+#define PORT_B 10002
+#define RING_NAME "net_ring_dptest"
+#define OUT_MAX 256
+
+static const uint32_t node_ip = RTE_IPV4(198, 18, 0, 1);
+static const uint32_t client_ip = RTE_IPV4(198, 18, 0, 2);
+static const struct rte_ether_addr client_mac = {{0x02, 0, 0, 0, 0, 0x02}};
+
+static struct dp_config cfg;
+static struct dp_worker w;
+static struct rte_mempool *pool, *hdr_pool;
+static uint16_t ring_port;
+static uint64_t hz, pub_seq;
+
+/* One frame the node transmitted, decoded. */
+struct out {
+	uint8_t type;
+	uint16_t flags;
+	uint32_t context, session;
+	uint64_t seq;
+	uint16_t dport;    /* host order */
+	uint16_t msg_len;
+	char key[HERALD_KEY_MAX + 1];
+	uint8_t value[HERALD_FRAG_BODY_MAX];
+	uint16_t value_len;
+	uint16_t code;     /* ERROR */
+	char text[HERALD_ERROR_TEXT_MAX + 1];
+	uint16_t nb_segs;
+	const struct rte_mbuf *body_seg; /* second segment of a chained frame */
+};
+
+static struct out out[OUT_MAX];
+static unsigned nout;
+
+/* ---- EAL, port and worker ---- */
+
+static void policy_set(uint32_t context, const char *text)
+{
+	char err[160];
+	struct dp_context_policy *p = &cfg.policies[cfg.npolicies++];
+	p->context = context;
+	cr_assert_eq(dp_policy_parse(text, &p->policy, err, sizeof(err)), 0, "%s: %s", text, err);
+}
+
+static void setup(void)
+{
+	/*
+	 * --no-huge implies legacy memory, which --in-memory refuses; --no-shconf
+	 * and a per-process prefix give the same isolation: tests run in
+	 * parallel processes and share no file.
+	 */
+	char prefix[40];
+	snprintf(prefix, sizeof(prefix), "--file-prefix=herald_dptest_%d", (int)getpid());
+	char *argv[] = {"test_dataplane", "--no-huge", "--no-pci", "--no-shconf", prefix,
+			"--no-telemetry", "-l", "0", "--log-level=*:error", NULL};
+	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
+
+	cr_assert_geq(rte_eal_init(argc, argv), 0, "EAL initialisation failed");
+	hz = rte_get_tsc_hz();
+	pool = rte_pktmbuf_pool_create("dpt", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	hdr_pool = rte_pktmbuf_pool_create("dpt_hdr", 2047, 0, 0, RTE_PKTMBUF_HEADROOM + 128,
+					   (int)rte_socket_id());
+	cr_assert(pool != NULL && hdr_pool != NULL);
+
+	/* net_ring without arguments loops TX back into RX: the capture. */
+	cr_assert_eq(rte_vdev_init(RING_NAME, NULL), 0);
+	cr_assert_eq(rte_eth_dev_get_port_by_name(RING_NAME, &ring_port), 0);
+	struct rte_eth_conf conf = {0};
+	cr_assert_eq(rte_eth_dev_configure(ring_port, 1, 1, &conf), 0);
+	cr_assert_eq(rte_eth_rx_queue_setup(ring_port, 0, 1024, (unsigned)rte_socket_id(), NULL, pool), 0);
+	cr_assert_eq(rte_eth_tx_queue_setup(ring_port, 0, 1024, (unsigned)rte_socket_id(), NULL), 0);
+	cr_assert_eq(rte_eth_dev_start(ring_port), 0);
+
+	cfg = dp_config_defaults;
+	cfg.ip = htonl(node_ip);
+	cfg.max_sessions = 64;
+	cfg.max_contexts = 32;
+	cfg.max_keys = 512;
+	cfg.max_keys_per_context = 128; /* two dirty-bitmap words */
+	cfg.history = HISTORY;
+	cfg.max_history_contexts = 4;
+	cfg.reasm_slots = 8;
+	policy_set(CTX_REPLACE, "replace");
+	policy_set(CTX_ADD, "merge:add");
+	policy_set(CTX_MIN, "merge:min");
+	policy_set(CTX_MAX, "merge:max");
+	policy_set(CTX_NONE, "none");
+
+	struct herald_port port = {.port_id = ring_port, .nb_queues = 1,
+				   .caps = {.multi_seg_tx = true},
+				   .mac = {{0x02, 0, 0, 0, 0, 0x01}}};
+	memset(&w, 0, sizeof(w));
+	cr_assert_eq(dp_worker_init(&w, &cfg, &port, 0, pool, hdr_pool), 0);
+	cr_assert(w.zero_copy);
+	w.now = hz * 100;
+	pub_seq = 0;
+	nout = 0;
+}
+
+static void teardown(void)
+{
+	struct rte_mbuf *pkts[32];
+	char rundir[PATH_MAX];
+	uint16_t n;
+
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
+	dp_tx_flush(&w);
+	while ((n = rte_eth_rx_burst(ring_port, 0, pkts, 32)) != 0)
+		rte_pktmbuf_free_bulk(pkts, n);
+	dp_store_free(&w);
+	rte_eth_dev_stop(ring_port);
+	rte_eth_dev_close(ring_port);
+	rte_vdev_uninit(RING_NAME);
+	rte_mempool_free(hdr_pool);
+	rte_mempool_free(pool);
+	rte_eal_cleanup();
+	rmdir(rundir); /* EAL leaves its (empty) runtime directory behind */
+}
+
+TestSuite(dataplane, .init = setup, .fini = teardown, .timeout = 30);
+
+static void advance_ms(uint64_t ms)
+{
+	w.now += hz / 1000 * ms;
+}
+
+/* ---- frames in ---- */
+
+/* A complete frame from client_ip:@p sport to the node's queue port. */
+static void send_raw(uint16_t sport, const void *herald, uint16_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	cr_assert(m != NULL);
+	uint16_t l4 = (uint16_t)(sizeof(struct rte_udp_hdr) + len);
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr) + l4));
+	cr_assert(p != NULL);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+
+	eth->dst_addr = w.mac;
+	eth->src_addr = client_mac;
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	*ip = (struct rte_ipv4_hdr){
+		.version_ihl = RTE_IPV4_VHL_DEF,
+		.total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + l4)),
+		.time_to_live = 64,
+		.next_proto_id = IPPROTO_UDP,
+		.src_addr = htonl(client_ip),
+		.dst_addr = htonl(node_ip),
+	};
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	*udp = (struct rte_udp_hdr){
+		.src_port = htons(sport),
+		.dst_port = htons(HERALD_UDP_PORT_BASE),
+		.dgram_len = htons(l4),
+	};
+	memcpy(udp + 1, herald, len);
+	dp_net_rx(&w, m);
+}
+
+/* An unfragmented message of any type with @p body. */
+static void send_msg(uint16_t sport, uint8_t type, uint16_t flags, uint32_t context, uint32_t session,
+		     uint64_t seq, const void *body, uint16_t len)
+{
+	uint8_t buf[HERALD_MTU];
+	struct herald_hdr_fields h = {.type = type, .flags = flags, .context = context,
+				      .session = session, .seq = seq};
+	herald_hdr_encode(buf, &h, 0, len, len);
+	if (len)
+		memcpy(buf + sizeof(struct herald_hdr), body, len);
+	send_raw(sport, buf, (uint16_t)(sizeof(struct herald_hdr) + len));
+}
+
+static void subscribe(uint16_t sport, uint32_t context, uint16_t flags, uint32_t budget)
+{
+	struct herald_subscribe_body sb = {.flags = htons(flags), .budget = htonl(budget)};
+	send_msg(sport, HERALD_T_SUBSCRIBE, 0, context, 0, 0, &sb, sizeof(sb));
+}
+
+static void publish(uint32_t context, const char *key, const void *value, size_t value_len)
+{
+	uint8_t buf[HERALD_MTU];
+	struct herald_hdr_fields h = {.type = HERALD_T_PUBLISH, .context = context, .seq = ++pub_seq};
+	unsigned n = herald_frag_count(herald_entry_msg_len(strlen(key), value_len));
+	for (unsigned f = 0; f < n; f++) {
+		int len = herald_entry_encode(buf, sizeof(buf), &h, key, strlen(key), value, value_len, f);
+		cr_assert_gt(len, 0);
+		send_raw(PUB_PORT, buf, (uint16_t)len);
+	}
+}
+
+static void publish_str(uint32_t context, const char *key, const char *value)
+{
+	publish(context, key, value, strlen(value));
+}
+
+static void publish_i64(uint32_t context, const char *key, int64_t value)
+{
+	uint64_t be = htobe64((uint64_t)value);
+	publish(context, key, &be, sizeof(be));
+}
+
+static void ack(uint16_t sport, uint32_t context, uint32_t session, uint32_t credits)
+{
+	struct herald_ack_body ab = {.credits = htonl(credits)};
+	send_msg(sport, HERALD_T_ACK, 0, context, session, 0, &ab, sizeof(ab));
+}
+
+static void nak(uint16_t sport, uint32_t context, uint32_t session, uint64_t first, uint64_t last)
+{
+	struct herald_nak_body nb = {.first = htobe64(first), .last = htobe64(last)};
+	send_msg(sport, HERALD_T_NAK, 0, context, session, 0, &nb, sizeof(nb));
+}
+
+static void resync(uint16_t sport, uint32_t context, uint32_t session)
+{
+	send_msg(sport, HERALD_T_RESYNC, 0, context, session, 0, NULL, 0);
+}
+
+/* ---- frames out ---- */
+
+static void out_decode(struct rte_mbuf *m, struct out *o)
+{
+	uint8_t buf[RTE_ETHER_HDR_LEN + HERALD_MTU];
+	cr_assert_leq(m->pkt_len, sizeof(buf));
+	const uint8_t *p = rte_pktmbuf_read(m, 0, m->pkt_len, buf);
+	cr_assert(p != NULL);
+	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)p;
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
+	const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)(ip + 1);
+	struct herald_frame f;
+
+	cr_assert(rte_is_same_ether_addr(&eth->dst_addr, &client_mac));
+	cr_assert(rte_is_same_ether_addr(&eth->src_addr, &w.mac));
+	cr_assert_eq(ip->src_addr, htonl(node_ip));
+	cr_assert_eq(ip->dst_addr, htonl(client_ip));
+	cr_assert_eq(rte_raw_cksum(ip, sizeof(*ip)), 0xffff, "IPv4 header checksum");
+	cr_assert_eq(ntohs(ip->total_length), m->pkt_len - RTE_ETHER_HDR_LEN);
+	cr_assert_eq(ntohs(udp->src_port), HERALD_UDP_PORT_BASE);
+	cr_assert_eq(ntohs(udp->dgram_len), m->pkt_len - RTE_ETHER_HDR_LEN - sizeof(*ip));
+	uint16_t len = (uint16_t)(ntohs(udp->dgram_len) - sizeof(*udp));
+	enum herald_drop why = herald_frame_decode(udp + 1, len, &f);
+	cr_assert_eq(why, HERALD_DROP_NONE, "node sent an invalid frame: %s", herald_drop_name(why));
+
+	*o = (struct out){.type = f.type, .flags = f.flags, .context = f.context, .session = f.session,
+			  .seq = f.seq, .dport = ntohs(udp->dst_port), .msg_len = f.msg_len,
+			  .nb_segs = m->nb_segs, .body_seg = m->nb_segs > 1 ? m->next : NULL};
+	if (f.type == HERALD_T_ERROR) {
+		struct herald_error_body eb;
+		memcpy(&eb, f.body, sizeof(eb));
+		o->code = ntohs(eb.code);
+		memcpy(o->text, f.body + sizeof(eb), f.length - sizeof(eb));
+	} else if (f.key != NULL) {
+		cr_assert_eq(f.length, f.msg_len, "tests use unfragmented values");
+		memcpy(o->key, f.key, f.key_len);
+		o->value_len = f.value_len;
+		memcpy(o->value, f.key + f.key_len, f.value_len);
+	}
+}
+
+/* Everything the node transmitted since the last call, in order, in out[]. */
+static unsigned collect(void)
+{
+	struct rte_mbuf *pkts[32];
+	uint16_t n;
+
+	dp_tx_flush(&w);
+	cr_assert_eq(w.drop[HERALD_DROP_TX_FULL], 0, "capture ring overflowed");
+	nout = 0;
+	while ((n = rte_eth_rx_burst(ring_port, 0, pkts, 32)) != 0)
+		for (uint16_t i = 0; i < n; i++) {
+			cr_assert_lt(nout, OUT_MAX);
+			out_decode(pkts[i], &out[nout++]);
+			rte_pktmbuf_free(pkts[i]);
+		}
+	return nout;
+}
+
+static int64_t out_i64(const struct out *o)
+{
+	uint64_t be;
+	cr_assert_eq(o->value_len, 8);
+	memcpy(&be, o->value, sizeof(be));
+	return (int64_t)be64toh(be);
+}
+
+static void assert_entry(const struct out *o, uint8_t type, uint64_t seq, const char *key, const char *value)
+{
+	cr_assert_eq(o->type, type, "type %u, expected %u (seq %lu)", o->type, type, (unsigned long)seq);
+	cr_assert_eq(o->seq, seq, "seq %lu, expected %lu", (unsigned long)o->seq, (unsigned long)seq);
+	cr_assert_str_eq(o->key, key);
+	cr_assert_eq(o->value_len, strlen(value), "key %s: value length %u", key, o->value_len);
+	cr_assert_eq(memcmp(o->value, value, o->value_len), 0, "key %s: value %.*s, expected %s", key,
+		     o->value_len, (const char *)o->value, value);
+}
+
+static void assert_delta(const struct out *o, uint64_t seq, const char *key, const char *value)
+{
+	assert_entry(o, HERALD_T_DELTA, seq, key, value);
+	cr_assert_eq(o->flags, 0);
+}
+
+static void assert_error(const struct out *o, uint16_t dport, enum herald_error code)
+{
+	cr_assert_eq(o->type, HERALD_T_ERROR);
+	cr_assert_eq(o->session, 0);
+	cr_assert_eq(o->dport, dport);
+	cr_assert_eq(o->code, code, "ERROR code %u, expected %u", o->code, code);
+}
+
+/* Subscribe and take the snapshot; returns the session id. */
+static uint32_t subscribe_session(uint16_t sport, uint32_t context, uint16_t flags, uint32_t budget)
+{
+	subscribe(sport, context, flags, budget);
+	cr_assert_geq(collect(), 1);
+	cr_assert_eq(out[nout - 1].type, HERALD_T_SNAPSHOT);
+	cr_assert_eq(out[nout - 1].flags, HERALD_F_SNAP_END);
+	cr_assert_neq(out[0].session, 0);
+	return out[0].session;
+}
+
+static uint64_t drops_total(void)
+{
+	uint64_t n = 0;
+	for (int i = 1; i < HERALD_DROP_MAX; i++)
+		n += w.drop[i];
+	return n;
+}
+
+static struct dp_session *session(uint32_t wire_id)
+{
+	return &w.sessions[wire_id - 1];
+}
+
+/* ---- conflation policies ---- */
+
+Test(dataplane, policy_parse_names_and_errors)
+{
+	struct dp_policy p;
+	char err[200], name[32];
+
+	cr_assert_eq(dp_policy_parse("replace", &p, err, sizeof(err)), 0);
+	cr_assert_eq(p.kind, DP_POLICY_REPLACE);
+	cr_assert_eq(dp_policy_parse("none", &p, err, sizeof(err)), 0);
+	cr_assert_eq(p.kind, DP_POLICY_NONE);
+	cr_assert_str_eq(dp_policy_name(&p, name, sizeof(name)), "none");
+	const char *ops[] = {"add", "min", "max"};
+	for (unsigned i = 0; i < 3; i++) {
+		char text[16];
+		snprintf(text, sizeof(text), "merge:%s", ops[i]);
+		cr_assert_eq(dp_policy_parse(text, &p, err, sizeof(err)), 0);
+		cr_assert_eq(p.kind, DP_POLICY_MERGE);
+		cr_assert_str_eq(p.merge->name, ops[i]);
+		cr_assert_str_eq(dp_policy_name(&p, name, sizeof(name)), text);
+	}
+
+	cr_assert_eq(dp_policy_parse("merge:avg", &p, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "unknown merge operation 'avg': expected one of add, min, max");
+	cr_assert_eq(dp_policy_parse("merge:", &p, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "unknown merge operation '': expected one of add, min, max");
+	cr_assert_eq(dp_policy_parse("fifo", &p, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "unknown policy 'fifo': expected replace, none or merge:OP (OP one of add, min, max)");
+	cr_assert_eq(dp_policy_parse("", &p, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "unknown policy '': expected replace, none or merge:OP (OP one of add, min, max)");
+	cr_assert_eq(dp_policy_parse("Replace", &p, err, sizeof(err)), -EINVAL);
+	cr_assert_eq(dp_policy_parse("merge", &p, err, sizeof(err)), -EINVAL);
+	cr_assert_eq(dp_policy_parse("merge:add ", &p, err, sizeof(err)), -EINVAL);
+	/* A short buffer truncates the message, never overruns it. */
+	char small[8];
+	cr_assert_eq(dp_policy_parse("bogus", &p, small, sizeof(small)), -EINVAL);
+	cr_assert_str_eq(small, "unknown");
+}
+
+Test(dataplane, replace_newest_value_and_late_snapshot)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_REPLACE, 0, 0);
+	cr_assert_eq(nout, 1, "empty context: one empty SNAPSHOT");
+	cr_assert_eq(out[0].seq, 1);
+	cr_assert_eq(out[0].msg_len, 0);
+	cr_assert_eq(out[0].context, CTX_REPLACE);
+	cr_assert_eq(out[0].dport, PORT_A);
+
+	publish_str(CTX_REPLACE, "k1", "one");
+	publish_str(CTX_REPLACE, "k1", "two");
+	publish_str(CTX_REPLACE, "k2", "x");
+	cr_assert_eq(collect(), 3);
+	assert_delta(&out[0], 2, "k1", "one");
+	assert_delta(&out[1], 3, "k1", "two");
+	assert_delta(&out[2], 4, "k2", "x");
+	for (unsigned i = 0; i < 3; i++) {
+		cr_assert_eq(out[i].session, a);
+		cr_assert_eq(out[i].nb_segs, 2, "header segment + shared body");
+	}
+
+	/* A late subscriber's snapshot holds the latest value of each key. */
+	uint32_t b = subscribe_session(PORT_B, CTX_REPLACE, 0, 0);
+	cr_assert_neq(a, b);
+	cr_assert_eq(nout, 2);
+	assert_entry(&out[0], HERALD_T_SNAPSHOT, 1, "k1", "two");
+	cr_assert_eq(out[0].flags, 0);
+	assert_entry(&out[1], HERALD_T_SNAPSHOT, 2, "k2", "x");
+	cr_assert_eq(out[1].flags, HERALD_F_SNAP_END);
+	cr_assert_eq(out[1].dport, PORT_B);
+
+	/* Both sessions get the next update, each with its own sequence. */
+	publish_str(CTX_REPLACE, "k2", "y");
+	cr_assert_eq(collect(), 2);
+	for (unsigned i = 0; i < 2; i++) {
+		const struct out *o = &out[i];
+		assert_delta(o, o->session == a ? 5 : 3, "k2", "y");
+		/* One body, referenced by both frames: written once. */
+		cr_assert_eq(o->body_seg, out[0].body_seg);
+	}
+	cr_assert_eq(w.ctr[HERALD_CTR_PUBLISHES], 4);
+	cr_assert_eq(w.ctr[HERALD_CTR_DELIVERIES], 5);
+	cr_assert_eq(w.ctr[HERALD_CTR_SNAPSHOT_ENTRIES], 2);
+	cr_assert_eq(w.ctr[HERALD_CTR_KEYS_ACTIVE], 2);
+	cr_assert_eq(w.ctr[HERALD_CTR_TX_COPIED], 0);
+	cr_assert_eq(drops_total(), 0);
+}
+
+Test(dataplane, merge_add_folds_and_wraps)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_ADD, 0, 0);
+	publish_i64(CTX_ADD, "n", 5);
+	publish_i64(CTX_ADD, "n", 7);
+	publish_i64(CTX_ADD, "n", -20);
+	publish_i64(CTX_ADD, "m", INT64_MAX);
+	publish_i64(CTX_ADD, "m", 1);
+	cr_assert_eq(collect(), 5);
+	const int64_t want[] = {5, 12, -8, INT64_MAX, INT64_MIN};
+	for (unsigned i = 0; i < 5; i++) {
+		cr_assert_eq(out[i].type, HERALD_T_DELTA);
+		cr_assert_eq(out[i].session, a);
+		cr_assert_eq(out[i].seq, 2 + i);
+		cr_assert_str_eq(out[i].key, i < 3 ? "n" : "m");
+		cr_assert_eq(out_i64(&out[i]), want[i], "delta %u: %ld", i, (long)out_i64(&out[i]));
+	}
+	cr_assert_eq(w.ctr[HERALD_CTR_MERGES], 5);
+
+	subscribe_session(PORT_B, CTX_ADD, 0, 0);
+	cr_assert_eq(nout, 2);
+	cr_assert_str_eq(out[0].key, "n");
+	cr_assert_eq(out_i64(&out[0]), -8);
+	cr_assert_str_eq(out[1].key, "m");
+	cr_assert_eq(out_i64(&out[1]), INT64_MIN);
+}
+
+static void merge_sequence(uint32_t context, const int64_t *in, const int64_t *want, unsigned n)
+{
+	subscribe_session(PORT_A, context, 0, 0);
+	for (unsigned i = 0; i < n; i++)
+		publish_i64(context, "v", in[i]);
+	cr_assert_eq(collect(), n);
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_eq(out_i64(&out[i]), want[i], "update %u: got %ld, want %ld", i,
+			     (long)out_i64(&out[i]), (long)want[i]);
+	subscribe_session(PORT_B, context, 0, 0);
+	cr_assert_eq(nout, 1);
+	cr_assert_eq(out_i64(&out[0]), want[n - 1]);
+}
+
+Test(dataplane, merge_min)
+{
+	const int64_t in[] = {5, 7, 3, -4, 0, INT64_MIN, 9};
+	const int64_t want[] = {5, 5, 3, -4, -4, INT64_MIN, INT64_MIN};
+	merge_sequence(CTX_MIN, in, want, 7);
+}
+
+Test(dataplane, merge_max)
+{
+	const int64_t in[] = {-5, -7, 3, 2, INT64_MAX, -1};
+	const int64_t want[] = {-5, -5, 3, 3, INT64_MAX, INT64_MAX};
+	merge_sequence(CTX_MAX, in, want, 6);
+}
+
+Test(dataplane, merge_drops_values_not_8_bytes)
+{
+	subscribe_session(PORT_A, CTX_ADD, 0, 0);
+	publish_i64(CTX_ADD, "n", 40);
+	cr_assert_eq(collect(), 1);
+
+	uint8_t nine[9] = {0}, four[4] = {0, 0, 0, 1};
+	publish(CTX_ADD, "n", four, sizeof(four));
+	publish(CTX_ADD, "n", nine, sizeof(nine));
+	publish(CTX_ADD, "n", nine, 0);
+	publish(CTX_ADD, "fresh", four, sizeof(four)); /* no key is created for it */
+	cr_assert_eq(collect(), 0);
+	cr_assert_eq(w.drop[HERALD_DROP_BAD_VALUE], 4);
+	cr_assert_eq(drops_total(), 4);
+	cr_assert_eq(w.ctr[HERALD_CTR_KEYS_ACTIVE], 1);
+	cr_assert_eq(w.ctr[HERALD_CTR_PUBLISHES], 1);
+
+	/* The stored value is untouched. */
+	publish_i64(CTX_ADD, "n", 2);
+	cr_assert_eq(collect(), 1);
+	cr_assert_eq(out_i64(&out[0]), 42);
+}
+
+Test(dataplane, none_delivers_every_update_in_order)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_NONE, 0, 0);
+	const char *vals[] = {"a", "b", "c", "d"};
+	for (unsigned i = 0; i < 4; i++)
+		publish_str(CTX_NONE, "k", vals[i]);
+	cr_assert_eq(collect(), 4);
+	for (unsigned i = 0; i < 4; i++) {
+		assert_delta(&out[i], 2 + i, "k", vals[i]);
+		cr_assert_eq(out[i].session, a);
+	}
+	cr_assert_eq(w.contexts[session(a)->ctx].hist_head, 4);
+	/* The snapshot still holds only the latest value. */
+	subscribe_session(PORT_B, CTX_NONE, 0, 0);
+	cr_assert_eq(nout, 1);
+	assert_entry(&out[0], HERALD_T_SNAPSHOT, 1, "k", "d");
+}
+
+/* ---- budgets: rate mode ---- */
+
+Test(dataplane, rate_budget_zero_is_unlimited)
+{
+	subscribe_session(PORT_A, CTX_REPLACE, 0, 0);
+	for (unsigned i = 0; i < 200; i++) {
+		char key[8];
+		snprintf(key, sizeof(key), "k%u", i % 50);
+		publish_str(CTX_REPLACE, key, "v");
+		if (i % 50 == 49)
+			cr_assert_eq(collect(), 50);
+	}
+	cr_assert_eq(w.ctr[HERALD_CTR_DELIVERIES], 200);
+	cr_assert_eq(w.ctr[HERALD_CTR_DIRTY_MARKED], 0);
+}
+
+Test(dataplane, rate_budget_exact_then_dirty_then_latest)
+{
+	/* 200 messages/s: a burst of 10 (50 ms worth), one more every 5 ms. */
+	uint32_t a = subscribe_session(PORT_A, CTX_REPLACE, 0, 200);
+	char key[8], val[8];
+
+	for (unsigned i = 0; i < 10; i++) {
+		snprintf(key, sizeof(key), "k%u", i);
+		publish_str(CTX_REPLACE, key, "v0");
+	}
+	cr_assert_eq(collect(), 10, "a new session's bucket holds a whole burst");
+	cr_assert_eq(w.ctr[HERALD_CTR_DIRTY_MARKED], 0);
+
+	/* Past the budget: marked dirty, nothing queued. */
+	for (unsigned r = 1; r <= 5; r++)
+		for (unsigned i = 0; i < 3; i++) {
+			snprintf(key, sizeof(key), "k%u", i);
+			snprintf(val, sizeof(val), "v%u", r);
+			publish_str(CTX_REPLACE, key, val);
+		}
+	cr_assert_eq(collect(), 0);
+	struct dp_session *s = session(a);
+	cr_assert_eq(s->ndirty, 3, "queue depth is at most one per key");
+	cr_assert_eq(w.ctr[HERALD_CTR_DIRTY_MARKED], 15);
+	dp_budget_drain(&w);
+	cr_assert_eq(collect(), 0, "no time has passed: no budget");
+
+	/* 5 ms: one message of budget, the latest value of one dirty key. */
+	advance_ms(5);
+	dp_budget_drain(&w);
+	cr_assert_eq(collect(), 1);
+	assert_delta(&out[0], 12, "k0", "v5");
+	cr_assert_eq(s->ndirty, 2);
+	/* A fresh update while dirty keys are owed waits its turn. */
+	publish_str(CTX_REPLACE, "k9", "v9");
+	cr_assert_eq(collect(), 0);
+	cr_assert_eq(s->ndirty, 3);
+
+	advance_ms(100);
+	dp_budget_drain(&w);
+	cr_assert_eq(collect(), 3);
+	assert_delta(&out[0], 13, "k1", "v5");
+	assert_delta(&out[1], 14, "k2", "v5");
+	assert_delta(&out[2], 15, "k9", "v9");
+	cr_assert_eq(s->ndirty, 0);
+	cr_assert_eq(w.ctr[HERALD_CTR_DIRTY_SENT], 4);
+	cr_assert_eq(w.dirty_head, DP_NONE, "session left the drain list");
+
+	/* Budget left (burst refilled): deliveries are immediate again. */
+	publish_str(CTX_REPLACE, "k3", "now");
+	cr_assert_eq(collect(), 1);
+	assert_delta(&out[0], 16, "k3", "now");
+}
+
+Test(dataplane, rate_budget_refill_is_capped_at_burst)
+{
+	subscribe_session(PORT_A, CTX_REPLACE, 0, 200);
+	advance_ms(10000); /* a long idle period banks no more than the burst */
+	char key[8];
+	for (unsigned i = 0; i < 12; i++) {
+		snprintf(key, sizeof(key), "k%u", i);
+		publish_str(CTX_REPLACE, key, "v");
+	}
+	cr_assert_eq(collect(), 10);
+	cr_assert_eq(w.ctr[HERALD_CTR_DIRTY_MARKED], 2);
+}
+
+/* ---- budgets: credit mode ---- */
+
+Test(dataplane, credit_window_ack_and_dirty)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_REPLACE, HERALD_SUB_F_CREDITS, 3);
+	cr_assert_eq(nout, 1, "snapshot entries are not charged");
+	publish_str(CTX_REPLACE, "a", "1");
+	publish_str(CTX_REPLACE, "b", "1");
+	publish_str(CTX_REPLACE, "c", "1");
+	publish_str(CTX_REPLACE, "a", "2");
+	publish_str(CTX_REPLACE, "a", "3");
+	publish_str(CTX_REPLACE, "d", "1");
+	cr_assert_eq(collect(), 3);
+	assert_delta(&out[2], 4, "c", "1");
+	cr_assert_eq(session(a)->ndirty, 2);
+
+	/* Time alone never refills a credit window. */
+	advance_ms(5000);
+	dp_budget_drain(&w);
+	cr_assert_eq(collect(), 0);
+
+	ack(PORT_A, CTX_REPLACE, a, 1);
+	cr_assert_eq(collect(), 0, "an ACK is not answered");
+	cr_assert_eq(w.ctr[HERALD_CTR_ACKS], 1);
+	dp_budget_drain(&w);
+	cr_assert_eq(collect(), 1);
+	assert_delta(&out[0], 5, "a", "3");
+
+	ack(PORT_A, CTX_REPLACE, a, 5);
+	dp_budget_drain(&w);
+	cr_assert_eq(collect(), 1);
+	assert_delta(&out[0], 6, "d", "1");
+	cr_assert_eq(session(a)->ndirty, 0);
+	cr_assert_eq(session(a)->tokens, 4 * 1000, "4 credits left");
+	publish_str(CTX_REPLACE, "b", "2");
+	cr_assert_eq(collect(), 1);
+	assert_delta(&out[0], 7, "b", "2");
+	cr_assert_eq(drops_total(), 0);
+}
+
+Test(dataplane, credit_huge_values_are_capped)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_REPLACE, HERALD_SUB_F_CREDITS, 1);
+	ack(PORT_A, CTX_REPLACE, a, UINT32_MAX);
+	ack(PORT_A, CTX_REPLACE, a, UINT32_MAX);
+	cr_assert_eq(session(a)->tokens, (int64_t)(1 << 20) * 1000, "banked credits are capped at 2^20");
+	cr_assert_eq(w.ctr[HERALD_CTR_ACKS], 2);
+	cr_assert_eq(collect(), 0);
+	publish_str(CTX_REPLACE, "k", "v");
+	cr_assert_eq(collect(), 1);
+}
+
+Test(dataplane, credit_initial_window_is_capped_and_ack_never_lowers_it)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_REPLACE, HERALD_SUB_F_CREDITS, UINT32_MAX);
+	cr_assert_eq(session(a)->tokens, (int64_t)(1 << 20) * 1000);
+	publish_str(CTX_REPLACE, "k", "v");
+	cr_assert_eq(collect(), 1);
+	ack(PORT_A, CTX_REPLACE, a, 1);
+	cr_assert_eq(session(a)->tokens, (int64_t)(1 << 20) * 1000);
+}
+
+Test(dataplane, credit_zero_budget_is_unlimited_and_rate_ack_keeps_alive)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_REPLACE, HERALD_SUB_F_CREDITS, 0);
+	uint32_t b = subscribe_session(PORT_B, CTX_REPLACE, 0, 100);
+	for (unsigned i = 0; i < 20; i++)
+		publish_str(CTX_REPLACE, "k", "v");
+	collect();
+	unsigned to_a = 0;
+	for (unsigned i = 0; i < nout; i++)
+		to_a += out[i].session == a;
+	cr_assert_eq(to_a, 20);
+
+	/* On a rate session an ACK only refreshes liveness. */
+	int64_t tokens = session(b)->tokens;
+	advance_ms(1);
+	ack(PORT_B, CTX_REPLACE, b, 1000);
+	cr_assert_eq(session(b)->tokens, tokens);
+	cr_assert_eq(session(b)->last_rx_tsc, w.now);
+	cr_assert_eq(collect(), 0);
+}
+
+Test(dataplane, ack_unknown_session_and_malformed)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_REPLACE, HERALD_SUB_F_CREDITS, 1);
+	int64_t tokens = session(a)->tokens;
+
+	ack(PORT_A, CTX_REPLACE, a + 1, 10);             /* not this sender's id */
+	ack(PORT_B, CTX_REPLACE, a, 10);                 /* another port */
+	ack(PORT_A, CTX_REPLACE + 1, a, 10);             /* unknown context */
+	cr_assert_eq(w.drop[HERALD_DROP_UNKNOWN_SESSION], 3);
+
+	uint8_t body[12] = {0};
+	send_msg(PORT_A, HERALD_T_ACK, 0, CTX_REPLACE, a, 0, body, 4);
+	send_msg(PORT_A, HERALD_T_ACK, 0, CTX_REPLACE, a, 0, body, 12);
+	send_msg(PORT_A, HERALD_T_ACK, 0, CTX_REPLACE, a, 0, body, 0);
+	cr_assert_eq(w.drop[HERALD_DROP_BAD_BODY], 3);
+	struct herald_ack_body ab = {.credits = htonl(10), .reserved = htonl(1)};
+	send_msg(PORT_A, HERALD_T_ACK, 0, CTX_REPLACE, a, 0, &ab, sizeof(ab));
+	cr_assert_eq(w.drop[HERALD_DROP_BAD_FLAGS], 1);
+
+	cr_assert_eq(drops_total(), 7);
+	cr_assert_eq(w.ctr[HERALD_CTR_ACKS], 0);
+	cr_assert_eq(session(a)->tokens, tokens);
+	cr_assert_eq(collect(), 0, "malformed frames are never answered");
+}
+
+/* ---- RESYNC ---- */
+
+Test(dataplane, resync_sends_fresh_snapshot_and_clears_dirty)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_REPLACE, HERALD_SUB_F_CREDITS, 1);
+	publish_str(CTX_REPLACE, "x", "1");
+	publish_str(CTX_REPLACE, "y", "1");
+	publish_str(CTX_REPLACE, "x", "2");
+	cr_assert_eq(collect(), 1);
+	assert_delta(&out[0], 2, "x", "1");
+	cr_assert_eq(session(a)->ndirty, 2);
+
+	resync(PORT_A, CTX_REPLACE, a);
+	cr_assert_eq(collect(), 2);
+	assert_entry(&out[0], HERALD_T_SNAPSHOT, 3, "x", "2");
+	assert_entry(&out[1], HERALD_T_SNAPSHOT, 4, "y", "1");
+	cr_assert_eq(out[1].flags, HERALD_F_SNAP_END);
+	cr_assert_eq(out[0].session, a);
+	cr_assert_eq(w.ctr[HERALD_CTR_RESYNCS], 1);
+	cr_assert_eq(session(a)->ndirty, 0);
+	cr_assert_eq(w.dirty_head, DP_NONE);
+
+	/* Nothing is owed any more, even when credit returns. */
+	ack(PORT_A, CTX_REPLACE, a, 10);
+	dp_budget_drain(&w);
+	cr_assert_eq(collect(), 0);
+	publish_str(CTX_REPLACE, "y", "2");
+	cr_assert_eq(collect(), 1);
+	assert_delta(&out[0], 5, "y", "2");
+}
+
+Test(dataplane, resync_malformed_and_unknown)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_REPLACE, 0, 0);
+	uint8_t junk[4] = {0};
+	send_msg(PORT_A, HERALD_T_RESYNC, 0, CTX_REPLACE, a, 0, junk, sizeof(junk));
+	cr_assert_eq(w.drop[HERALD_DROP_BAD_BODY], 1);
+	resync(PORT_B, CTX_REPLACE, a);
+	resync(PORT_A, CTX_REPLACE, a + 7);
+	resync(PORT_A, 999, a);
+	cr_assert_eq(w.drop[HERALD_DROP_UNKNOWN_SESSION], 3);
+	cr_assert_eq(w.ctr[HERALD_CTR_RESYNCS], 0);
+	cr_assert_eq(collect(), 0);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_ACTIVE], 1, "RESYNC never creates a context");
+}
+
+/* ---- `none`: history, lag, NAK ---- */
+
+Test(dataplane, none_lagging_session_catches_up_in_order)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_NONE, HERALD_SUB_F_CREDITS, 2);
+	for (unsigned i = 0; i < 6; i++) {
+		char v[4];
+		snprintf(v, sizeof(v), "%u", i);
+		publish_str(CTX_NONE, "k", v);
+	}
+	cr_assert_eq(collect(), 2);
+	assert_delta(&out[1], 3, "k", "1");
+	cr_assert_eq(w.ctr[HERALD_CTR_HISTORY_LAGGED], 4);
+
+	ack(PORT_A, CTX_NONE, a, 3);
+	dp_budget_drain(&w);
+	cr_assert_eq(collect(), 3);
+	assert_delta(&out[0], 4, "k", "2");
+	assert_delta(&out[1], 5, "k", "3");
+	assert_delta(&out[2], 6, "k", "4");
+	/* A new update goes behind the lag, never ahead of it. */
+	publish_str(CTX_NONE, "k", "6");
+	cr_assert_eq(collect(), 0);
+	ack(PORT_A, CTX_NONE, a, 10);
+	dp_budget_drain(&w);
+	cr_assert_eq(collect(), 2);
+	assert_delta(&out[0], 7, "k", "5");
+	assert_delta(&out[1], 8, "k", "6");
+	cr_assert_eq(w.dirty_head, DP_NONE);
+}
+
+Test(dataplane, none_session_beyond_history_is_cut)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_NONE, HERALD_SUB_F_CREDITS, 1);
+	uint32_t b = subscribe_session(PORT_B, CTX_NONE, 0, 0);
+	for (unsigned i = 0; i < 1 + HISTORY; i++)
+		publish_str(CTX_NONE, "k", "v");
+	cr_assert_eq(collect(), 2 + HISTORY, "A took 1 within its credit, B all");
+	/* A owes messages 2..9: exactly the history. Still served. */
+	dp_budget_drain(&w);
+	cr_assert_eq(session(a)->in_use, true);
+	publish_str(CTX_NONE, "k", "v");
+	cr_assert_eq(collect(), 1);
+	cr_assert_eq(out[0].session, b);
+
+	/* Message 2 has left the ring: A is cut. */
+	dp_budget_drain(&w);
+	cr_assert_eq(collect(), 1);
+	assert_error(&out[0], PORT_A, HERALD_ERR_HISTORY_LOST);
+	cr_assert_str_eq(out[0].text, "fell beyond the history: resubscribe");
+	cr_assert_eq(w.ctr[HERALD_CTR_SESSIONS_CUT], 1);
+	cr_assert_eq(w.ctr[HERALD_CTR_SESSIONS_ACTIVE], 1);
+	cr_assert_eq(session(a)->in_use, false);
+	send_msg(PORT_A, HERALD_T_HEARTBEAT, 0, CTX_NONE, a, 0, NULL, 0);
+	cr_assert_eq(w.drop[HERALD_DROP_UNKNOWN_SESSION], 1, "the cut session is gone");
+
+	/* B is unaffected; A may subscribe again and gets the snapshot. */
+	publish_str(CTX_NONE, "k", "w");
+	cr_assert_eq(collect(), 1);
+	cr_assert_eq(out[0].session, b);
+	subscribe_session(PORT_A, CTX_NONE, 0, 0);
+	assert_entry(&out[0], HERALD_T_SNAPSHOT, 1, "k", "w");
+}
+
+Test(dataplane, nak_retransmits_by_reference)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_NONE, 0, 0);
+	publish_str(CTX_NONE, "k", "m1");
+	publish_str(CTX_NONE, "j", "m2");
+	publish_str(CTX_NONE, "k", "m3");
+	cr_assert_eq(collect(), 3);
+	uint64_t zc = w.ctr[HERALD_CTR_TX_ZEROCOPY];
+
+	nak(PORT_A, CTX_NONE, a, 2, 3);
+	cr_assert_eq(collect(), 2);
+	assert_delta(&out[0], 2, "k", "m1");
+	assert_delta(&out[1], 3, "j", "m2");
+	const struct dp_context *c = &w.contexts[session(a)->ctx];
+	cr_assert_eq(out[0].body_seg, c->hist[0].frag[0], "retransmit references the stored body");
+	cr_assert_eq(out[1].body_seg, c->hist[1].frag[0]);
+	cr_assert_eq(w.ctr[HERALD_CTR_TX_COPIED], 0);
+	cr_assert_eq(w.ctr[HERALD_CTR_TX_ZEROCOPY], zc + 2);
+	cr_assert_eq(w.ctr[HERALD_CTR_NAKS], 1);
+	cr_assert_eq(w.ctr[HERALD_CTR_RETRANSMITS], 2);
+	/* Retransmits keep their numbers: the session's sequence goes on. */
+	publish_str(CTX_NONE, "k", "m4");
+	cr_assert_eq(collect(), 1);
+	assert_delta(&out[0], 5, "k", "m4");
+	cr_assert_eq(drops_total(), 0);
+}
+
+Test(dataplane, nak_range_not_sent_yet_is_ignored)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_NONE, 0, 0);
+	publish_str(CTX_NONE, "k", "m1");
+	publish_str(CTX_NONE, "k", "m2");
+	cr_assert_eq(collect(), 2); /* seq 2, 3 */
+
+	nak(PORT_A, CTX_NONE, a, 3, 10); /* only seq 3 was sent */
+	cr_assert_eq(collect(), 1);
+	assert_delta(&out[0], 3, "k", "m2");
+	nak(PORT_A, CTX_NONE, a, 4, 4);
+	nak(PORT_A, CTX_NONE, a, 4, UINT64_MAX);
+	nak(PORT_A, CTX_NONE, a, UINT64_MAX / 2 + 1, UINT64_MAX);
+	nak(PORT_A, CTX_NONE, a, UINT64_MAX, UINT64_MAX);
+	cr_assert_eq(collect(), 0, "nothing sent, no ERROR");
+	cr_assert_eq(w.ctr[HERALD_CTR_NAKS], 5);
+	cr_assert_eq(w.ctr[HERALD_CTR_RETRANSMITS], 1);
+	cr_assert_eq(drops_total(), 0);
+}
+
+Test(dataplane, nak_past_history_gets_history_lost)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_NONE, 0, 0);
+	for (unsigned i = 1; i <= 12; i++) {
+		char v[4];
+		snprintf(v, sizeof(v), "m%u", i);
+		publish_str(CTX_NONE, "k", v);
+	}
+	cr_assert_eq(collect(), 12); /* seq 2..13; the history holds messages 5..12 = seq 6..13 */
+
+	nak(PORT_A, CTX_NONE, a, 2, 3);
+	cr_assert_eq(collect(), 1);
+	assert_error(&out[0], PORT_A, HERALD_ERR_HISTORY_LOST);
+	cr_assert_eq(w.drop[HERALD_DROP_HISTORY_LOST], 1);
+
+	/* A range straddling the oldest entry: ERROR, then what is still held. */
+	nak(PORT_A, CTX_NONE, a, 4, 7);
+	cr_assert_eq(collect(), 3);
+	assert_error(&out[0], PORT_A, HERALD_ERR_HISTORY_LOST);
+	assert_delta(&out[1], 6, "k", "m5");
+	assert_delta(&out[2], 7, "k", "m6");
+	cr_assert_eq(w.drop[HERALD_DROP_HISTORY_LOST], 2);
+	cr_assert_eq(w.ctr[HERALD_CTR_RETRANSMITS], 2);
+	cr_assert_eq(session(a)->in_use, true, "a NAK answer does not cut the session");
+}
+
+Test(dataplane, nak_never_replays_history_as_snapshot_seqs)
+{
+	/* Three messages before B subscribes: its seq 1..2 are SNAPSHOT entries. */
+	publish_str(CTX_NONE, "k", "old");
+	publish_str(CTX_NONE, "j", "j1");
+	publish_str(CTX_NONE, "k", "new");
+	uint32_t b = subscribe_session(PORT_B, CTX_NONE, 0, 0);
+	cr_assert_eq(nout, 2);
+	assert_entry(&out[0], HERALD_T_SNAPSHOT, 1, "k", "new");
+	assert_entry(&out[1], HERALD_T_SNAPSHOT, 2, "j", "j1");
+	publish_str(CTX_NONE, "k", "after");
+	cr_assert_eq(collect(), 1);
+	assert_delta(&out[0], 3, "k", "after");
+
+	/* Snapshot entries are not in the history: the answer is HISTORY_LOST. */
+	nak(PORT_B, CTX_NONE, b, 1, 3);
+	cr_assert_eq(collect(), 2);
+	assert_error(&out[0], PORT_B, HERALD_ERR_HISTORY_LOST);
+	assert_delta(&out[1], 3, "k", "after");
+	cr_assert_eq(w.drop[HERALD_DROP_HISTORY_LOST], 1);
+}
+
+Test(dataplane, nak_malformed_unknown_and_conflated)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_NONE, 0, 0);
+	uint32_t r = subscribe_session(PORT_B, CTX_REPLACE, 0, 0);
+	publish_str(CTX_NONE, "k", "m1");
+	cr_assert_eq(collect(), 1);
+
+	nak(PORT_A, CTX_NONE, a, 3, 2);
+	uint8_t body[24] = {0};
+	send_msg(PORT_A, HERALD_T_NAK, 0, CTX_NONE, a, 0, body, 8);
+	send_msg(PORT_A, HERALD_T_NAK, 0, CTX_NONE, a, 0, body, 24);
+	send_msg(PORT_A, HERALD_T_NAK, 0, CTX_NONE, a, 0, body, 0);
+	cr_assert_eq(w.drop[HERALD_DROP_BAD_BODY], 4);
+
+	nak(PORT_A, CTX_NONE, a + 1, 2, 2);
+	nak(PORT_B, CTX_NONE, a, 2, 2);
+	nak(PORT_A, 777, a, 2, 2);
+	cr_assert_eq(w.drop[HERALD_DROP_UNKNOWN_SESSION], 3);
+
+	/* Conflated contexts repair with RESYNC, not NAK. */
+	nak(PORT_B, CTX_REPLACE, r, 1, 1);
+	cr_assert_eq(w.drop[HERALD_DROP_UNEXPECTED_TYPE], 1);
+
+	cr_assert_eq(drops_total(), 8);
+	cr_assert_eq(w.ctr[HERALD_CTR_NAKS], 0);
+	cr_assert_eq(collect(), 0, "never answered");
+}
+
+Test(dataplane, node_to_client_types_are_unexpected)
+{
+	uint32_t a = subscribe_session(PORT_A, CTX_REPLACE, 0, 0);
+	uint8_t entry[8] = {0, 1, 'k', 'v'};
+	struct herald_error_body eb = {.code = htons(HERALD_ERR_UNKNOWN_SESSION)};
+	struct herald_redirect_body rb = {0};
+	struct herald_hello_body hb = {0};
+
+	send_msg(PORT_A, HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, CTX_REPLACE, a, 9, entry, 4);
+	send_msg(PORT_A, HERALD_T_DELTA, 0, CTX_REPLACE, a, 9, entry, 4);
+	send_msg(PORT_A, HERALD_T_ERROR, 0, CTX_REPLACE, 0, 0, &eb, sizeof(eb));
+	send_msg(PORT_A, HERALD_T_REDIRECT, 0, CTX_REPLACE, 0, 0, &rb, sizeof(rb));
+	send_msg(PORT_A, HERALD_T_HELLO, 0, CTX_REPLACE, 0, 0, &hb, sizeof(hb));
+	cr_assert_eq(w.drop[HERALD_DROP_UNEXPECTED_TYPE], 5);
+	cr_assert_eq(drops_total(), 5);
+	cr_assert_eq(collect(), 0);
+	cr_assert_eq(w.ctr[HERALD_CTR_KEYS_ACTIVE], 0, "a DELTA from a client changes nothing");
+}
