@@ -24,6 +24,9 @@
 
 #include <herald/client.h>
 
+#define BENCH_NAME "herald-pingpong"
+#include "bench_util.h"
+
 #define SIZES_MAX 32
 #define KEY "pp"
 /* The value starts with the round-trip counter, so a late reply is recognised. */
@@ -60,14 +63,6 @@ struct pp {
 	bool snap_done;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -81,44 +76,6 @@ static void usage(FILE *out)
 		"  --timeout-ms MS     wait for one reply before counting it lost (default 100)\n"
 		"  --json FILE         also write the results as JSON\n",
 		HERALD_UDP_PORT_BASE);
-}
-
-static int bad_arg(const char *opt, const char *val, const char *expected)
-{
-	fprintf(stderr, "herald-pingpong: %s '%s': expected %s\n", opt, val, expected);
-	return -EINVAL;
-}
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	*out = strtoul(s, &end, 0);
-	if (errno != 0 || *end != '\0' || *out > max)
-		return -EINVAL;
-	return 0;
-}
-
-static int parse_sizes(const char *arg, struct opts *o)
-{
-	char buf[512], *save = NULL, *tok;
-
-	if (strlen(arg) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, arg);
-	o->nsizes = 0;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		unsigned long v;
-
-		if (o->nsizes == SIZES_MAX || parse_uint(tok, HERALD_VALUE_MAX, &v) < 0 ||
-		    v < SIZE_MIN)
-			return -EINVAL;
-		o->sizes[o->nsizes++] = (unsigned)v;
-	}
-	return o->nsizes ? 0 : -EINVAL;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -138,7 +95,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	static const unsigned default_sizes[] = {125, 256, 512, 1024, 1500, 2000};
 	struct sockaddr_in sa;
 	unsigned long v;
-	int opt;
+	int opt, ret;
 
 	memset(o, 0, sizeof(*o));
 	o->count = 10000;
@@ -161,9 +118,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->echo = optarg;
 			break;
 		case 's':
-			if (parse_sizes(optarg, o) < 0)
+			ret = parse_uint_list(optarg, o->sizes, SIZES_MAX, SIZE_MIN, HERALD_VALUE_MAX);
+			if (ret < 0)
 				return bad_arg("--sizes", optarg,
 					       "a comma-separated list of 8..4096 byte sizes (at most 32)");
+			o->nsizes = (unsigned)ret;
 			break;
 		case 'c':
 			if (parse_uint(optarg, UINT_MAX, &v) < 0 || v == 0)
@@ -185,46 +144,18 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return bad_arg("--timeout-ms", optarg, "1..600000 milliseconds");
 			o->timeout_ms = (int)v;
 			break;
-		case 'j':
-			o->json = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
 		default:
-			usage(stderr);
-			return -EINVAL;
+			if (common_opt(opt, &o->json, usage) < 0)
+				return -EINVAL;
+			break;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "herald-pingpong: unexpected argument '%s'\n", argv[optind]);
-		return -EINVAL;
-	}
-	if (o->node == NULL) {
-		fprintf(stderr, "herald-pingpong: --node IP[:PORT] is required\n");
-		usage(stderr);
-		return -EINVAL;
-	}
-	return 0;
+	return args_finish(argc, argv, o->node, usage);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted samples. */
 static double rank_us(const uint64_t *s, unsigned n, double p)
 {
-	unsigned long rank = (unsigned long)((p / 100.0) * n + 0.999999999);
-
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return (double)s[rank - 1] / 1000.0;
+	return (double)rank_u64(s, n, p) / 1000.0;
 }
 
 static void summarize(uint64_t *s, unsigned n, struct result *r)
@@ -447,7 +378,6 @@ static json_t *result_json(const struct result *r)
 static int write_json(const struct opts *o, const struct result *hr, const struct result *er)
 {
 	json_t *root, *rows;
-	int ret;
 
 	rows = json_array();
 	for (unsigned i = 0; i < o->nsizes; i++) {
@@ -468,17 +398,7 @@ static int write_json(const struct opts *o, const struct result *hr, const struc
 			 (json_int_t)o->timeout_ms, "value_size_meaning",
 			 "herald: value bytes of one PUBLISH/DELTA; echo: UDP payload bytes",
 			 "results", rows);
-	if (root == NULL) {
-		fprintf(stderr, "herald-pingpong: cannot build JSON\n");
-		return -ENOMEM;
-	}
-	ret = json_dump_file(root, o->json, JSON_INDENT(2) | JSON_REAL_PRECISION(7));
-	json_decref(root);
-	if (ret < 0) {
-		fprintf(stderr, "herald-pingpong: cannot write %s\n", o->json);
-		return -EIO;
-	}
-	return 0;
+	return json_write(root, o->json);
 }
 
 static int echo_open(const char *addr)
