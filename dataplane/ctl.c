@@ -4,8 +4,8 @@
  * worker lcore), one JSON request per line, one JSON reply per line
  * (docs/heraldd.md). Requests that read or change a worker's store cross to
  * the worker through its rte_ring and are run by the worker between bursts
- * (dp_ctl_drain, from the 10 ms timers): workers never lock, never wait and
- * make no system call for them. Counters are read directly, as telemetry.c
+ * (dp_ctl_drain: an empty-ring check per loop, never per packet): workers
+ * never lock, never wait and make no system call for them. Counters are read directly, as telemetry.c
  * does (aligned 64-bit words written by one lcore). If nobody is connected
  * nothing here runs, so the dataplane serves on while heraldd is away.
  */
@@ -91,8 +91,10 @@ static void op_run(struct dp_worker *w, struct dp_ctl_op *op)
 			    w->contexts[ctx].policy.merge != op->policy.merge)) {
 			op->rc = -EEXIST;
 		}
-		if (ctx != DP_NONE)
+		if (ctx != DP_NONE) {
+			w->contexts[ctx].ephemeral = false; /* the control plane wants it kept */
 			op->current = w->contexts[ctx].policy;
+		}
 		break;
 	case HERALD_CTL_DEACTIVATE:
 		if (ctx == DP_NONE)
@@ -118,7 +120,7 @@ void dp_ctl_drain(struct dp_worker *w)
 {
 	void *objs[CTL_DRAIN_BURST];
 
-	if (w->ctl_ring == NULL)
+	if (w->ctl_ring == NULL || rte_ring_empty(w->ctl_ring))
 		return;
 	unsigned n = rte_ring_dequeue_burst(w->ctl_ring, objs, CTL_DRAIN_BURST, NULL);
 	for (unsigned i = 0; i < n; i++) {
@@ -134,12 +136,12 @@ void dp_ctl_drain(struct dp_worker *w)
 /* Control side: hand @p op to worker @p q and wait for it. */
 static int op_call(struct dp_ctl_op *op, uint16_t q)
 {
-	struct timespec nap = {.tv_nsec = 200 * 1000};
+	struct timespec nap = {.tv_nsec = 50 * 1000};
 
 	atomic_store(&op->state, OP_PENDING);
 	if (rte_ring_enqueue(ctl.workers[q].ctl_ring, op) != 0)
 		return -EBUSY;
-	for (int i = 0; i < CTL_WAIT_MS * 5; i++) {
+	for (int i = 0; i < CTL_WAIT_MS * 20; i++) {
 		if (atomic_load(&op->state) == OP_DONE)
 			return 0;
 		nanosleep(&nap, NULL);

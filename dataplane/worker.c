@@ -303,7 +303,6 @@ static void timers_run(struct dp_worker *w)
 	}
 	dp_budget_drain(w);
 	dp_reasm_expire(w);
-	dp_ctl_drain(w); /* control requests (ctl.c): between bursts, never per packet */
 	/* The pools are shared by every queue: one worker reports them. */
 	if (w->queue == 0)
 		w->ctr[HERALD_CTR_MBUFS_IN_USE] = rte_mempool_in_use_count(w->pool) +
@@ -369,6 +368,7 @@ int dp_worker_main(void *arg)
 			if (w->ntx != 0)
 				dp_tx_flush(w);
 		}
+	dp_ctl_drain(w); /* control requests (ctl.c): between bursts, never per packet */
 		if (n != 0) {
 			empty = 0;
 		} else if (w->idle == DP_IDLE_SLEEP && ++empty > IDLE_POLLS) {

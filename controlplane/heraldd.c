@@ -1,0 +1,968 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * heraldd: the control-plane daemon of one node (docs/heraldd.md).
+ *
+ *   heraldd --node-id N --listen ADDR:PORT [--peer ADDR:PORT]... --dataplane-sock PATH
+ *           --dataplane-addr ADDR[:PORT] [options]
+ *
+ * One thread, one poll loop: heartbeats to and from peers (UDP), the member
+ * state machine per peer (controlplane/member.c), the director's table of
+ * where each context lives, failover when a peer dies, a userspace HELLO
+ * responder answering REDIRECTs like the XDP program, the XDP route map when
+ * one is pinned, and the dataplane's control socket. Everything the daemon
+ * knows about hosted contexts it can rebuild from the dataplane and from
+ * peers' heartbeats, so it can be restarted at any time.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "ctx_table.h"
+#include "director.h"
+#include "dpctl.h"
+#include "keys.h"
+#include "member.h"
+#include "peer_msg.h"
+#include "redirect.h"
+
+#define MS 1000000ull
+#define PEERS_MAX (HERALD_NODES_MAX - 1)
+#define LOCAL_MAX 65536
+#define DP_POLL_MS 100
+#define DP_TIMEOUT_MS 2000
+#define PENDING_MS 2000
+#define EVENTS_MAX 16
+
+struct options {
+	uint32_t node_id;
+	struct sockaddr_in listen;
+	struct sockaddr_in peers[PEERS_MAX];
+	unsigned npeers;
+	const char *dp_sock;
+	uint32_t dp_ip;   /* network order */
+	uint16_t dp_port; /* host order */
+	struct sockaddr_in hello;
+	bool hello_set;
+	uint64_t interval_ns;
+	struct herald_member_params params;
+	uint8_t key[HERALD_CLUSTER_SECRET_LEN]; /* secret; the placement and token keys are derived from it */
+	bool key_set;
+	uint32_t ttl_s;
+	const char *pin_dir;
+	const char *status_file;
+	uint32_t capacity; /* sessions at which the node counts as full */
+};
+
+/* What a peer told us beyond the member state. */
+struct peer {
+	uint32_t id;
+	uint32_t dp_ip;
+	uint16_t dp_port, queues;
+	uint32_t *ids, nids;   /* last complete list of contexts it hosts */
+	uint32_t *pend, npend; /* list being assembled from chunks */
+	uint16_t next_chunk;
+	bool have_list;
+};
+
+static struct {
+	struct options o;
+	struct herald_view view;
+	struct herald_director dir;
+	uint8_t token_key[HERALD_TOKEN_KEY_LEN];
+	struct herald_ctx_table table;
+	struct herald_dpctl dp;
+	bool dp_up;
+	uint16_t queues;
+	uint32_t incarnation;
+	uint32_t *local, nlocal; /* contexts the local dataplane holds */
+	uint64_t sessions;
+	struct peer peers[HERALD_NODES_MAX];
+	unsigned npeer;
+	int hb_fd, hello_fd;
+	int routes_fd, secret_fd;
+	bool dirty;
+	uint64_t redirects, hello_drops, moved;
+} d = {.hb_fd = -1, .hello_fd = -1, .routes_fd = -1, .secret_fd = -1};
+
+static volatile sig_atomic_t quit;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Log lines start with wall-clock milliseconds so tests can time events. */
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+	struct timespec ts;
+	va_list ap;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	printf("[%" PRIu64 "] heraldd %u: ", (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000,
+	       d.o.node_id);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+/* ---- options ---- */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: heraldd --node-id N --listen ADDR:PORT [--peer ADDR:PORT]... [options]\n"
+		"  --node-id N            this node's id, stable across restarts (0 .. 2^32-2)\n"
+		"  --listen ADDR:PORT     UDP address for peer heartbeats\n"
+		"  --peer ADDR:PORT       a peer's --listen address (repeatable, up to %d)\n"
+		"  --dataplane-sock PATH  the dataplane's --ctl-sock (optional: without it the\n"
+		"                         node hosts nothing but still redirects and heartbeats)\n"
+		"  --dataplane-addr A[:P] where clients reach this node's dataplane (P: queue 0's\n"
+		"                         UDP port, default %d)\n"
+		"  --hello ADDR:PORT      UDP address of the userspace HELLO responder\n"
+		"                         (default: the --listen address, port %d)\n"
+		"  --interval-ms N        heartbeat interval (default 50)\n"
+		"  --suspect-after N      missed intervals before SUSPECT (default 3)\n"
+		"  --dead-after N         missed intervals before DEAD (default 6)\n"
+		"  --key HEX              64 hex digits of cluster secret (placement and token keys\n"
+		"                         are derived from it); every node needs the same\n"
+		"  --token-ttl S          REDIRECT token lifetime (default %d)\n"
+		"  --xdp-pin-dir DIR      bpffs directory of the XDP maps (default %s; \"\" = none)\n"
+		"  --status-file PATH     rewrite a JSON view of the node here on every change\n"
+		"  --capacity N           sessions at which this node counts as full (default 16384)\n",
+		PEERS_MAX, HERALD_UDP_PORT_BASE, HERALD_UDP_PORT_BASE, HERALD_TOKEN_TTL_DEFAULT,
+		HERALD_XDP_PIN_DIR);
+}
+
+static int parse_addr(const char *opt, const char *text, uint16_t def_port, bool need_port,
+		      struct sockaddr_in *out)
+{
+	char host[64];
+	const char *colon = strrchr(text, ':');
+	size_t hl = colon ? (size_t)(colon - text) : strlen(text);
+	unsigned long port = def_port;
+	char *end;
+
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
+	if (colon != NULL) {
+		errno = 0;
+		port = strtoul(colon + 1, &end, 10);
+		if (errno || end == colon + 1 || *end || port == 0 || port > 65535)
+			goto bad;
+	} else if (need_port) {
+		goto bad;
+	}
+	if (hl >= sizeof(host))
+		goto bad;
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	if (inet_pton(AF_INET, host, &out->sin_addr) != 1)
+		goto bad;
+	out->sin_port = htons((uint16_t)port);
+	return 0;
+bad:
+	fprintf(stderr, "heraldd: --%s expects ADDR%s, got '%s'\n", opt, need_port ? ":PORT" : "[:PORT]", text);
+	return -EINVAL;
+}
+
+static int parse_uint(const char *opt, const char *text, unsigned long min, unsigned long max,
+		      unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	*out = strtoul(text, &end, 10);
+	if (errno || end == text || *end || *out < min || *out > max) {
+		fprintf(stderr, "heraldd: --%s expects an integer in %lu..%lu, got '%s'\n", opt, min, max, text);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option opts[] = {
+		{"node-id", required_argument, NULL, 'n'},
+		{"listen", required_argument, NULL, 'l'},
+		{"peer", required_argument, NULL, 'p'},
+		{"dataplane-sock", required_argument, NULL, 's'},
+		{"dataplane-addr", required_argument, NULL, 'a'},
+		{"hello", required_argument, NULL, 'H'},
+		{"interval-ms", required_argument, NULL, 'i'},
+		{"suspect-after", required_argument, NULL, 'S'},
+		{"dead-after", required_argument, NULL, 'D'},
+		{"key", required_argument, NULL, 'k'},
+		{"token-ttl", required_argument, NULL, 't'},
+		{"xdp-pin-dir", required_argument, NULL, 'x'},
+		{"status-file", required_argument, NULL, 'f'},
+		{"capacity", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct sockaddr_in sa;
+	unsigned long v;
+	bool have_node = false, have_listen = false;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->params = herald_member_params_default;
+	o->ttl_s = HERALD_TOKEN_TTL_DEFAULT;
+	o->pin_dir = HERALD_XDP_PIN_DIR;
+	o->capacity = 16384;
+	o->dp_port = HERALD_UDP_PORT_BASE;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (parse_uint("node-id", optarg, 0, UINT32_MAX - 1, &v) < 0)
+				return -EINVAL;
+			o->node_id = (uint32_t)v;
+			have_node = true;
+			break;
+		case 'l':
+			if (parse_addr("listen", optarg, 0, true, &o->listen) < 0)
+				return -EINVAL;
+			have_listen = true;
+			break;
+		case 'p':
+			if (o->npeers == PEERS_MAX) {
+				fprintf(stderr, "heraldd: at most %d --peer options\n", PEERS_MAX);
+				return -EINVAL;
+			}
+			if (parse_addr("peer", optarg, 0, true, &o->peers[o->npeers]) < 0)
+				return -EINVAL;
+			o->npeers++;
+			break;
+		case 's':
+			o->dp_sock = optarg;
+			break;
+		case 'a':
+			if (parse_addr("dataplane-addr", optarg, HERALD_UDP_PORT_BASE, false, &sa) < 0)
+				return -EINVAL;
+			o->dp_ip = sa.sin_addr.s_addr;
+			o->dp_port = ntohs(sa.sin_port);
+			break;
+		case 'H':
+			if (parse_addr("hello", optarg, HERALD_UDP_PORT_BASE, false, &o->hello) < 0)
+				return -EINVAL;
+			o->hello_set = true;
+			break;
+		case 'i':
+			if (parse_uint("interval-ms", optarg, 1, 60000, &v) < 0)
+				return -EINVAL;
+			o->params.heartbeat_interval_ns = v * MS;
+			break;
+		case 'S':
+			if (parse_uint("suspect-after", optarg, 1, 1000, &v) < 0)
+				return -EINVAL;
+			o->params.suspect_after = (uint32_t)v;
+			break;
+		case 'D':
+			if (parse_uint("dead-after", optarg, 2, 1000, &v) < 0)
+				return -EINVAL;
+			o->params.dead_after = (uint32_t)v;
+			break;
+		case 'k':
+			if (sodium_hex2bin(o->key, sizeof(o->key), optarg, strlen(optarg), NULL, NULL, NULL) != 0 ||
+			    strlen(optarg) != 2 * sizeof(o->key)) {
+				fprintf(stderr, "heraldd: --key expects %zu hex digits\n", 2 * sizeof(o->key));
+				return -EINVAL;
+			}
+			o->key_set = true;
+			break;
+		case 't':
+			if (parse_uint("token-ttl", optarg, 1, 86400, &v) < 0)
+				return -EINVAL;
+			o->ttl_s = (uint32_t)v;
+			break;
+		case 'x':
+			o->pin_dir = optarg;
+			break;
+		case 'f':
+			o->status_file = optarg;
+			break;
+		case 'c':
+			if (parse_uint("capacity", optarg, 1, UINT32_MAX, &v) < 0)
+				return -EINVAL;
+			o->capacity = (uint32_t)v;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "heraldd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!have_node || !have_listen) {
+		fprintf(stderr, "heraldd: --node-id and --listen are required\n");
+		usage(stderr);
+		return -EINVAL;
+	}
+	if (herald_member_params_validate(&o->params) < 0) {
+		fprintf(stderr, "heraldd: --dead-after must exceed --suspect-after\n");
+		return -EINVAL;
+	}
+	if (!o->hello_set) {
+		o->hello = o->listen;
+		o->hello.sin_port = htons(HERALD_UDP_PORT_BASE);
+	}
+	if (o->dp_ip == 0)
+		o->dp_ip = o->listen.sin_addr.s_addr;
+	return 0;
+}
+
+/* ---- peers and the table ---- */
+
+static struct peer *peer_get(uint32_t id, bool create)
+{
+	for (unsigned i = 0; i < d.npeer; i++)
+		if (d.peers[i].id == id)
+			return &d.peers[i];
+	if (!create || d.npeer == HERALD_NODES_MAX)
+		return NULL;
+	struct peer *p = &d.peers[d.npeer++];
+	*p = (struct peer){.id = id};
+	p->ids = calloc(LOCAL_MAX, sizeof(uint32_t));
+	p->pend = calloc(LOCAL_MAX, sizeof(uint32_t));
+	if (p->ids == NULL || p->pend == NULL) {
+		fprintf(stderr, "heraldd: out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
+static bool hosting(uint32_t node)
+{
+	const struct herald_member *m = herald_view_find(&d.view, node);
+	return m != NULL && (m->state == HERALD_MEMBER_ACTIVE || m->state == HERALD_MEMBER_SUSPECT);
+}
+
+/* Replica: the best straw among the candidates other than the primary. */
+static void replicas_update(void)
+{
+	struct herald_node nodes[HERALD_NODES_MAX];
+	struct herald_placement pl;
+	int n = herald_view_nodes(&d.view, nodes, HERALD_NODES_MAX);
+
+	HERALD_CTX_FOREACH(&d.table, e) {
+		uint32_t r = HERALD_NODE_NONE;
+		if (n > 0 && herald_director_place(&d.dir, nodes, (unsigned)n, e->context, &pl) == 0) {
+			if (nodes[pl.primary].id != e->primary)
+				r = nodes[pl.primary].id;
+			else if (pl.replica >= 0)
+				r = nodes[pl.replica].id;
+		}
+		if (r != e->replica) {
+			e->replica = r;
+			d.dirty = true;
+		}
+	}
+}
+
+static void route_of(uint32_t node, uint32_t context, struct herald_xdp_route *r)
+{
+	uint32_t ip = d.o.dp_ip;
+	uint16_t port = d.o.dp_port, queues = d.queues;
+	struct peer *p = node == d.o.node_id ? NULL : peer_get(node, false);
+	if (p != NULL) {
+		ip = p->dp_ip;
+		port = p->dp_port;
+		queues = p->queues;
+	}
+	uint16_t q = herald_director_queue(&d.dir, context, queues ? queues : 1);
+	*r = (struct herald_xdp_route){.node_ip = ip, .port = (uint16_t)(port + q), .queue = q,
+				       .epoch = d.view.epoch};
+}
+
+static void entry_del(struct herald_ctx_entry *e)
+{
+	if (d.routes_fd >= 0)
+		bpf_map_delete_elem(d.routes_fd, &e->context);
+	herald_ctx_del(&d.table, e);
+	d.dirty = true;
+}
+
+/*
+ * A node said which contexts it hosts (a peer in its heartbeat, this node's
+ * dataplane through `contexts`): those are its, confirmed; confirmed entries
+ * of that node it no longer lists are gone.
+ */
+static void claims_apply(uint32_t node, const uint32_t *ids, uint32_t n, uint64_t now)
+{
+	bool added;
+	for (uint32_t i = 0; i < n; i++) {
+		struct herald_ctx_entry *e = herald_ctx_add(&d.table, ids[i], &added);
+		if (e == NULL)
+			break;
+		if (e->primary == node && e->confirmed)
+			continue;
+		if (!added && e->confirmed && e->primary != node && hosting(e->primary)) {
+			/* Two live nodes claim it (views disagreed): the lower id keeps it. */
+			if (e->primary < node)
+				continue;
+			logf_("context %u claimed by nodes %u and %u: node %u keeps it", e->context,
+			      e->primary, node, node);
+		}
+		e->primary = node;
+		e->confirmed = true;
+		e->epoch = d.view.epoch;
+		e->since_ns = now;
+		d.dirty = true;
+	}
+	HERALD_CTX_FOREACH(&d.table, e) {
+		if (e->primary != node || !e->confirmed)
+			continue;
+		bool listed = false;
+		for (uint32_t i = 0; i < n && !listed; i++)
+			listed = ids[i] == e->context;
+		if (!listed)
+			entry_del(e);
+	}
+	replicas_update();
+}
+
+/* ---- the dataplane ---- */
+
+static int dp_activate(uint32_t context)
+{
+	char err[256];
+	struct herald_ctl_req req = {.cmd = HERALD_CTL_ACTIVATE, .context = context,
+				     .queue = herald_director_queue(&d.dir, context, d.queues ? d.queues : 1)};
+	if (d.o.dp_sock == NULL)
+		return -ENOTCONN;
+	json_t *r = herald_dpctl_call(&d.dp, &req, DP_TIMEOUT_MS, err, sizeof(err));
+	if (r == NULL) {
+		logf_("activate context %u: %s", context, err);
+		return -EIO;
+	}
+	json_decref(r);
+	return 0;
+}
+
+static void dp_connected(json_t *pong)
+{
+	json_int_t uptime = json_integer_value(json_object_get(pong, "uptime_s"));
+	json_int_t queues = json_integer_value(json_object_get(pong, "queues"));
+	json_int_t port = json_integer_value(json_object_get(pong, "udp_port"));
+	/* The incarnation is the dataplane's start: it changes when the hosted
+	 * state is lost, not when heraldd restarts. */
+	d.incarnation = (uint32_t)(time(NULL) - uptime);
+	d.queues = queues > 0 && queues <= UINT16_MAX ? (uint16_t)queues : 1;
+	if (port > 0 && port <= UINT16_MAX)
+		d.o.dp_port = (uint16_t)port;
+	for (unsigned i = 0; i < d.view.n; i++)
+		if (d.view.members[i].local) {
+			d.view.members[i].incarnation = d.incarnation;
+			d.view.members[i].queues = d.queues;
+		}
+	d.dp_up = true;
+	logf_("dataplane %s: up for %lld s, %u queue(s), incarnation %u", d.o.dp_sock,
+	      (long long)uptime, d.queues, d.incarnation);
+}
+
+/* Ask the dataplane what it holds and how loaded it is. */
+static void dp_poll(uint64_t now)
+{
+	char err[256];
+	struct herald_ctl_req req = {.cmd = HERALD_CTL_PING};
+	json_t *r;
+
+	if (d.o.dp_sock == NULL)
+		return;
+	if (!d.dp_up) {
+		if ((r = herald_dpctl_call(&d.dp, &req, DP_TIMEOUT_MS, err, sizeof(err))) == NULL)
+			return;
+		dp_connected(r);
+		json_decref(r);
+	}
+	req.cmd = HERALD_CTL_CONTEXTS;
+	if ((r = herald_dpctl_call(&d.dp, &req, DP_TIMEOUT_MS, err, sizeof(err))) == NULL) {
+		logf_("%s; the dataplane keeps serving, retrying", err);
+		d.dp_up = false;
+		return;
+	}
+	json_t *arr = json_object_get(r, "contexts"), *c;
+	size_t i;
+	uint64_t sessions = 0;
+	d.nlocal = 0;
+	json_array_foreach(arr, i, c) {
+		if (d.nlocal == LOCAL_MAX)
+			break;
+		d.local[d.nlocal++] = (uint32_t)json_integer_value(json_object_get(c, "id"));
+		sessions += (uint64_t)json_integer_value(json_object_get(c, "sessions"));
+	}
+	json_decref(r);
+	d.sessions = sessions;
+	uint64_t load = sessions * HERALD_LOAD_FULL / d.o.capacity;
+	for (unsigned m = 0; m < d.view.n; m++)
+		if (d.view.members[m].local) {
+			d.view.members[m].weight = herald_director_weight(d.queues ? d.queues : 1,
+									  (uint32_t)(load > HERALD_LOAD_FULL ? HERALD_LOAD_FULL : load));
+			d.view.members[m].contexts = d.nlocal;
+		}
+	claims_apply(d.o.node_id, d.local, d.nlocal, now);
+}
+
+/* ---- membership ---- */
+
+static void failover(uint32_t dead, uint64_t now)
+{
+	size_t n = 0, k = 0;
+	struct herald_assignment *as = calloc(d.table.n + 1, sizeof(*as));
+	struct herald_move *mv = calloc(d.table.n + 1, sizeof(*mv));
+	if (as == NULL || mv == NULL)
+		goto out;
+	HERALD_CTX_FOREACH(&d.table, e)
+		if (e->primary == dead || e->replica == dead)
+			as[n++] = (struct herald_assignment){.context = e->context, .primary = e->primary,
+							     .replica = e->replica};
+	int rc = herald_view_failover(&d.view, &d.dir, dead, as, n, mv, n + 1);
+	if (rc < 0) {
+		logf_("failover of node %u: %s", dead, strerror(-rc));
+		goto out;
+	}
+	for (int i = 0; i < rc; i++) {
+		struct herald_ctx_entry *e = herald_ctx_find(&d.table, mv[i].context);
+		if (e == NULL)
+			continue;
+		e->replica = mv[i].replica;
+		if (mv[i].kind == HERALD_MOVE_NEW_REPLICA)
+			continue;
+		e->primary = mv[i].to;
+		e->confirmed = false;
+		e->since_ns = now;
+		e->epoch = d.view.epoch;
+		k++;
+		logf_("move context %u: node %u -> %u (%s)", e->context, mv[i].from, mv[i].to,
+		      mv[i].kind == HERALD_MOVE_PROMOTE ? "replica promoted" : "placed afresh");
+		if (mv[i].to == d.o.node_id)
+			dp_activate(e->context);
+	}
+	d.moved += k;
+	logf_("failover of node %u: %zu context(s) moved, epoch %u", dead, k, d.view.epoch);
+out:
+	free(as);
+	free(mv);
+	d.dirty = true;
+}
+
+static void events_handle(const struct herald_member_event *ev, int n, uint64_t now)
+{
+	for (int i = 0; i < n && i < EVENTS_MAX; i++) {
+		const struct herald_member *m = herald_view_find(&d.view, ev[i].node);
+		uint64_t silent = m ? (uint64_t)((now - m->last_heard_ns) / MS) : 0;
+		logf_("node %u: %s -> %s, epoch %u", ev[i].node,
+		      ev[i].from == HERALD_MEMBER_STATE_MAX ? "unknown" : herald_member_state_name(ev[i].from),
+		      herald_member_state_name(ev[i].to), ev[i].epoch);
+		if (ev[i].to == HERALD_MEMBER_DEAD) {
+			logf_("node %u dead: silent for %" PRIu64 " ms", ev[i].node, silent);
+			if (ev[i].from == HERALD_MEMBER_ACTIVE || ev[i].from == HERALD_MEMBER_SUSPECT)
+				failover(ev[i].node, now);
+		}
+		if (ev[i].to == HERALD_MEMBER_ACTIVE) {
+			struct peer *p = peer_get(ev[i].node, false);
+			if (p != NULL && p->have_list)
+				claims_apply(p->id, p->ids, p->nids, now);
+		}
+		d.dirty = true;
+	}
+	if (n > 0)
+		replicas_update();
+}
+
+static void heartbeat_rx(const struct herald_peer_hb *hb, uint64_t now)
+{
+	struct herald_member_event ev[EVENTS_MAX];
+	struct herald_heartbeat h = {.node = hb->node, .incarnation = hb->incarnation,
+				     .weight = hb->weight, .contexts = hb->contexts, .queues = hb->queues};
+
+	if (hb->node == d.o.node_id)
+		return;
+	int n = herald_view_heartbeat(&d.view, &h, now, ev, EVENTS_MAX);
+	if (n < 0)
+		return; /* -ESTALE: a delayed datagram of an older incarnation */
+	struct peer *p = peer_get(hb->node, true);
+	if (p == NULL)
+		return;
+	p->dp_ip = hb->dp_ip;
+	p->dp_port = hb->dp_port;
+	p->queues = hb->queues;
+	if (hb->chunk == 0)
+		p->npend = p->next_chunk = 0;
+	if (hb->chunk == p->next_chunk && p->npend + hb->n <= LOCAL_MAX) {
+		for (unsigned i = 0; i < hb->n; i++)
+			p->pend[p->npend++] = herald_peer_hb_id(hb, i);
+		p->next_chunk++;
+		if (p->next_chunk == hb->chunks) {
+			bool changed = !p->have_list || p->nids != p->npend ||
+				       memcmp(p->ids, p->pend, p->npend * sizeof(uint32_t)) != 0;
+			uint32_t *t = p->ids;
+			p->ids = p->pend;
+			p->pend = t;
+			p->nids = p->npend;
+			p->npend = p->next_chunk = 0;
+			p->have_list = true;
+			if (changed && hosting(p->id))
+				claims_apply(p->id, p->ids, p->nids, now);
+		}
+	}
+	events_handle(ev, n, now);
+}
+
+static void place_rx(const struct herald_peer_place *pl, uint64_t now)
+{
+	bool added;
+	if (pl->to != d.o.node_id)
+		return;
+	struct herald_ctx_entry *e = herald_ctx_add(&d.table, pl->context, &added);
+	if (e == NULL || (e->primary == d.o.node_id && e->confirmed))
+		return;
+	e->primary = d.o.node_id;
+	e->since_ns = now;
+	e->epoch = d.view.epoch;
+	d.dirty = true;
+	dp_activate(pl->context);
+}
+
+static void peers_rx(uint64_t now)
+{
+	uint8_t buf[HERALD_PEER_DGRAM_MAX + 1];
+	struct herald_peer_hb hb;
+	struct herald_peer_place pl;
+
+	for (;;) {
+		ssize_t k = recv(d.hb_fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (k < 0)
+			return;
+		switch (herald_peer_decode(buf, (size_t)k, &hb, &pl)) {
+		case HERALD_PEER_HEARTBEAT:
+			heartbeat_rx(&hb, now);
+			break;
+		case HERALD_PEER_PLACE:
+			place_rx(&pl, now);
+			break;
+		default:
+			break; /* not ours */
+		}
+	}
+}
+
+static void heartbeats_send(void)
+{
+	uint8_t buf[HERALD_PEER_DGRAM_MAX];
+	const struct herald_member *self = herald_view_find(&d.view, d.o.node_id);
+	uint32_t chunks = d.nlocal == 0 ? 1 : (d.nlocal + HERALD_PEER_HB_CONTEXTS - 1) / HERALD_PEER_HB_CONTEXTS;
+
+	for (uint32_t c = 0; c < chunks; c++) {
+		uint32_t first = c * HERALD_PEER_HB_CONTEXTS;
+		uint32_t n = d.nlocal - first < HERALD_PEER_HB_CONTEXTS ? d.nlocal - first : HERALD_PEER_HB_CONTEXTS;
+		struct herald_peer_hb hb = {
+			.node = d.o.node_id, .incarnation = d.incarnation, .epoch = d.view.epoch,
+			.weight = self->weight, .contexts = d.nlocal, .queues = d.queues ? d.queues : 1,
+			.dp_port = d.o.dp_port, .dp_ip = d.o.dp_ip, .chunk = (uint16_t)c,
+			.chunks = (uint16_t)chunks, .n = (uint16_t)n,
+		};
+		int len = herald_peer_hb_encode(buf, sizeof(buf), &hb, d.local + first);
+		for (unsigned i = 0; i < d.o.npeers && len > 0; i++)
+			sendto(d.hb_fd, buf, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&d.o.peers[i],
+			       sizeof(d.o.peers[i]));
+	}
+}
+
+/* ---- redirect ---- */
+
+static uint32_t tai_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_TAI, &ts);
+	return (uint32_t)ts.tv_sec;
+}
+
+/* Where a HELLO for @p context goes: the table, or a fresh placement. */
+static int redirect_target(uint32_t context, uint64_t now, uint32_t *node)
+{
+	struct herald_ctx_entry *e = herald_ctx_find(&d.table, context);
+	if (e != NULL && hosting(e->primary)) {
+		*node = e->primary;
+		return 0;
+	}
+	struct herald_node nodes[HERALD_NODES_MAX];
+	struct herald_target t;
+	int n = herald_view_nodes(&d.view, nodes, HERALD_NODES_MAX);
+	if (n <= 0 || herald_director_redirect(&d.dir, nodes, (unsigned)n, context, &t) < 0)
+		return -ENOENT;
+	*node = nodes[t.node].id;
+	bool added;
+	if ((e = herald_ctx_add(&d.table, context, &added)) == NULL)
+		return 0; /* table full: answer, do not remember */
+	e->primary = *node;
+	e->confirmed = false;
+	e->since_ns = now;
+	e->epoch = d.view.epoch;
+	d.dirty = true;
+	if (*node == d.o.node_id) {
+		dp_activate(context);
+	} else {
+		uint8_t buf[HERALD_PEER_PLACE_LEN];
+		struct herald_peer_place pl = {.from = d.o.node_id, .to = *node, .context = context,
+					       .epoch = d.view.epoch};
+		herald_peer_place_encode(buf, sizeof(buf), &pl);
+		for (unsigned i = 0; i < d.o.npeers; i++)
+			sendto(d.hb_fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&d.o.peers[i],
+			       sizeof(d.o.peers[i]));
+	}
+	replicas_update();
+	return 0;
+}
+
+static void hellos_rx(uint64_t now)
+{
+	uint8_t buf[2048], out[HERALD_REDIRECT_LEN];
+	struct sockaddr_in src;
+
+	for (;;) {
+		socklen_t sl = sizeof(src);
+		ssize_t k = recvfrom(d.hello_fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&src, &sl);
+		if (k < 0)
+			return;
+		uint32_t context, node;
+		struct herald_xdp_route r;
+		if (herald_hello_check(buf, (size_t)k, &context) != HERALD_DROP_NONE ||
+		    redirect_target(context, now, &node) < 0) {
+			d.hello_drops++;
+			continue;
+		}
+		route_of(node, context, &r);
+		herald_redirect_write(out, buf, &r, d.token_key, src.sin_addr.s_addr, src.sin_port,
+				      tai_s() + d.o.ttl_s);
+		sendto(d.hello_fd, out, sizeof(out), MSG_DONTWAIT, (struct sockaddr *)&src, sl);
+		d.redirects++;
+	}
+}
+
+/* ---- XDP maps, status ---- */
+
+static void xdp_open(void)
+{
+	char path[512];
+	if (d.o.pin_dir == NULL || d.o.pin_dir[0] == '\0')
+		return;
+	snprintf(path, sizeof(path), "%s/herald_routes", d.o.pin_dir);
+	d.routes_fd = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/herald_secret", d.o.pin_dir);
+	d.secret_fd = bpf_obj_get(path);
+	if (d.routes_fd < 0) {
+		logf_("no XDP route map pinned in %s: redirects from userspace only", d.o.pin_dir);
+		return;
+	}
+	if (d.secret_fd >= 0) {
+		struct herald_xdp_secret s = {.ttl_s = d.o.ttl_s, .valid = 1};
+		uint32_t zero = 0;
+		memcpy(s.key, d.token_key, sizeof(s.key));
+		if (bpf_map_update_elem(d.secret_fd, &zero, &s, BPF_ANY) < 0)
+			logf_("XDP secret map: %s", strerror(errno));
+	}
+	logf_("XDP maps in %s: placements go to the redirect map", d.o.pin_dir);
+}
+
+static void routes_sync(void)
+{
+	struct herald_xdp_route r;
+	if (d.routes_fd < 0)
+		return;
+	HERALD_CTX_FOREACH(&d.table, e) {
+		if (!hosting(e->primary))
+			continue;
+		route_of(e->primary, e->context, &r);
+		bpf_map_update_elem(d.routes_fd, &e->context, &r, BPF_ANY);
+	}
+}
+
+static void status_write(void)
+{
+	char tmp[600];
+	if (d.o.status_file == NULL)
+		return;
+	json_t *members = json_array(), *ctxs = json_object();
+	for (unsigned i = 0; i < d.view.n; i++) {
+		const struct herald_member *m = &d.view.members[i];
+		json_array_append_new(members, json_pack("{sIsssIsIsIsI}", "id", (json_int_t)m->id,
+			"state", herald_member_state_name(m->state), "epoch", (json_int_t)m->epoch,
+			"incarnation", (json_int_t)m->incarnation, "weight", (json_int_t)m->weight,
+			"contexts", (json_int_t)m->contexts));
+	}
+	HERALD_CTX_FOREACH(&d.table, e) {
+		char key[16];
+		snprintf(key, sizeof(key), "%u", e->context);
+		json_object_set_new(ctxs, key, json_pack("{sIsIsb}", "primary", (json_int_t)e->primary,
+			"replica", e->replica == HERALD_NODE_NONE ? (json_int_t)-1 : (json_int_t)e->replica,
+			"confirmed", e->confirmed));
+	}
+	json_t *s = json_pack("{sIsIsbsIsIsIsoso}", "node", (json_int_t)d.o.node_id, "epoch",
+			      (json_int_t)d.view.epoch, "dataplane", d.dp_up, "redirects",
+			      (json_int_t)d.redirects, "hello_drops", (json_int_t)d.hello_drops, "moved",
+			      (json_int_t)d.moved, "members", members, "contexts", ctxs);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d.o.status_file);
+	if (json_dump_file(s, tmp, JSON_COMPACT) == 0)
+		rename(tmp, d.o.status_file);
+	json_decref(s);
+}
+
+/* Placements heard of (PLACE, failover to a peer) that the node never confirmed. */
+static void pending_expire(uint64_t now)
+{
+	HERALD_CTX_FOREACH(&d.table, e)
+		if (!e->confirmed && now - e->since_ns > PENDING_MS * MS)
+			entry_del(e);
+}
+
+/*
+ * A daemon that was not scheduled (an overloaded host, a stopped process)
+ * heard nothing while it was away, through no fault of its peers: silence
+ * it could not observe is not counted against them. Peers that really died
+ * meanwhile are declared dead dead_after intervals after the daemon runs
+ * again. Beats queued in the socket while it was away still count.
+ */
+static void stall_forgive(uint64_t now, uint64_t *last_loop)
+{
+	uint64_t gap = now - *last_loop, iv = d.o.params.heartbeat_interval_ns;
+	*last_loop = now;
+	if (gap <= 2 * iv)
+		return;
+	for (unsigned i = 0; i < d.view.n; i++) {
+		struct herald_member *m = &d.view.members[i];
+		if (!m->local)
+			m->last_heard_ns = m->last_heard_ns + gap - iv > now ? now : m->last_heard_ns + gap - iv;
+	}
+	logf_("not scheduled for %" PRIu64 " ms: peers' silence during it is not counted",
+	      (uint64_t)(gap / MS));
+}
+
+static int udp_bind(const struct sockaddr_in *sa)
+{
+	int one = 1, fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static void keys_derive(void)
+{
+	uint8_t placement[HERALD_DIRECTOR_KEY_LEN];
+	if (!d.o.key_set)
+		fprintf(stderr, "heraldd: no --key: using the built-in development key (every node of a "
+			"cluster must share one; set it in production)\n");
+	herald_keys_derive(d.o.key, placement, d.token_key);
+	herald_director_init(&d.dir, placement);
+}
+
+int main(int argc, char **argv)
+{
+	struct herald_member_event ev[EVENTS_MAX];
+	char ip[INET_ADDRSTRLEN];
+
+	if (parse_args(argc, argv, &d.o) < 0)
+		return 2;
+	if (sodium_init() < 0 || herald_ctx_table_init(&d.table, LOCAL_MAX) < 0 ||
+	    (d.local = calloc(LOCAL_MAX, sizeof(uint32_t))) == NULL) {
+		fprintf(stderr, "heraldd: cannot initialise\n");
+		return 1;
+	}
+	keys_derive();
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	d.hb_fd = udp_bind(&d.o.listen);
+	d.hello_fd = udp_bind(&d.o.hello);
+	if (d.hb_fd < 0 || d.hello_fd < 0) {
+		fprintf(stderr, "heraldd: cannot bind %s: %s\n", d.hb_fd < 0 ? "--listen" : "--hello",
+			strerror(-(d.hb_fd < 0 ? d.hb_fd : d.hello_fd)));
+		return 1;
+	}
+	uint64_t now = mono_ns();
+	d.incarnation = (uint32_t)time(NULL);
+	d.queues = 1;
+	if (d.o.dp_sock != NULL)
+		herald_dpctl_init(&d.dp, d.o.dp_sock);
+	herald_view_init(&d.view, &d.o.params, d.o.node_id, 1, herald_director_weight(1, 0), now);
+	d.view.members[0].incarnation = d.incarnation;
+	dp_poll(now); /* a restarted heraldd rebuilds the local part of its view here */
+	xdp_open();
+	inet_ntop(AF_INET, &d.o.dp_ip, ip, sizeof(ip));
+	logf_("listening on udp/%u for peers (%u configured), HELLO on udp/%u, dataplane %s:%u, "
+	      "heartbeat %" PRIu64 " ms, dead after %u, %u context(s) on the local dataplane",
+	      ntohs(d.o.listen.sin_port), d.o.npeers, ntohs(d.o.hello.sin_port), ip, d.o.dp_port,
+	      (uint64_t)(d.o.params.heartbeat_interval_ns / MS), d.o.params.dead_after, d.nlocal);
+
+	uint64_t next_hb = now, next_dp = now + DP_POLL_MS * MS, next_status = now, last_loop = now;
+	uint64_t tick_ns = d.o.params.heartbeat_interval_ns / 5;
+	while (!quit) {
+		struct pollfd p[2] = {{.fd = d.hb_fd, .events = POLLIN}, {.fd = d.hello_fd, .events = POLLIN}};
+		now = mono_ns();
+		uint64_t wake = next_hb < now + tick_ns ? next_hb : now + tick_ns;
+		poll(p, 2, wake > now ? (int)((wake - now + MS - 1) / MS) : 0);
+		now = mono_ns();
+		stall_forgive(now, &last_loop);
+		if (p[0].revents & POLLIN)
+			peers_rx(now);
+		if (p[1].revents & POLLIN)
+			hellos_rx(now);
+		int n = herald_view_tick(&d.view, now, ev, EVENTS_MAX);
+		if (n > 0)
+			events_handle(ev, n, now);
+		if (now >= next_hb) {
+			heartbeats_send();
+			next_hb += d.o.params.heartbeat_interval_ns;
+			if (next_hb < now)
+				next_hb = now + d.o.params.heartbeat_interval_ns;
+		}
+		if (now >= next_dp) {
+			dp_poll(now);
+			pending_expire(now);
+			next_dp = now + DP_POLL_MS * MS;
+		}
+		if (d.dirty || now >= next_status) {
+			routes_sync();
+			status_write();
+			d.dirty = false;
+			next_status = now + 1000 * MS;
+		}
+	}
+	logf_("stopping; the dataplane keeps serving");
+	herald_dpctl_close(&d.dp);
+	return 0;
+}
