@@ -1688,3 +1688,43 @@ Test(client, credit_held_messages_paid_when_released)
 	expect_ack(2, 3);
 	expect_quiet();
 }
+
+Test(client, held_messages_cleared_on_unknown_session_and_slot_reuse)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	ordered_live((struct herald_client_opts){.auto_resync = 1, .max_subscriptions = 1});
+	node_send_entry(HERALD_T_DELTA, 0, 3, "k", "old", 3, false);
+	pump_rx();
+	expect_nak(2, 2);
+	/* The node forgot the session: auto_resync subscribes afresh, numbering from 1. */
+	node_error(HERALD_ERR_UNKNOWN_SESSION);
+	pump_until(3);
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 1, "a", "1", 1, false);
+	node_send_entry(HERALD_T_DELTA, 0, 3, "k", "new", 3, false);
+	pump_until(5);
+	expect_nak(2, 2);
+	delta(2);
+	pump_until(7);
+	cr_assert_eq(memcmp(events[6].value, "new", 3), 0);
+
+	/* The only slot is given up with a message held, then taken again. */
+	node_send_entry(HERALD_T_DELTA, 0, 5, "k", "old", 3, false);
+	pump_rx();
+	expect_nak(4, 4);
+	cr_assert_eq(herald_unsubscribe(c, CTX), 0);
+	expect_frame(HERALD_T_BYE, &f, buf);
+	subscribe_live_ex(HERALD_SUB_ORDERED);
+	for (uint64_t s = 2; s <= 4; s++)
+		delta(s);
+	node_send_entry(HERALD_T_DELTA, 0, 5, "k", "new", 3, false);
+	pump_until(13);
+	assert_delta(9, 2);
+	assert_delta(11, 4);
+	cr_assert_eq(events[12].seq, 5);
+	cr_assert_eq(memcmp(events[12].value, "new", 3), 0);
+	cr_assert_eq(stats().stale, 0);
+	expect_quiet();
+}
