@@ -725,10 +725,9 @@ static int write_json(const struct opts *o, const struct step_result *res, unsig
 
 	for (unsigned i = 0; i < n; i++) {
 		const struct step_result *s = &res[i];
-
-		json_array_append_new(rows, json_pack(
+		json_t *row = json_pack(
 			"{s:s, s:I, s:f, s:f, s:{s:f, s:f, s:f}, s:f, s:f, s:f, s:I, s:{s:I, s:f, s:f, s:f},"
-			" s:{s:I, s:f, s:f}, s:I, s:I, s:I, s:I, s:f?, s:I, s:I}",
+			" s:{s:I, s:f, s:f}, s:I, s:I, s:I, s:I, s:o?, s:I, s:I}",
 			"policy", policy_names[s->pol], "budget", (json_int_t)s->budget,
 			"window_s", s->window_s, "published_per_s", s->pub_rate,
 			"msgs_per_s_per_client", "mean", s->msgs_mean, "min", s->msgs_min, "max",
@@ -741,7 +740,12 @@ static int write_json(const struct opts *o, const struct step_result *res, unsig
 			"unsynced_clients", (json_int_t)s->unsynced, "first_cut_ms",
 			s->first_cut_ms < 0 ? NULL : json_real(s->first_cut_ms),
 			"publisher_skipped", (json_int_t)s->pub_skipped, "publisher_errors",
-			(json_int_t)s->pub_errors));
+			(json_int_t)s->pub_errors);
+
+		if (row == NULL || json_array_append_new(rows, row) < 0) {
+			json_decref(rows);
+			return json_write(NULL, o->json);
+		}
 	}
 	root = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:I, s:{s:s, s:s, s:s, s:s, s:s}, s:o}",
 			 "bench", "conflation", "node", o->node, "clients", (json_int_t)o->clients,
