@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests of the dataplane's frame handling (dataplane/, linked as the
- * herald_dp library). Each test process initialises its own EAL, without
- * hugepages, PCI or shared files (Criterion runs every test in a fresh
- * process, so EAL is initialised once per process, in the suite's .init).
+ * herald_dp library). EAL can be initialised once per process; Criterion
+ * 2.4 runs every test in a process of its own, so the suite's .init brings
+ * EAL up (without hugepages, PCI or shared files: about a second, mostly
+ * DPDK loading its PMD plugins) with a fresh worker, and .fini checks that
+ * every mbuf went back and takes EAL down again.
  *
  * Crafted Ethernet/IPv4/UDP/herald frames go through dp_net_rx, the very
  * entry point the worker loop uses. The worker transmits on a net_ring port
@@ -77,6 +79,13 @@ struct out {
 static struct out out[OUT_MAX];
 static unsigned nout;
 
+/* Sessions the test opened: wire id -> (port, context). */
+static struct {
+	uint32_t id, context;
+	uint16_t port;
+} subs[16];
+static unsigned nsubs;
+
 /* ---- EAL, port and worker ---- */
 
 static void policy_set(uint32_t context, const char *text)
@@ -87,12 +96,39 @@ static void policy_set(uint32_t context, const char *text)
 	cr_assert_eq(dp_policy_parse(text, &p->policy, err, sizeof(err)), 0, "%s: %s", text, err);
 }
 
-static void setup(void)
+static char rundir[PATH_MAX];
+static bool up;
+
+static void capture_drain(void)
 {
+	struct rte_mbuf *pkts[32];
+	uint16_t n;
+
+	while ((n = rte_eth_rx_burst(ring_port, 0, pkts, 32)) != 0)
+		rte_pktmbuf_free_bulk(pkts, n);
+}
+
+static void eal_down(void)
+{
+	rte_eth_dev_stop(ring_port);
+	rte_eth_dev_close(ring_port);
+	rte_vdev_uninit(RING_NAME);
+	rte_mempool_free(hdr_pool);
+	rte_mempool_free(pool);
+	rte_eal_cleanup();
+	rmdir(rundir); /* EAL leaves its (empty) runtime directory behind */
+	up = false;
+}
+
+/* EAL, pools and the capture port: once per process (EAL cannot restart). */
+static void eal_up(void)
+{
+	if (up)
+		return;
 	/*
 	 * --no-huge implies legacy memory, which --in-memory refuses; --no-shconf
-	 * and a per-process prefix give the same isolation: tests run in
-	 * parallel processes and share no file.
+	 * and a per-process prefix give the same isolation: no file is shared
+	 * with another process.
 	 */
 	char prefix[40];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=herald_dptest_%d", (int)getpid());
@@ -101,6 +137,7 @@ static void setup(void)
 	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
 
 	cr_assert_geq(rte_eal_init(argc, argv), 0, "EAL initialisation failed");
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	hz = rte_get_tsc_hz();
 	pool = rte_pktmbuf_pool_create("dpt", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	hdr_pool = rte_pktmbuf_pool_create("dpt_hdr", 2047, 0, 0, RTE_PKTMBUF_HEADROOM + 128,
@@ -115,6 +152,14 @@ static void setup(void)
 	cr_assert_eq(rte_eth_rx_queue_setup(ring_port, 0, 1024, (unsigned)rte_socket_id(), NULL, pool), 0);
 	cr_assert_eq(rte_eth_tx_queue_setup(ring_port, 0, 1024, (unsigned)rte_socket_id(), NULL), 0);
 	cr_assert_eq(rte_eth_dev_start(ring_port), 0);
+	up = true;
+}
+
+/* Per test: a fresh worker (store, counters, clock) and an empty capture. */
+static void setup(void)
+{
+	eal_up();
+	capture_drain();
 
 	cfg = dp_config_defaults;
 	cfg.ip = htonl(node_ip);
@@ -139,27 +184,20 @@ static void setup(void)
 	cr_assert(w.zero_copy);
 	w.now = hz * 100;
 	pub_seq = 0;
-	nout = 0;
+	nout = nsubs = 0;
 }
 
 static void teardown(void)
 {
-	struct rte_mbuf *pkts[32];
-	char rundir[PATH_MAX];
-	uint16_t n;
-
-	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	dp_tx_flush(&w);
-	while ((n = rte_eth_rx_burst(ring_port, 0, pkts, 32)) != 0)
-		rte_pktmbuf_free_bulk(pkts, n);
+	capture_drain();
 	dp_store_free(&w);
-	rte_eth_dev_stop(ring_port);
-	rte_eth_dev_close(ring_port);
-	rte_vdev_uninit(RING_NAME);
-	rte_mempool_free(hdr_pool);
-	rte_mempool_free(pool);
-	rte_eal_cleanup();
-	rmdir(rundir); /* EAL leaves its (empty) runtime directory behind */
+	/* Every mbuf went back: the store and the history hold no stray reference. */
+	cr_expect_eq(rte_mempool_in_use_count(pool), 0, "%u RX/body mbufs still in use",
+		     rte_mempool_in_use_count(pool));
+	cr_expect_eq(rte_mempool_in_use_count(hdr_pool), 0, "%u header mbufs still in use",
+		     rte_mempool_in_use_count(hdr_pool));
+	eal_down();
 }
 
 TestSuite(dataplane, .init = setup, .fini = teardown, .timeout = 30);
@@ -362,6 +400,10 @@ static uint32_t subscribe_session(uint16_t sport, uint32_t context, uint16_t fla
 	cr_assert_eq(out[nout - 1].type, HERALD_T_SNAPSHOT);
 	cr_assert_eq(out[nout - 1].flags, HERALD_F_SNAP_END);
 	cr_assert_neq(out[0].session, 0);
+	cr_assert_lt(nsubs, 16);
+	subs[nsubs].id = out[0].session;
+	subs[nsubs].context = context;
+	subs[nsubs++].port = sport;
 	return out[0].session;
 }
 
@@ -373,9 +415,22 @@ static uint64_t drops_total(void)
 	return n;
 }
 
+/*
+ * The worker's session behind a wire id, found the way the node finds it
+ * (client address, port, context), so the test does not depend on how wire
+ * ids are made. NULL once the session is closed.
+ */
 static struct dp_session *session(uint32_t wire_id)
 {
-	return &w.sessions[wire_id - 1];
+	for (unsigned i = 0; i < nsubs; i++)
+		if (subs[i].id == wire_id) {
+			uint32_t ctx = dp_context_get(&w, subs[i].context, false);
+			uint32_t s = ctx == DP_NONE ? DP_NONE
+				   : dp_session_find(&w, htonl(client_ip), htons(subs[i].port), ctx);
+			return s == DP_NONE ? NULL : &w.sessions[s];
+		}
+	cr_assert_fail("no session %u was opened", wire_id);
+	return NULL;
 }
 
 /* ---- conflation policies ---- */
@@ -838,7 +893,7 @@ Test(dataplane, none_session_beyond_history_is_cut)
 	cr_assert_eq(collect(), 2 + HISTORY, "A took 1 within its credit, B all");
 	/* A owes messages 2..9: exactly the history. Still served. */
 	dp_budget_drain(&w);
-	cr_assert_eq(session(a)->in_use, true);
+	cr_assert_not_null(session(a));
 	publish_str(CTX_NONE, "k", "v");
 	cr_assert_eq(collect(), 1);
 	cr_assert_eq(out[0].session, b);
@@ -850,7 +905,7 @@ Test(dataplane, none_session_beyond_history_is_cut)
 	cr_assert_str_eq(out[0].text, "fell beyond the history: resubscribe");
 	cr_assert_eq(w.ctr[HERALD_CTR_SESSIONS_CUT], 1);
 	cr_assert_eq(w.ctr[HERALD_CTR_SESSIONS_ACTIVE], 1);
-	cr_assert_eq(session(a)->in_use, false);
+	cr_assert_null(session(a), "the cut session is closed");
 	send_msg(PORT_A, HERALD_T_HEARTBEAT, 0, CTX_NONE, a, 0, NULL, 0);
 	cr_assert_eq(w.drop[HERALD_DROP_UNKNOWN_SESSION], 1, "the cut session is gone");
 
@@ -932,7 +987,7 @@ Test(dataplane, nak_past_history_gets_history_lost)
 	assert_delta(&out[2], 7, "k", "m6");
 	cr_assert_eq(w.drop[HERALD_DROP_HISTORY_LOST], 2);
 	cr_assert_eq(w.ctr[HERALD_CTR_RETRANSMITS], 2);
-	cr_assert_eq(session(a)->in_use, true, "a NAK answer does not cut the session");
+	cr_assert_not_null(session(a), "a NAK answer does not cut the session");
 }
 
 Test(dataplane, nak_never_replays_history_as_snapshot_seqs)
@@ -1003,3 +1058,4 @@ Test(dataplane, node_to_client_types_are_unexpected)
 	cr_assert_eq(collect(), 0);
 	cr_assert_eq(w.ctr[HERALD_CTR_KEYS_ACTIVE], 0, "a DELTA from a client changes nothing");
 }
+
