@@ -21,6 +21,7 @@ int herald_ctx_table_init(struct herald_ctx_table *t, uint32_t max)
 	t->cap = 1;
 	while (t->cap < 2 * max) /* load at most 1/2, tombstones included */
 		t->cap <<= 1;
+	t->max = max;
 	t->e = calloc(t->cap, sizeof(*t->e));
 	return t->e == NULL ? -ENOMEM : 0;
 }
@@ -68,7 +69,7 @@ struct herald_ctx_entry *herald_ctx_add(struct herald_ctx_table *t, uint32_t con
 	*added = false;
 	if (e != NULL)
 		return e;
-	if (t->n + 1 > t->cap / 2)
+	if (t->n >= t->max)
 		return NULL;
 	if (t->n + t->deleted + 1 > t->cap / 4 * 3)
 		compact(t);

@@ -24,6 +24,7 @@ struct herald_ctx_entry {
 struct herald_ctx_table {
 	struct herald_ctx_entry *e;
 	uint32_t cap;     /**< power of two */
+	uint32_t max;     /**< most entries it holds */
 	uint32_t n;       /**< used */
 	uint32_t deleted; /**< tombstones */
 };
