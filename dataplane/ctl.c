@@ -91,10 +91,8 @@ static void op_run(struct dp_worker *w, struct dp_ctl_op *op)
 			    w->contexts[ctx].policy.merge != op->policy.merge)) {
 			op->rc = -EEXIST;
 		}
-		if (ctx != DP_NONE) {
-			w->contexts[ctx].ephemeral = false; /* the control plane wants it kept */
+		if (ctx != DP_NONE)
 			op->current = w->contexts[ctx].policy;
-		}
 		break;
 	case HERALD_CTL_DEACTIVATE:
 		if (ctx == DP_NONE)
