@@ -932,6 +932,12 @@ static int on_frame(struct herald_client *c, const struct herald_frame *f)
 				s->topped_up = false;
 			}
 			s->session = f->session;
+			/*
+			 * Name the new session at once: a node keeps a session only once
+			 * its client has named it (docs/protocol.md §4.1), and sends it
+			 * no heartbeat before.
+			 */
+			send_heartbeat(c, s);
 		} else if (f->type != HERALD_T_ERROR) {
 			c->st.drops[HERALD_DROP_UNKNOWN_SESSION]++;
 			return 0;

@@ -5,6 +5,8 @@
 const struct dp_config dp_config_defaults = {
 	.udp_port = HERALD_UDP_PORT_BASE,
 	.max_sessions = 16384,
+	/* One address may hold a quarter of the table: a NAT'd population needs more. */
+	.max_sessions_per_source = 4096,
 	.max_contexts = 1024,
 	.max_keys = 8192,
 	.max_keys_per_context = 1024,

@@ -91,8 +91,10 @@ static void op_run(struct dp_worker *w, struct dp_ctl_op *op)
 			    w->contexts[ctx].policy.merge != op->policy.merge)) {
 			op->rc = -EEXIST;
 		}
-		if (ctx != DP_NONE)
+		if (ctx != DP_NONE) {
+			w->contexts[ctx].ephemeral = false; /* the control plane wants it kept */
 			op->current = w->contexts[ctx].policy;
+		}
 		break;
 	case HERALD_CTL_DEACTIVATE:
 		if (ctx == DP_NONE)

@@ -55,6 +55,7 @@ struct dp_config {
 	uint32_t ip;          /* network byte order */
 	uint16_t udp_port;    /* host byte order */
 	uint32_t max_sessions;
+	uint32_t max_sessions_per_source; /* per client IPv4 address */
 	uint32_t max_contexts;
 	uint32_t max_keys;
 	uint32_t max_keys_per_context;
@@ -99,6 +100,8 @@ struct dp_session {
 	uint64_t hist_next;    /* `none`: next context message number to send */
 	uint64_t hist_first;   /* `none`: first message after the snapshot (older: not NAKable) */
 	int64_t seq_offset;    /* `none`: session seq = context message number + offset */
+	uint32_t wire_id;      /* the id on the wire: unguessable, see dp_session_open */
+	bool confirmed;        /* the client has named the session at least once */
 };
 
 /* One message of a `none` context's history, holding body references. */
@@ -119,6 +122,12 @@ struct dp_context {
 	/* `none` contexts: ring of the last `history` messages, numbered from 1. */
 	struct dp_hist_entry *hist;
 	uint64_t hist_head; /* number of the newest message; 0 = none yet */
+	/*
+	 * Created by a SUBSCRIBE and holding nothing yet: removed when its last
+	 * session closes, so SUBSCRIBEs for made-up contexts cannot fill the
+	 * table. A PUBLISH or an activation from the control plane keeps it.
+	 */
+	bool ephemeral;
 };
 
 /*
@@ -168,6 +177,11 @@ struct dp_worker {
 
 	/* Store. */
 	struct rte_hash *ctx_hash, *key_hash, *session_hash;
+	uint8_t id_key[16];           /* session ids are a keyed PRF of id_counter */
+	uint64_t id_counter;
+	struct rte_hash *source_hash; /* client IPv4 -> slot in source_sessions */
+	uint32_t *source_sessions;    /* sessions open per source address */
+	uint32_t max_per_source;
 	struct dp_context *contexts;
 	struct dp_key *keys;
 	struct dp_session *sessions;
@@ -218,11 +232,13 @@ uint32_t dp_key_find(struct dp_worker *w, uint32_t ctx, const uint8_t *key, uint
 void dp_key_set(struct dp_worker *w, uint32_t k, struct rte_mbuf **frags, uint8_t nfrags,
 		uint16_t msg_len);
 uint32_t dp_session_find(struct dp_worker *w, uint32_t ip, uint16_t port, uint32_t ctx);
+/* True when @p ip already holds max_sessions_per_source sessions. */
+bool dp_source_full(const struct dp_worker *w, uint32_t ip);
 uint32_t dp_session_open(struct dp_worker *w, uint32_t ip, uint16_t port, uint32_t ctx);
 void dp_session_close(struct dp_worker *w, uint32_t s);
-static inline uint32_t dp_session_wire_id(uint32_t s)
+static inline uint32_t dp_session_wire_id(const struct dp_worker *w, uint32_t s)
 {
-	return s + 1;
+	return w->sessions[s].wire_id;
 }
 
 /* reasm.c */

@@ -57,7 +57,7 @@ static void body_send(struct dp_worker *w, uint32_t sidx, uint8_t type, uint16_t
 		.type = type,
 		.flags = flags,
 		.context = w->contexts[s->ctx].id,
-		.session = dp_session_wire_id(sidx),
+		.session = dp_session_wire_id(w, sidx),
 		.seq = seq,
 	};
 	for (unsigned i = 0; i < b->nfrags; i++)
@@ -150,7 +150,7 @@ void dp_snapshot_send(struct dp_worker *w, uint32_t sidx)
 			.type = HERALD_T_SNAPSHOT,
 			.flags = HERALD_F_SNAP_END,
 			.context = c->id,
-			.session = dp_session_wire_id(sidx),
+			.session = dp_session_wire_id(w, sidx),
 			.seq = ++s->seq,
 		};
 		frame_send(w, &s->mac, s->ip, s->port, &h, 0, 0, NULL, 0, NULL);
@@ -174,7 +174,7 @@ void dp_heartbeat_send(struct dp_worker *w, uint32_t sidx)
 	struct herald_hdr_fields h = {
 		.type = HERALD_T_HEARTBEAT,
 		.context = w->contexts[s->ctx].id,
-		.session = dp_session_wire_id(sidx),
+		.session = dp_session_wire_id(w, sidx),
 		.seq = s->seq,
 	};
 	frame_send(w, &s->mac, s->ip, s->port, &h, 0, 0, NULL, 0, NULL);

@@ -39,6 +39,7 @@ static void usage(FILE *out)
 		"  --ip ADDR             IPv4 address the node answers for (ARP, ping, herald)\n"
 		"  --udp-port N          herald UDP port (default %u)\n"
 		"  --max-sessions N      session table size (default %u)\n"
+		"  --max-sessions-per-source N  sessions one client address may hold (default %u)\n"
 		"  --max-contexts N      context table size (default %u)\n"
 		"  --max-keys N          key table size, all contexts (default %u)\n"
 		"  --max-keys-per-context N  keys one context may hold (default %u)\n"
@@ -54,6 +55,7 @@ static void usage(FILE *out)
 		"  --ctl-sock PATH       serve the control socket for heraldd at PATH (default off)\n"
 		"  --help                this text\n",
 		herald_port_kinds(), dp_config_defaults.udp_port, dp_config_defaults.max_sessions,
+		dp_config_defaults.max_sessions_per_source,
 		dp_config_defaults.max_contexts, dp_config_defaults.max_keys,
 		dp_config_defaults.max_keys_per_context, DP_POLICIES_MAX, dp_merge_op_names(),
 		dp_config_defaults.history, dp_config_defaults.max_history_contexts, MBUFS_WORKING_SET);
@@ -82,6 +84,7 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 		{"ip", required_argument, NULL, 'i'},
 		{"udp-port", required_argument, NULL, 'u'},
 		{"max-sessions", required_argument, NULL, 'S'},
+		{"max-sessions-per-source", required_argument, NULL, 'Q'},
 		{"max-contexts", required_argument, NULL, 'C'},
 		{"max-keys", required_argument, NULL, 'K'},
 		{"mbufs", required_argument, NULL, 'm'},
@@ -128,6 +131,11 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 			break;
 		case 'S':
 			if (parse_u32("max-sessions", optarg, 1, 1u << 24, &cfg->max_sessions) < 0)
+				return -EINVAL;
+			break;
+		case 'Q':
+			if (parse_u32("max-sessions-per-source", optarg, 1, 1u << 24,
+				      &cfg->max_sessions_per_source) < 0)
 				return -EINVAL;
 			break;
 		case 'C':

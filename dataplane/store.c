@@ -10,6 +10,7 @@
 
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
+#include <sodium.h>
 
 #include "dataplane.h"
 
@@ -55,6 +56,12 @@ int dp_store_init(struct dp_worker *w, const struct dp_config *cfg, unsigned lco
 	w->ctx_hash = table_create("ctx", lcore, cfg->max_contexts, sizeof(uint32_t));
 	w->key_hash = table_create("key", lcore, cfg->max_keys, sizeof(struct key_id));
 	w->session_hash = table_create("ses", lcore, cfg->max_sessions, sizeof(struct session_id));
+	w->source_hash = table_create("src", lcore, cfg->max_sessions, sizeof(uint32_t));
+	w->source_sessions = rte_zmalloc_socket("sources", sizeof(uint32_t) * (cfg->max_sessions + 8), 0, socket);
+	w->max_per_source = cfg->max_sessions_per_source;
+	if (sodium_init() < 0)
+		return -ENOTRECOVERABLE;
+	randombytes_buf(w->id_key, sizeof(w->id_key));
 	w->contexts = rte_zmalloc_socket("contexts", sizeof(*w->contexts) * (cfg->max_contexts + 8), 0, socket);
 	w->keys = rte_zmalloc_socket("keys", sizeof(*w->keys) * (cfg->max_keys + 8), 0, socket);
 	w->sessions = rte_zmalloc_socket("sessions", sizeof(*w->sessions) * (cfg->max_sessions + 8), 0, socket);
@@ -67,7 +74,8 @@ int dp_store_init(struct dp_worker *w, const struct dp_config *cfg, unsigned lco
 	w->ctx_keys = rte_zmalloc_socket("ctx_keys", sizeof(uint32_t) * w->max_kpc * (cfg->max_contexts + 8), 0, socket);
 	w->hist_pool = rte_zmalloc_socket("history", sizeof(struct dp_hist_entry) * cfg->history * (cfg->max_history_contexts + 1), 0, socket);
 	w->dirty_head = DP_NONE;
-	if (!w->ctx_hash || !w->key_hash || !w->session_hash || !w->contexts || !w->keys ||
+	if (!w->ctx_hash || !w->key_hash || !w->session_hash || !w->source_hash ||
+	    !w->source_sessions || !w->contexts || !w->keys ||
 	    !w->sessions || !w->reasm || !w->dirty || !w->ctx_keys || !w->hist_pool) {
 		dp_store_free(w);
 		return -ENOMEM;
@@ -97,6 +105,10 @@ void dp_store_free(struct dp_worker *w)
 	rte_hash_free(w->ctx_hash);
 	rte_hash_free(w->key_hash);
 	rte_hash_free(w->session_hash);
+	rte_hash_free(w->source_hash);
+	rte_free(w->source_sessions);
+	w->source_hash = NULL;
+	w->source_sessions = NULL;
 	rte_free(w->contexts);
 	rte_free(w->keys);
 	rte_free(w->sessions);
@@ -163,6 +175,7 @@ void dp_context_remove(struct dp_worker *w, uint32_t ctx, uint32_t *sessions, ui
 {
 	struct dp_context *c = &w->contexts[ctx];
 
+	c->ephemeral = false; /* closing its sessions must not remove it again */
 	*sessions = c->nsubs;
 	*keys = c->nkeys;
 	while (c->sub_head != DP_NONE)
@@ -244,12 +257,37 @@ uint32_t dp_session_find(struct dp_worker *w, uint32_t ip, uint16_t port, uint32
 	return pos >= 0 ? (uint32_t)pos : DP_NONE;
 }
 
+bool dp_source_full(const struct dp_worker *w, uint32_t ip)
+{
+	int32_t src = rte_hash_lookup(w->source_hash, &ip);
+	return src >= 0 && w->source_sessions[src] >= w->max_per_source;
+}
+
 uint32_t dp_session_open(struct dp_worker *w, uint32_t ip, uint16_t port, uint32_t ctx)
 {
 	struct session_id id = session_id_make(ip, port, ctx);
-	int32_t pos = rte_hash_add_key(w->session_hash, &id);
-	if (pos < 0 || (uint32_t)pos >= w->max_sessions + 8)
+	/* Every session has a source, so the source table cannot fill before the session table. */
+	int32_t src = rte_hash_add_key(w->source_hash, &ip);
+	if (src < 0 || (uint32_t)src >= w->max_sessions + 8)
 		return DP_NONE;
+	int32_t pos = rte_hash_add_key(w->session_hash, &id);
+	if (pos < 0 || (uint32_t)pos >= w->max_sessions + 8) {
+		if (w->source_sessions[src] == 0)
+			rte_hash_del_key(w->source_hash, &ip);
+		return DP_NONE;
+	}
+	w->source_sessions[src]++;
+	/*
+	 * The id a client must name in every later frame: SipHash of a counter
+	 * under a key drawn at start-up, so an off-path sender cannot guess it
+	 * (and a session never reuses the id of the previous one in its slot).
+	 */
+	uint32_t wire_id = 0;
+	while (wire_id == 0) {
+		uint64_t n = w->id_counter++, h;
+		crypto_shorthash_siphash24((uint8_t *)&h, (const uint8_t *)&n, sizeof(n), w->id_key);
+		wire_id = (uint32_t)h;
+	}
 
 	struct dp_context *c = &w->contexts[ctx];
 	struct dp_session *s = &w->sessions[pos];
@@ -258,6 +296,7 @@ uint32_t dp_session_open(struct dp_worker *w, uint32_t ip, uint16_t port, uint32
 		.prev = DP_NONE, .next = c->sub_head,
 		.last_rx_tsc = w->now, .last_tx_tsc = w->now, .hb_tsc = w->hb_default_tsc,
 		.dirty_prev = DP_NONE, .dirty_next = DP_NONE, .refill_tsc = w->now,
+		.wire_id = wire_id,
 	};
 	memset(dp_dirty_bits(w, (uint32_t)pos), 0, sizeof(uint64_t) * w->dirty_words);
 	if (c->sub_head != DP_NONE)
@@ -286,7 +325,12 @@ void dp_session_close(struct dp_worker *w, uint32_t idx)
 	dp_session_dirty_unlink(w, idx);
 	s->in_use = false;
 	rte_hash_del_key(w->session_hash, &id);
+	int32_t src = rte_hash_lookup(w->source_hash, &s->ip);
+	if (src >= 0 && --w->source_sessions[src] == 0)
+		rte_hash_del_key(w->source_hash, &s->ip);
 	w->ctr[HERALD_CTR_SESSIONS_ACTIVE]--;
+	if (c->ephemeral && c->nsubs == 0)
+		dp_context_remove(w, s->ctx, &(uint32_t){0}, &(uint32_t){0});
 }
 
 /* Sessions owing deferred deliveries, walked by the budget drain. */

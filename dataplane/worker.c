@@ -43,30 +43,46 @@ void dp_tx(struct dp_worker *w, struct rte_mbuf *m)
 		dp_tx_flush(w);
 }
 
+/*
+ * Refusals of a SUBSCRIBE carry a code and no text: an ERROR with an empty
+ * text (36 bytes) is smaller than the SUBSCRIBE (40), so a spoofed request
+ * cannot make the refusal an amplifier.
+ */
 static void subscribe_rx(struct dp_worker *w, const struct herald_frame *f,
 			 const struct rte_ether_hdr *eth, uint32_t ip, uint16_t port)
 {
 	struct herald_subscribe_body sb;
-	uint32_t ctx = dp_context_get(w, f->context, true);
-	if (ctx == DP_NONE) {
-		w->drop[HERALD_DROP_NO_CONTEXT_SPACE]++;
-		return dp_error_send(w, ip, port, &eth->src_addr, f->context,
-				     HERALD_ERR_NO_CONTEXT_SPACE, "context table full");
+	uint32_t ctx = dp_context_get(w, f->context, false);
+	uint32_t s = ctx == DP_NONE ? DP_NONE : dp_session_find(w, ip, port, ctx);
+	if (s == DP_NONE && dp_source_full(w, ip)) {
+		w->drop[HERALD_DROP_SOURCE_LIMIT]++;
+		return dp_error_send(w, ip, port, &eth->src_addr, f->context, HERALD_ERR_NO_SESSION_SPACE, "");
 	}
-	uint32_t s = dp_session_find(w, ip, port, ctx);
+	if (ctx == DP_NONE) {
+		ctx = dp_context_get(w, f->context, true);
+		if (ctx == DP_NONE) {
+			w->drop[HERALD_DROP_NO_CONTEXT_SPACE]++;
+			return dp_error_send(w, ip, port, &eth->src_addr, f->context,
+					     HERALD_ERR_NO_CONTEXT_SPACE, "");
+		}
+		w->contexts[ctx].ephemeral = true;
+	}
 	if (s == DP_NONE)
 		s = dp_session_open(w, ip, port, ctx);
 	if (s == DP_NONE) {
+		if (w->contexts[ctx].ephemeral && w->contexts[ctx].nsubs == 0)
+			dp_context_remove(w, ctx, &(uint32_t){0}, &(uint32_t){0});
 		w->drop[HERALD_DROP_NO_SESSION_SPACE]++;
 		return dp_error_send(w, ip, port, &eth->src_addr, f->context,
-				     HERALD_ERR_NO_SESSION_SPACE, "session table full");
+				     HERALD_ERR_NO_SESSION_SPACE, "");
 	}
 
 	struct dp_session *ses = &w->sessions[s];
 	memcpy(&sb, f->body, sizeof(sb));
 	uint16_t hb_ms = rte_be_to_cpu_16(sb.heartbeat_ms);
 	if (hb_ms != 0)
-		ses->hb_tsc = rte_get_tsc_hz() / 1000 * RTE_MAX(hb_ms, 10);
+		ses->hb_tsc = rte_get_tsc_hz() / 1000 *
+			      RTE_MIN(RTE_MAX(hb_ms, 10), HERALD_HEARTBEAT_MS_MAX);
 	ses->budget = rte_be_to_cpu_32(sb.budget);
 	ses->credit_mode = (rte_be_to_cpu_16(sb.flags) & HERALD_SUB_F_CREDITS) != 0;
 	dp_budget_reset(w, ses);
@@ -187,6 +203,7 @@ static void publish_rx(struct dp_worker *w, struct rte_mbuf *m, const struct her
 	uint32_t ctx = dp_context_get(w, f->context, true);
 	if (ctx == DP_NONE)
 		return dp_drop(w, m, HERALD_DROP_NO_CONTEXT_SPACE);
+	w->contexts[ctx].ephemeral = false; /* it will hold state */
 
 	/* Keep exactly the body: it is what every recipient will be sent. */
 	rte_pktmbuf_adj(m, (uint16_t)(f->body - rte_pktmbuf_mtod(m, const uint8_t *)));
@@ -212,7 +229,11 @@ static uint32_t session_of(struct dp_worker *w, const struct herald_frame *f, ui
 {
 	uint32_t ctx = dp_context_get(w, f->context, false);
 	uint32_t s = ctx == DP_NONE ? DP_NONE : dp_session_find(w, ip, port, ctx);
-	return s != DP_NONE && dp_session_wire_id(s) == f->session ? s : DP_NONE;
+	if (s == DP_NONE || dp_session_wire_id(w, s) != f->session)
+		return DP_NONE;
+	/* The id came in the node's reply: the client receives at its source address. */
+	w->sessions[s].confirmed = true;
+	return s;
 }
 
 void dp_herald_rx(struct dp_worker *w, struct rte_mbuf *m, const struct rte_ether_hdr *eth,
@@ -294,7 +315,13 @@ static void timers_run(struct dp_worker *w)
 		struct dp_session *ses = &w->sessions[s];
 		if (!ses->in_use)
 			continue;
-		if (w->now - ses->last_rx_tsc > ses->hb_tsc * HERALD_SESSION_TIMEOUT_BEATS) {
+		if (!ses->confirmed) {
+			/* No heartbeats to an address that may not have asked for them. */
+			if (w->now - ses->last_rx_tsc > ses->hb_tsc * HERALD_SESSION_CONFIRM_BEATS) {
+				dp_session_close(w, s);
+				w->ctr[HERALD_CTR_SESSIONS_UNCONFIRMED]++;
+			}
+		} else if (w->now - ses->last_rx_tsc > ses->hb_tsc * HERALD_SESSION_TIMEOUT_BEATS) {
 			dp_session_close(w, s);
 			w->ctr[HERALD_CTR_SESSIONS_EXPIRED]++;
 		} else if (w->now - ses->last_tx_tsc >= ses->hb_tsc) {
@@ -368,7 +395,7 @@ int dp_worker_main(void *arg)
 			if (w->ntx != 0)
 				dp_tx_flush(w);
 		}
-	dp_ctl_drain(w); /* control requests (ctl.c): between bursts, never per packet */
+		dp_ctl_drain(w); /* control requests (ctl.c): between bursts, never per packet */
 		if (n != 0) {
 			empty = 0;
 		} else if (w->idle == DP_IDLE_SLEEP && ++empty > IDLE_POLLS) {

@@ -158,8 +158,17 @@ enum herald_error {
 
 /** Default node heartbeat interval towards an idle session. */
 #define HERALD_HEARTBEAT_MS_DEFAULT 100
+/** Longest heartbeat interval a node grants, whatever a SUBSCRIBE asks for. */
+#define HERALD_HEARTBEAT_MS_MAX 10000
 /** A session the node has not heard from in this many heartbeat intervals is closed. */
 #define HERALD_SESSION_TIMEOUT_BEATS 30
+/**
+ * A session whose client has not yet sent a frame naming it (its id comes
+ * in the first snapshot frame, so only a client that receives at its source
+ * address can) is closed after this many heartbeat intervals, and gets no
+ * heartbeats meanwhile: a spoofed SUBSCRIBE cannot buy a stream of traffic.
+ */
+#define HERALD_SESSION_CONFIRM_BEATS 3
 
 /*
  * Drop reasons and counters. Every layer names them from these tables, so a
@@ -196,7 +205,8 @@ enum herald_error {
 	X(BAD_VALUE, "merge context: value is not an 8-byte big-endian integer") \
 	X(HISTORY_LOST, "NAK for messages no longer in the history")            \
 	X(NO_MBUF, "mbuf pool exhausted")                                       \
-	X(TX_FULL, "transmit queue full")
+	X(TX_FULL, "transmit queue full")                                       \
+	X(SOURCE_LIMIT, "source address already holds its maximum of sessions")
 
 enum herald_drop {
 #define HERALD_X_ENUM(name, help) HERALD_DROP_##name,
@@ -236,7 +246,8 @@ enum herald_drop {
 	X(SESSIONS_ACTIVE, "sessions open now (gauge)")                             \
 	X(CONTEXTS_ACTIVE, "contexts in memory now (gauge)")                        \
 	X(KEYS_ACTIVE, "keys in memory now (gauge)")                                \
-	X(MBUFS_IN_USE, "packet buffers taken from both pools now (gauge)")
+	X(MBUFS_IN_USE, "packet buffers taken from both pools now (gauge)")          \
+	X(SESSIONS_UNCONFIRMED, "sessions closed: the client never named its session (spoofed source?)")
 
 enum herald_counter {
 #define HERALD_X_ENUM(name, help) HERALD_CTR_##name,

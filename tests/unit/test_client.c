@@ -401,6 +401,10 @@ static void subscribe_live_ex(unsigned flags)
 	cr_assert_eq(ntohs(sb.heartbeat_ms), HB_MS);
 	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 1, "a", "1", 1, false);
 	pump_until(nevents + 2);
+	/* The client names its new session at once, so the node keeps it. */
+	node_recv(buf, &f);
+	cr_assert_eq(f.type, HERALD_T_HEARTBEAT, "a new session must be confirmed at once");
+	cr_assert_eq(f.session, SESSION);
 }
 
 static void subscribe_live(void)
