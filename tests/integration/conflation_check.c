@@ -791,6 +791,9 @@ static void stats_report(void)
 	       sum.gaps, sum.lost, sum.resyncs, sum.snapshots, sum.subscribe_retries, sum.naks,
 	       sum.nak_retries, sum.repaired, sum.held, sum.history_lost, sum.reorder_overflows,
 	       sum.stale, sum.timeouts);
+	for (int r = 1; r < HERALD_DROP_MAX; r++)
+		if (sum.drops[r])
+			printf("client drops %s: %" PRIu64 "\n", herald_drop_name(r), sum.drops[r]);
 }
 
 /* Per class: deliveries, rate over @p secs, and what went wrong. */
