@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* herald.conf: good files parse, every broken one names file, line, key and reason. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "config.h"
+
+#define BASE                                                                                 \
+	"[node]\nid = 7\nname = n7\n"                                                        \
+	"[dataplane]\ndriver = af_packet\ninterface = veth0\nip = 10.0.0.1\n"               \
+	"[cluster]\nlisten = 10.0.1.1:7600\n"
+
+static char err[512];
+static struct herald_config c;
+
+static int load(const char *text)
+{
+	err[0] = '\0';
+	return herald_config_load_string("t.conf", text, &c, err, sizeof(err));
+}
+
+/* The load failed and the message says all of @p parts. */
+static void refused(const char *text, const char *parts[])
+{
+	cr_assert_eq(load(text), -EINVAL, "accepted: %s", text);
+	for (int i = 0; parts[i] != NULL; i++)
+		cr_assert(strstr(err, parts[i]) != NULL, "'%s' not in '%s'", parts[i], err);
+	/* nothing half-configured comes out of a refused file */
+	cr_assert_eq(c.node_id, herald_config_defaults.node_id);
+	cr_assert_str_eq(c.driver, herald_config_defaults.driver);
+}
+
+Test(config, minimal_file_gets_defaults)
+{
+	cr_assert_eq(load(BASE), 0, "%s", err);
+	cr_assert_eq(c.node_id, 7);
+	cr_assert_str_eq(c.name, "n7");
+	cr_assert_str_eq(c.driver, "af_packet");
+	cr_assert_str_eq(c.interface, "veth0");
+	cr_assert_eq(c.udp_port, 7400);
+	cr_assert_eq(c.queues, 1);
+	cr_assert_eq(c.heartbeat_ms, 50);
+	cr_assert_eq(c.dead_after, 6);
+	cr_assert_eq(c.npeers, 0);
+	cr_assert_eq(c.metrics.sin_port, 0);
+	cr_assert_str_eq(c.control_sock, HERALD_CONFIG_CTL_SOCK);
+	/* the HELLO responder defaults to the listen address, base port */
+	cr_assert_eq(c.hello.sin_addr.s_addr, c.listen.sin_addr.s_addr);
+	cr_assert_eq(ntohs(c.hello.sin_port), 7400);
+}
+
+Test(config, full_file)
+{
+	cr_assert_eq(load(BASE "peer = 10.0.1.2:7600\npeer = 10.0.1.3:7601 ; comment\n"
+			       "heartbeat_ms = 20\nsuspect_after = 2\ndead_after = 4\n"
+			       "hello = 10.0.1.1:7401\nxdp_pin_dir =\n"
+			       "[dataplane]\nudp_port = 9000\nqueues = 4\nlcores = 2-5\nidle = sleep\n"
+			       "devargs = start_queue=0,busy_budget=0\n"
+			       "[control]\nsocket = /tmp/h.sock\nstatus_file = /tmp/st.json\n"
+			       "[metrics]\nlisten = 127.0.0.1:9464\n"),
+		     0, "%s", err);
+	cr_assert_eq(c.npeers, 2);
+	cr_assert_eq(ntohs(c.peers[1].sin_port), 7601);
+	cr_assert_eq(c.queues, 4);
+	cr_assert_str_eq(c.lcores, "2-5");
+	cr_assert_eq(c.idle, HERALD_IDLE_SLEEP);
+	cr_assert_str_eq(c.xdp_pin_dir, "");
+	cr_assert_eq(ntohs(c.metrics.sin_port), 9464);
+	cr_assert_eq(ntohs(c.hello.sin_port), 7401);
+
+	char args[512];
+	cr_assert_gt(herald_config_dataplane_args(&c, args, sizeof(args)), 0);
+	cr_assert(strstr(args, "-l\n2-5\n") != NULL);
+	cr_assert(strstr(args, "--port\naf_packet:veth0,start_queue=0,busy_budget=0\n") != NULL, "%s", args);
+	cr_assert(strstr(args, "--udp-port\n9000\n--idle\nsleep\n") != NULL, "%s", args);
+
+	json_t *j = herald_config_to_json(&c);
+	cr_assert_not_null(j);
+	cr_assert_eq(json_array_size(json_object_get(json_object_get(j, "cluster"), "peer")), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "metrics"), "listen")),
+			 "127.0.0.1:9464");
+	json_decref(j);
+}
+
+Test(config, the_sample_file_is_valid)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/controlplane/herald.conf", getenv("HERALD_SOURCE_ROOT") ? getenv("HERALD_SOURCE_ROOT") : "..");
+	cr_assert_eq(herald_config_load(path, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.node_id, 1);
+}
+
+Test(config, unknown_key)
+{
+	refused(BASE "hartbeat_ms = 20\n",
+		(const char *[]){"t.conf:10:", "[cluster] hartbeat_ms", "unknown key", "heartbeat_ms", NULL});
+}
+
+Test(config, unknown_section)
+{
+	refused(BASE "[metric]\nlisten = 1.2.3.4:5\n",
+		(const char *[]){"t.conf:11:", "[metric]", "unknown section", NULL});
+}
+
+Test(config, key_outside_a_section)
+{
+	refused("id = 1\n" BASE, (const char *[]){"t.conf:1:", "outside any section", NULL});
+}
+
+Test(config, bad_values)
+{
+	refused(BASE "heartbeat_ms = fast\n",
+		(const char *[]){"t.conf:10:", "heartbeat_ms", "expected an integer in 1..60000", "'fast'", NULL});
+	refused(BASE "heartbeat_ms = 0\n", (const char *[]){"t.conf:10:", "1..60000", "'0'", NULL});
+	refused(BASE "heartbeat_ms = -5\n", (const char *[]){"'-5'", NULL});
+	refused(BASE "peer = 10.0.1.2\n", (const char *[]){"t.conf:10:", "[cluster] peer", "ADDR:PORT", NULL});
+	refused(BASE "peer = 10.0.1.2:70000\n", (const char *[]){"ADDR:PORT", NULL});
+	refused(BASE "[dataplane]\nidle = lazy\n", (const char *[]){"t.conf:11:", "spin or sleep", "'lazy'", NULL});
+	refused(BASE "[dataplane]\nlcores = 3-1\n", (const char *[]){"lcore list", NULL});
+	refused(BASE "[dataplane]\nqueues = 65\n", (const char *[]){"1..64", NULL});
+	refused(BASE "[control]\nsocket = relative.sock\n", (const char *[]){"absolute path", NULL});
+	refused(BASE "[control]\nsocket = /tmp/$(reboot)\n", (const char *[]){"absolute path", NULL});
+	refused(BASE "[dataplane]\ndevargs = a b\n", (const char *[]){"KEY=VALUE", NULL});
+	refused("[node]\nid = 1\n[dataplane]\ndriver = pci\n",
+		(const char *[]){"t.conf:4:", "driver", "af_xdp", "not built yet", NULL});
+	refused("[node]\nid = 4294967295\n", (const char *[]){"t.conf:2:", "[node] id", NULL});
+}
+
+Test(config, keys_against_each_other)
+{
+	refused(BASE "suspect_after = 5\ndead_after = 5\n",
+		(const char *[]){"t.conf:11:", "dead_after", "more than suspect_after", NULL});
+	refused(BASE "peer = 10.0.1.1:7600\n", (const char *[]){"t.conf:10:", "own listen address", NULL});
+	refused(BASE "peer = 10.0.1.2:7600\npeer = 10.0.1.2:7600\n", (const char *[]){"listed twice", NULL});
+	refused("[node]\nid = 1\n[dataplane]\ndriver = af_xdp\nip = 10.0.0.1\n[cluster]\nlisten = 1.1.1.1:1\n",
+		(const char *[]){"t.conf:4:", "interface", "needs one", NULL});
+	refused("[node]\nid = 1\n[dataplane]\ndriver = null\ninterface = eth0\nip = 10.0.0.1\n"
+		"[cluster]\nlisten = 1.1.1.1:1\n",
+		(const char *[]){"t.conf:5:", "takes no interface", NULL});
+	refused(BASE "id = 3\n", (const char *[]){"[cluster] id", "unknown key", NULL});
+	refused(BASE "[node]\nid = 3\n", (const char *[]){"t.conf:11:", "set twice (first on line 2)", NULL});
+}
+
+Test(config, missing_required_key)
+{
+	refused("[node]\nid = 1\n[dataplane]\ndriver = null\nip = 10.0.0.1\n",
+		(const char *[]){"t.conf: [cluster] listen: missing", "ADDR:PORT", NULL});
+	refused("[node]\nname = x\n", (const char *[]){"[node] id: missing", NULL});
+}
+
+Test(config, syntax_error)
+{
+	refused(BASE "this line has no equals sign\n",
+		(const char *[]){"t.conf:10:", "syntax error", NULL});
+	refused(BASE "[metrics\n", (const char *[]){"t.conf:10:", "syntax error", NULL});
+}
+
+Test(config, torn_file)
+{
+	/* a write cut short: the last line lost its newline (and maybe more) */
+	refused(BASE "heartbeat_ms = 2", (const char *[]){"t.conf:10:", "no newline", "torn", NULL});
+	refused("", (const char *[]){"empty file", NULL});
+	refused("[node]\nid = 1\n[dataplane]\ndri", (const char *[]){"t.conf:4:", NULL});
+}
+
+Test(config, line_too_long)
+{
+	char text[1024];
+	snprintf(text, sizeof(text), BASE "[control]\nstatus_file = /%0300d\n", 0);
+	refused(text, (const char *[]){"t.conf:11:", "line longer than", NULL});
+}
+
+Test(config, missing_and_unreadable_file)
+{
+	cr_assert_eq(herald_config_load("/nonexistent/herald.conf", &c, err, sizeof(err)), -ENOENT);
+	cr_assert(strstr(err, "/nonexistent/herald.conf: cannot open: No such file") != NULL, "%s", err);
+	cr_assert_eq(herald_config_load("/", &c, err, sizeof(err)), -EINVAL, "%s", err);
+}
+
+Test(config, key_file)
+{
+	char dir[] = "/tmp/herald-conf.XXXXXX", path[128], text[512];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/cluster.key", dir);
+
+	FILE *f = fopen(path, "w");
+	fprintf(f, "%s\n", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+	fclose(f);
+	snprintf(text, sizeof(text), BASE "key_file = %s\n", path);
+	cr_assert_eq(load(text), 0, "%s", err);
+	cr_assert(c.key_set);
+	cr_assert_eq(c.key[1], 0x11);
+	cr_assert_eq(c.key[31], 0xff);
+
+	f = fopen(path, "w");
+	fprintf(f, "not hex\n");
+	fclose(f);
+	refused(text, (const char *[]){"t.conf:10:", "key_file", "64 hex digits", NULL});
+
+	unlink(path);
+	refused(text, (const char *[]){"t.conf:10:", "key_file", "cannot read", NULL});
+	rmdir(dir);
+}
+
+Test(config, file_on_disk_with_an_error_names_the_file)
+{
+	char path[] = "/tmp/herald-conf-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	FILE *f = fdopen(fd, "w");
+	fputs(BASE "[metrics]\nlisten = localhost:9464\n", f);
+	fclose(f);
+	cr_assert_eq(herald_config_load(path, &c, err, sizeof(err)), -EINVAL);
+	char want[128];
+	snprintf(want, sizeof(want), "%s:11: [metrics] listen: expected ADDR:PORT", path);
+	cr_assert(strstr(err, want) != NULL, "%s", err);
+	unlink(path);
+}
