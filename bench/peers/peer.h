@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One pub/sub system that users pick instead of Herald ("a peer"), behind
+ * the few calls herald-peer-pingpong needs. Each backend is one file
+ * (redis.c, nats.c, mqtt.c) built only when its Debian client library is
+ * installed; each opens one client that is subscribed to @p topic and
+ * publishes to it, so a round trip is publish -> server -> delivery back to
+ * the same client, like PUBLISH -> dataplane -> DELTA in herald-pingpong.
+ */
+#ifndef HERALD_BENCH_PEER_H
+#define HERALD_BENCH_PEER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct peer;
+
+struct peer_ops {
+	const char *name;
+	uint16_t default_port;
+	/*
+	 * Connect to @p ip:@p port, subscribe to @p topic and return once the
+	 * server has confirmed the subscription (so the first publish is
+	 * delivered). Messages print why on failure and return NULL.
+	 */
+	struct peer *(*open)(const char *ip, uint16_t port, const char *topic, int timeout_ms);
+	/* Publish @p len bytes to the topic; the bytes are on the wire when it returns. */
+	int (*publish)(struct peer *p, const void *buf, size_t len);
+	/*
+	 * Wait up to @p timeout_ms for the next delivery on the topic; copy up to
+	 * @p cap bytes of it to @p buf. @return its length, 0 on timeout, < 0 on error.
+	 */
+	int (*receive)(struct peer *p, void *buf, size_t cap, int timeout_ms);
+	/* Optional, outside the timed section: read what the publish left (e.g. a reply). */
+	int (*settle)(struct peer *p);
+	void (*close)(struct peer *p);
+};
+
+#ifdef HAVE_PEER_REDIS
+extern const struct peer_ops peer_redis;
+#endif
+#ifdef HAVE_PEER_NATS
+extern const struct peer_ops peer_nats;
+#endif
+#ifdef HAVE_PEER_MQTT
+extern const struct peer_ops peer_mqtt;
+#endif
+
+#endif /* HERALD_BENCH_PEER_H */
