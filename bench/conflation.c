@@ -315,7 +315,7 @@ static int key_index(const struct herald_entry *e, unsigned keys)
 static void on_entry(struct sub_client *k, const struct herald_entry *e, bool snapshot)
 {
 	struct run *r = k->run;
-	uint64_t pub_ns, version, t;
+	uint64_t pub_ns, version, newest, behind, t;
 	int idx;
 
 	if (e->context != r->context || e->value_len < VALUE_MIN)
@@ -332,9 +332,10 @@ static void on_entry(struct sub_client *k, const struct herald_entry *e, bool sn
 	k->entries++;
 	k->snap_entries += snapshot;
 	/* Publisher and clients share the process: how many newer values exist already. */
-	version = r->pub->version[idx] > version ? r->pub->version[idx] - version : 0;
-	k->current += version == 0;
-	samples_push(&r->behind, version);
+	newest = r->pub->version[idx];
+	behind = newest > version ? newest - version : 0;
+	k->current += behind == 0;
+	samples_push(&r->behind, behind);
 	samples_push(&r->age, t > pub_ns ? t - pub_ns : 0);
 }
 
