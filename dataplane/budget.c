@@ -40,6 +40,13 @@ void dp_budget_reset(struct dp_worker *w, struct dp_session *s)
 
 bool dp_budget_take(struct dp_worker *w, struct dp_session *s)
 {
+	/*
+	 * Until its client names it, a session gets its snapshot and nothing
+	 * more: updates wait as dirty keys (or history lag) and go out when the
+	 * confirmation comes. A spoofed SUBSCRIBE cannot buy a stream.
+	 */
+	if (!s->confirmed)
+		return false;
 	if (s->budget == 0)
 		return true;
 	if (!s->credit_mode) {
@@ -90,6 +97,12 @@ static void drain_one(struct dp_worker *w, uint32_t sidx)
 	struct dp_context *c = &w->contexts[s->ctx];
 
 	if (c->policy.kind == DP_POLICY_NONE) {
+		if (c->hist_head >= s->hist_next + w->history && !s->confirmed) {
+			/* Not a word to an address that may never have asked. */
+			w->ctr[HERALD_CTR_SESSIONS_UNCONFIRMED]++;
+			dp_session_close(w, sidx);
+			return;
+		}
 		if (c->hist_head >= s->hist_next + w->history) {
 			dp_error_send(w, s->ip, s->port, &s->mac, c->id, HERALD_ERR_HISTORY_LOST,
 				      "fell beyond the history: resubscribe");

@@ -285,6 +285,8 @@ void dp_herald_rx(struct dp_worker *w, struct rte_mbuf *m, const struct rte_ethe
 int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, const struct herald_port *port,
 		   uint16_t queue, struct rte_mempool *pool, struct rte_mempool *hdr_pool);
 int dp_worker_main(void *arg);
+/* Periodic work (heartbeats, expiry, budget drain, control requests); tests call it directly. */
+void dp_worker_timers(struct dp_worker *w);
 extern volatile bool dp_quit;
 
 /* ctl.c: the control socket (docs/heraldd.md), served on a control thread */

@@ -309,7 +309,7 @@ static void stats_print(const struct dp_worker *w)
 	fflush(stdout);
 }
 
-static void timers_run(struct dp_worker *w)
+void dp_worker_timers(struct dp_worker *w)
 {
 	for (uint32_t s = 0; s < w->session_hwm; s++) {
 		struct dp_session *ses = &w->sessions[s];
@@ -391,7 +391,7 @@ int dp_worker_main(void *arg)
 		if (w->ntx != 0)
 			dp_tx_flush(w);
 		if (w->now >= w->next_timer_tsc) {
-			timers_run(w);
+			dp_worker_timers(w);
 			if (w->ntx != 0)
 				dp_tx_flush(w);
 		}

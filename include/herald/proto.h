@@ -165,10 +165,12 @@ enum herald_error {
 /**
  * A session whose client has not yet sent a frame naming it (its id comes
  * in the first snapshot frame, so only a client that receives at its source
- * address can) is closed after this many heartbeat intervals, and gets no
- * heartbeats meanwhile: a spoofed SUBSCRIBE cannot buy a stream of traffic.
+ * address can) gets its snapshot and nothing more: no heartbeats, and its
+ * updates wait (dirty keys, history lag) until the confirmation comes. It is
+ * closed after this many heartbeat intervals: a spoofed SUBSCRIBE cannot buy
+ * a stream of traffic, and a slow client loses nothing by confirming late.
  */
-#define HERALD_SESSION_CONFIRM_BEATS 3
+#define HERALD_SESSION_CONFIRM_BEATS 10
 
 /*
  * Drop reasons and counters. Every layer names them from these tables, so a

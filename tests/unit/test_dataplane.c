@@ -404,6 +404,8 @@ static uint32_t subscribe_session(uint16_t sport, uint32_t context, uint16_t fla
 	subs[nsubs].id = out[0].session;
 	subs[nsubs].context = context;
 	subs[nsubs++].port = sport;
+	/* Confirm it, as libherald does (protocol §4.1): until then it gets its snapshot only. */
+	send_msg(sport, HERALD_T_HEARTBEAT, 0, context, out[0].session, 0, NULL, 0);
 	return out[0].session;
 }
 
@@ -470,6 +472,58 @@ Test(dataplane, policy_parse_names_and_errors)
 	char small[8];
 	cr_assert_eq(dp_policy_parse("bogus", &p, small, sizeof(small)), -EINVAL);
 	cr_assert_str_eq(small, "unknown");
+}
+
+/*
+ * A session its client has not named yet (a spoofed SUBSCRIBE looks like
+ * that) gets its snapshot and nothing more; updates wait as dirty keys and
+ * the latest values go out when the client confirms.
+ */
+Test(dataplane, unconfirmed_session_gets_snapshot_only_until_named)
+{
+	subscribe(PORT_A, CTX_REPLACE, 0, 0);
+	cr_assert_eq(collect(), 1);
+	uint32_t id = out[0].session;
+	cr_assert_eq(out[0].type, HERALD_T_SNAPSHOT);
+
+	publish_str(CTX_REPLACE, "k1", "one");
+	publish_str(CTX_REPLACE, "k1", "two");
+	publish_str(CTX_REPLACE, "k2", "x");
+	cr_assert_eq(collect(), 0, "no delta before the client names its session");
+	cr_assert_eq(w.ctr[HERALD_CTR_DIRTY_MARKED], 3);
+	dp_budget_drain(&w);
+	cr_assert_eq(collect(), 0, "the drain does not send to it either");
+
+	/* The wrong id does not confirm it. */
+	send_msg(PORT_A, HERALD_T_HEARTBEAT, 0, CTX_REPLACE, id ^ 1, 0, NULL, 0);
+	dp_budget_drain(&w);
+	cr_assert_eq(collect(), 0);
+	cr_assert_eq(w.drop[HERALD_DROP_UNKNOWN_SESSION], 1);
+
+	send_msg(PORT_A, HERALD_T_HEARTBEAT, 0, CTX_REPLACE, id, 0, NULL, 0);
+	dp_budget_drain(&w);
+	cr_assert_eq(collect(), 2, "one latest value per dirty key once confirmed");
+	assert_delta(&out[0], 2, "k1", "two");
+	assert_delta(&out[1], 3, "k2", "x");
+}
+
+Test(dataplane, unconfirmed_session_closed_without_heartbeats)
+{
+	uint64_t hb_sent = w.ctr[HERALD_CTR_HEARTBEATS_SENT];
+
+	subscribe(PORT_A, CTX_REPLACE, 0, 0);
+	cr_assert_eq(collect(), 1);
+	cr_assert_eq(w.ctr[HERALD_CTR_SESSIONS_ACTIVE], 1);
+	/* Ten default heartbeat intervals and a timer tick later: gone, never heartbeated. */
+	for (unsigned i = 0; i <= HERALD_SESSION_CONFIRM_BEATS; i++) {
+		advance_ms(HERALD_HEARTBEAT_MS_DEFAULT + 1);
+		dp_worker_timers(&w);
+	}
+	cr_assert_eq(collect(), 0);
+	cr_assert_eq(w.ctr[HERALD_CTR_HEARTBEATS_SENT], hb_sent);
+	cr_assert_eq(w.ctr[HERALD_CTR_SESSIONS_UNCONFIRMED], 1);
+	cr_assert_eq(w.ctr[HERALD_CTR_SESSIONS_ACTIVE], 0);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_ACTIVE], 0, "the empty context it made is gone too");
 }
 
 Test(dataplane, replace_newest_value_and_late_snapshot)
