@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <herald/client.h>
@@ -42,6 +43,7 @@ enum sub_state {
 	SUB_SNAPSHOT, /* snapshot entries arriving */
 	SUB_LIVE,     /* snapshot complete, deltas flowing */
 	SUB_IDLE,     /* refused or closed by the node; waits for herald_subscribe() */
+	SUB_ROUTE,    /* seeds: no subscription, only the route herald_publish() uses */
 };
 
 /* A message being rebuilt from its fragments. One per subscription bounds it. */
@@ -102,10 +104,39 @@ struct sub {
 	bool topped_up;        /* an idle heartbeat gave the extra batch of the pause at topup_seq */
 	uint64_t topup_seq;
 	bool resubscribe;      /* the next resync must be a SUBSCRIBE: the node may have cut the session */
+	/*
+	 * Seeds: the context's route. While locating, HELLOs go to random seeds
+	 * (the next one at hello_due_ns) and a REDIRECT is accepted; located
+	 * means dst is the node to talk to. attempt counts the HELLOs and
+	 * failed SUBSCRIBE rounds since the last complete snapshot (the backoff
+	 * exponent). A route that failed is remembered so a REDIRECT from a
+	 * director that has not noticed yet cannot send the client back.
+	 */
+	bool locating;
+	bool located;
+	struct herald_route route;
+	uint64_t located_ns;
+	uint64_t hello_due_ns;
+	unsigned attempt;
+	int last_seed;
+	unsigned sub_tries;
+	bool failed;
+	struct sockaddr_in failed_node;
+	uint32_t failed_epoch;
 };
 
 struct herald_client {
 	int fd;
+	/* Seeds: the socket is not connected; every send names its destination. */
+	bool seeded;
+	unsigned nseeds;
+	struct sockaddr_in seeds[HERALD_CLIENT_SEEDS_MAX];
+	uint64_t (*rand)(void *arg);
+	void *rand_arg;
+	uint64_t rng;
+	uint64_t backoff_min_ns;
+	uint64_t backoff_max_ns;
+	uint64_t refresh_ns;
 	struct herald_callbacks cb;
 	uint64_t (*now_ns)(void *arg);
 	void *clock_arg;
@@ -126,6 +157,7 @@ struct herald_client {
 	uint8_t (*rx_buf)[RX_BUF_SIZE];
 	struct mmsghdr rx_msgs[RX_BURST];
 	struct iovec rx_iov[RX_BURST];
+	struct sockaddr_in rx_addr[RX_BURST];
 	uint8_t tx_buf[HERALD_FRAGS_MAX][TX_FRAME_MAX];
 	struct mmsghdr tx_msgs[HERALD_FRAGS_MAX];
 	struct iovec tx_iov[HERALD_FRAGS_MAX];
@@ -143,6 +175,51 @@ static uint64_t monotonic_ns(void *arg)
 static uint64_t now(const struct herald_client *c)
 {
 	return c->now_ns(c->clock_arg);
+}
+
+/* splitmix64: the default generator, one state per client. */
+static uint64_t default_rand(void *arg)
+{
+	uint64_t *x = arg, z;
+
+	z = (*x += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t rnd(struct herald_client *c)
+{
+	return c->rand(c->rand_arg);
+}
+
+/* Uniform in [0, n]. */
+static uint64_t rnd_upto(struct herald_client *c, uint64_t n)
+{
+	return n == UINT64_MAX ? rnd(c) : rnd(c) % (n + 1);
+}
+
+/* Backoff window of attempt @p k: min(cap, base * 2^k). */
+static uint64_t backoff_window(const struct herald_client *c, unsigned k)
+{
+	if (k >= 32 || (c->backoff_min_ns << k) >> k != c->backoff_min_ns)
+		return c->backoff_max_ns;
+	uint64_t w = c->backoff_min_ns << k;
+
+	return w < c->backoff_max_ns ? w : c->backoff_max_ns;
+}
+
+/* Wait after attempt @p k: between half and all of its window ("equal jitter"). */
+static uint64_t backoff_wait(struct herald_client *c, unsigned k)
+{
+	uint64_t w = backoff_window(c, k);
+
+	return w - w / 2 + rnd_upto(c, w / 2);
+}
+
+static bool addr_eq(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+	return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
 }
 
 int herald_addr_parse(const char *s, uint16_t default_port, struct sockaddr_in *out)
@@ -189,9 +266,15 @@ static struct sub *sub_find(struct herald_client *c, uint32_t context)
 	return NULL;
 }
 
-static int send_frames(struct herald_client *c, unsigned n)
+/* Send tx_msgs[0, n); with seeds, to @p dst (NULL: the socket is connected). */
+static int send_frames_to(struct herald_client *c, unsigned n, const struct sockaddr_in *dst)
 {
 	unsigned done = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		c->tx_msgs[i].msg_hdr.msg_name = c->seeded ? (void *)dst : NULL;
+		c->tx_msgs[i].msg_hdr.msg_namelen = c->seeded ? sizeof(*dst) : 0;
+	}
 
 	while (done < n) {
 		int r = sendmmsg(c->fd, c->tx_msgs + done, n - done, 0);
@@ -215,15 +298,28 @@ static int send_frames(struct herald_client *c, unsigned n)
 	return 0;
 }
 
-/* Send one message without a body or with a fixed small body. */
-static int send_small(struct herald_client *c, const struct herald_hdr_fields *h,
-		      const void *body, uint16_t len)
+/* Send one message without a body or with a fixed small body to @p dst. */
+static int send_small_to(struct herald_client *c, const struct sockaddr_in *dst,
+			 const struct herald_hdr_fields *h, const void *body, uint16_t len)
 {
 	herald_hdr_encode(c->tx_buf[0], h, 0, len, len);
 	if (len)
 		memcpy(c->tx_buf[0] + sizeof(struct herald_hdr), body, len);
 	c->tx_iov[0].iov_len = sizeof(struct herald_hdr) + len;
-	return send_frames(c, 1);
+	return send_frames_to(c, 1, dst);
+}
+
+/*
+ * Send one message of subscription @p s to its node. With seeds and no
+ * route yet there is nowhere to send it: the SUBSCRIBE that follows the
+ * REDIRECT covers whatever it was.
+ */
+static int send_small(struct herald_client *c, const struct sub *s,
+		      const struct herald_hdr_fields *h, const void *body, uint16_t len)
+{
+	if (c->seeded && !s->located)
+		return 0;
+	return send_small_to(c, &s->route.node, h, body, len);
 }
 
 static int send_subscribe(struct herald_client *c, struct sub *s)
@@ -242,7 +338,7 @@ static int send_subscribe(struct herald_client *c, struct sub *s)
 	/* A SUBSCRIBE refills the node's credit window: count from here. */
 	s->acked_seq = s->expected - 1;
 	s->snap_unpaid = 0;
-	return send_small(c, &h, &b, sizeof(b));
+	return send_small(c, s, &h, &b, sizeof(b));
 }
 
 static int send_heartbeat(struct herald_client *c, struct sub *s)
@@ -256,7 +352,7 @@ static int send_heartbeat(struct herald_client *c, struct sub *s)
 
 	s->last_hb_tx_ns = now(c);
 	c->st.heartbeats_tx++;
-	return send_small(c, &h, NULL, 0);
+	return send_small(c, s, &h, NULL, 0);
 }
 
 static int send_resync(struct herald_client *c, struct sub *s)
@@ -270,7 +366,7 @@ static int send_resync(struct herald_client *c, struct sub *s)
 
 	/* Not a SUBSCRIBE, but the SUBSCRIBE retransmit timer covers it: if it is lost, that follows. */
 	s->last_sub_tx_ns = now(c);
-	return send_small(c, &h, NULL, 0);
+	return send_small(c, s, &h, NULL, 0);
 }
 
 static void held_clear(struct herald_client *c, struct sub *s)
@@ -353,6 +449,121 @@ static void sub_reset(struct herald_client *c, struct sub *s, uint32_t context, 
 	s->resubscribe = false;
 }
 
+/* A slot taken for another context starts without a route. */
+static void route_clear(struct sub *s)
+{
+	s->locating = false;
+	s->located = false;
+	memset(&s->route, 0, sizeof(s->route));
+	s->located_ns = 0;
+	s->hello_due_ns = 0;
+	s->attempt = 0;
+	s->last_seed = -1;
+	s->sub_tries = 0;
+	s->failed = false;
+}
+
+/* A seed drawn at random; never the one just tried when there is another. */
+static unsigned pick_seed(struct herald_client *c, const struct sub *s)
+{
+	if (c->nseeds == 1)
+		return 0;
+	if (s->last_seed < 0)
+		return (unsigned)(rnd(c) % c->nseeds);
+	return (unsigned)(((uint64_t)s->last_seed + 1 + rnd(c) % (c->nseeds - 1)) % c->nseeds);
+}
+
+/* HELLO for @p s to a random seed; the next one is due after the backoff of this attempt. */
+static int send_hello(struct herald_client *c, struct sub *s, uint64_t t)
+{
+	static const struct herald_hello_body zero;
+	struct herald_hdr_fields h = {.type = HERALD_T_HELLO, .context = s->context};
+	unsigned seed = pick_seed(c, s);
+
+	if (s->last_seed >= 0)
+		c->st.hello_retries++;
+	s->last_seed = (int)seed;
+	s->hello_due_ns = t + backoff_wait(c, s->attempt);
+	if (s->attempt < 64)
+		s->attempt++;
+	c->st.hellos++;
+	return send_small_to(c, &c->seeds[seed], &h, &zero, sizeof(zero));
+}
+
+/*
+ * Start looking for @p s's node: the first HELLO after @p wait_ns (0 = now).
+ * A route being refreshed stays usable until the answer comes.
+ */
+static void locate_start(struct herald_client *c, struct sub *s, uint64_t t, uint64_t wait_ns)
+{
+	s->locating = true;
+	s->last_seed = -1;
+	s->hello_due_ns = t + wait_ns;
+	if (wait_ns == 0)
+		send_hello(c, s, t);
+}
+
+/*
+ * Seeds: the node of @p s failed it (silence, or SUBSCRIBEs unanswered).
+ * Forget the session and the route, remember which node failed, and look
+ * again after a random part of the current backoff window, so the clients
+ * of a dead node spread their HELLOs instead of arriving together.
+ */
+static void reconnect(struct herald_client *c, struct sub *s, uint64_t t)
+{
+	c->st.reconnects++;
+	s->failed = true;
+	s->failed_node = s->route.node;
+	s->failed_epoch = s->route.epoch;
+	s->located = false;
+	held_clear(c, s);
+	s->state = SUB_PENDING;
+	s->session = 0;
+	s->expected = 1;
+	s->resync = false;
+	s->repair = false;
+	s->ra.active = false;
+	s->acked_seq = 0;
+	s->snap_unpaid = 0;
+	s->topped_up = false;
+	s->resubscribe = false;
+	s->sub_tries = 0;
+	locate_start(c, s, t, 1 + rnd_upto(c, backoff_window(c, s->attempt)));
+}
+
+/* A REDIRECT from a seed: follow it if @p s asked and it does not lead back to a failed node. */
+static int on_redirect(struct herald_client *c, struct sub *s, const struct herald_frame *f)
+{
+	struct herald_redirect_body b;
+	struct sockaddr_in node = {.sin_family = AF_INET};
+
+	memcpy(&b, f->body, sizeof(b));
+	node.sin_addr.s_addr = b.node_ip;
+	node.sin_port = b.port;
+	if (s == NULL || !s->locating || b.node_ip == 0 || b.port == 0 ||
+	    (s->failed && addr_eq(&node, &s->failed_node) && ntohl(b.epoch) <= s->failed_epoch)) {
+		c->st.redirects_ignored++;
+		return 0;
+	}
+	c->st.redirects++;
+	s->locating = false;
+	s->located = true;
+	s->located_ns = now(c);
+	s->route = (struct herald_route){
+		.node = node,
+		.queue = ntohs(b.queue),
+		.epoch = ntohl(b.epoch),
+		.expiry = ntohl(b.expiry),
+		.token = be64toh(b.token),
+	};
+	if (s->state == SUB_PENDING) {
+		s->sub_tries = 0;
+		s->last_rx_ns = s->located_ns;
+		send_subscribe(c, s);
+	}
+	return 0;
+}
+
 /* The reorder ring of a subscription slot is taken once and kept for its next users. */
 static int held_alloc(struct herald_client *c, struct sub *s)
 {
@@ -384,8 +595,13 @@ int herald_subscribe_ex(struct herald_client *c, uint32_t context, unsigned flag
 		s->ordered = ordered;
 		s->last_rx_ns = now(c);
 		s->timed_out = false;
-		if (s->state == SUB_IDLE && s->session == 0) {
+		if ((s->state == SUB_IDLE && s->session == 0) || s->state == SUB_ROUTE) {
 			sub_reset(c, s, context, now(c));
+			if (c->seeded && !s->located) {
+				if (!s->locating)
+					locate_start(c, s, now(c), 0);
+				return 0;
+			}
 			return send_subscribe(c, s);
 		}
 		return resync(c, s, true);
@@ -401,7 +617,12 @@ int herald_subscribe_ex(struct herald_client *c, uint32_t context, unsigned flag
 	if (ordered && held_alloc(c, s) < 0)
 		return -ENOMEM;
 	sub_reset(c, s, context, now(c));
+	route_clear(s);
 	s->ordered = ordered;
+	if (c->seeded) {
+		locate_start(c, s, now(c), 0);
+		return 0;
+	}
 	return send_subscribe(c, s);
 }
 
@@ -416,7 +637,7 @@ int herald_resync(struct herald_client *c, uint32_t context)
 {
 	struct sub *s = sub_find(c, context);
 
-	if (s == NULL)
+	if (s == NULL || s->state == SUB_ROUTE)
 		return -ENOENT;
 	s->last_rx_ns = now(c);
 	s->timed_out = false;
@@ -440,7 +661,7 @@ static int send_ack(struct herald_client *c, struct sub *s, uint32_t credits)
 
 	c->st.acks++;
 	c->st.credits_returned += credits;
-	return send_small(c, &h, &b, sizeof(b));
+	return send_small(c, s, &h, &b, sizeof(b));
 }
 
 int herald_ack(struct herald_client *c, uint32_t context, uint32_t credits)
@@ -534,7 +755,7 @@ int herald_unsubscribe(struct herald_client *c, uint32_t context)
 			.seq = s->expected - 1,
 		};
 
-		ret = send_small(c, &h, NULL, 0);
+		ret = send_small(c, s, &h, NULL, 0);
 	}
 	s->state = SUB_FREE;
 	s->ra.active = false;
@@ -550,12 +771,33 @@ int herald_publish(struct herald_client *c, uint32_t context, const void *key,
 		.session = 0,
 		.seq = c->pub_seq + 1,
 	};
+	const struct sockaddr_in *dst = NULL;
 	unsigned nfrag;
 	int ret;
 
 	if (key == NULL || key_len == 0 || key_len > HERALD_KEY_MAX ||
 	    value_len > HERALD_VALUE_MAX || (value_len > 0 && value == NULL))
 		return -EINVAL;
+	if (c->seeded) {
+		/* The context's node: its subscription's route, or a publish-only one. */
+		struct sub *s = sub_find(c, context);
+
+		if (s == NULL) {
+			for (unsigned i = 0; i < c->nsubs && s == NULL; i++)
+				if (c->subs[i].state == SUB_FREE)
+					s = &c->subs[i];
+			if (s == NULL)
+				return -ENOSPC;
+			sub_reset(c, s, context, now(c));
+			route_clear(s);
+			s->state = SUB_ROUTE;
+			s->ordered = false;
+			locate_start(c, s, now(c), 0);
+		}
+		if (!s->located)
+			return -EAGAIN;
+		dst = &s->route.node;
+	}
 	nfrag = herald_frag_count(herald_entry_msg_len(key_len, value_len));
 	for (unsigned i = 0; i < nfrag; i++) {
 		int n = herald_entry_encode(c->tx_buf[i], TX_FRAME_MAX, &h, key, key_len, value,
@@ -564,7 +806,7 @@ int herald_publish(struct herald_client *c, uint32_t context, const void *key,
 			return n;
 		c->tx_iov[i].iov_len = (size_t)n;
 	}
-	ret = send_frames(c, nfrag);
+	ret = send_frames_to(c, nfrag, dst);
 	if (ret < 0)
 		return ret;
 	c->pub_seq++;
@@ -605,7 +847,7 @@ static int send_nak(struct herald_client *c, struct sub *s, uint64_t first, uint
 	struct herald_nak_body b = {.first = htobe64(first), .last = htobe64(last)};
 
 	c->st.naks++;
-	return send_small(c, &h, &b, sizeof(b));
+	return send_small(c, s, &h, &b, sizeof(b));
 }
 
 static bool held_has(const struct herald_client *c, const struct sub *s, uint64_t seq)
@@ -813,9 +1055,11 @@ static int dispatch(struct herald_client *c, struct sub *s, uint8_t type, uint16
 	if (flags & HERALD_F_SNAP_END) {
 		if (s->state != SUB_PENDING || !s->resync)
 			s->state = SUB_LIVE;
-		/* A snapshot that arrived whole ends the backoff. */
+		/* A snapshot that arrived whole ends the backoff, and the reconnect backoff too. */
 		if (!s->repair)
 			s->backoff = 0;
+		s->attempt = 0;
+		s->failed = false;
 		c->st.snapshots++;
 	} else if (s->state == SUB_PENDING && !s->resync) {
 		s->state = SUB_SNAPSHOT;
@@ -891,10 +1135,46 @@ static int dispatch_error(struct herald_client *c, const struct herald_frame *f)
 	return 1;
 }
 
-static int on_frame(struct herald_client *c, const struct herald_frame *f)
+static bool from_seed(const struct herald_client *c, const struct sockaddr_in *src)
+{
+	for (unsigned i = 0; i < c->nseeds; i++)
+		if (addr_eq(src, &c->seeds[i]))
+			return true;
+	return false;
+}
+
+/* @p src is the datagram's source (seeds only; NULL on a connected socket). */
+static int on_frame(struct herald_client *c, const struct herald_frame *f,
+		    const struct sockaddr_in *src)
 {
 	struct sub *s = sub_find(c, f->context);
 
+	if (c->seeded) {
+		/*
+		 * REDIRECTs come from the seeds (the userspace responder, or XDP
+		 * answering at a node's address); everything else from the node
+		 * the context's route names: a node the client left (a stale
+		 * primary that came back) is not heard.
+		 */
+		if (f->type == HERALD_T_REDIRECT) {
+			if (!from_seed(c, src)) {
+				c->st.wrong_source++;
+				return 0;
+			}
+			return on_redirect(c, s, f);
+		}
+		if (s != NULL && (!s->located || !addr_eq(src, &s->route.node))) {
+			c->st.wrong_source++;
+			return 0;
+		}
+	}
+	if (s != NULL && s->state == SUB_ROUTE) {
+		/* A publish route: only refusals matter. */
+		if (f->type == HERALD_T_ERROR)
+			return dispatch_error(c, f);
+		c->st.unknown_context++;
+		return 0;
+	}
 	if (s == NULL) {
 		/* A publisher holds no subscription but must still hear refusals. */
 		if (f->type == HERALD_T_ERROR)
@@ -1032,6 +1312,16 @@ static int timers(struct herald_client *c)
 
 		if (s->state == SUB_FREE || s->state == SUB_IDLE)
 			continue;
+		if (c->seeded) {
+			if (s->locating && t >= s->hello_due_ns)
+				send_hello(c, s, t);
+			if (s->state == SUB_ROUTE) {
+				/* A publisher hears nothing from its node: ask again now and then. */
+				if (!s->locating && t - s->located_ns >= c->refresh_ns)
+					locate_start(c, s, t, 0);
+				continue;
+			}
+		}
 		if (!s->timed_out && t - s->last_rx_ns >= c->timeout_ns) {
 			s->timed_out = true;
 			c->st.timeouts++;
@@ -1041,6 +1331,11 @@ static int timers(struct herald_client *c)
 			/* The callback may have dropped or replaced the subscription. */
 			if (s->state == SUB_FREE || s->state == SUB_IDLE)
 				continue;
+			/* Seeds: the node fell silent; find where the context lives now. */
+			if (c->seeded && s->located) {
+				reconnect(c, s, t);
+				continue;
+			}
 		}
 		if (self_repairing(c, s))
 			resync_if_due(c, s, t);
@@ -1052,7 +1347,14 @@ static int timers(struct herald_client *c)
 			n += (int)(c->st.gaps - before);
 		}
 		if (s->state == SUB_PENDING) {
+			if (c->seeded && !s->located)
+				continue;
 			if (t - s->last_sub_tx_ns >= c->hb_ns) {
+				if (c->seeded && ++s->sub_tries >= HERALD_CLIENT_SUBSCRIBE_TRIES) {
+					/* The redirected node does not answer: look again. */
+					reconnect(c, s, t);
+					continue;
+				}
 				c->st.subscribe_retries++;
 				send_subscribe(c, s);
 			}
@@ -1073,9 +1375,20 @@ int herald_client_next_timer_ms(const struct herald_client *c)
 
 		if (s->state == SUB_FREE || s->state == SUB_IDLE)
 			continue;
-		due = (s->state == SUB_PENDING ? s->last_sub_tx_ns : s->last_hb_tx_ns) + c->hb_ns;
-		if (due < next)
-			next = due;
+		if (c->seeded) {
+			if (s->locating && s->hello_due_ns < next)
+				next = s->hello_due_ns;
+			if (s->state == SUB_ROUTE) {
+				if (!s->locating && s->located_ns + c->refresh_ns < next)
+					next = s->located_ns + c->refresh_ns;
+				continue;
+			}
+		}
+		if (!(c->seeded && s->state == SUB_PENDING && !s->located)) {
+			due = (s->state == SUB_PENDING ? s->last_sub_tx_ns : s->last_hb_tx_ns) + c->hb_ns;
+			if (due < next)
+				next = due;
+		}
 		if (!s->timed_out && s->last_rx_ns + c->timeout_ns < next)
 			next = s->last_rx_ns + c->timeout_ns;
 		if (self_repairing(c, s) && s->repair && s->state != SUB_PENDING &&
@@ -1101,6 +1414,7 @@ static int rx_burst(struct herald_client *c, int *dispatched)
 	for (unsigned i = 0; i < RX_BURST; i++) {
 		c->rx_iov[i].iov_len = RX_BUF_SIZE;
 		c->rx_msgs[i].msg_hdr.msg_flags = 0;
+		c->rx_msgs[i].msg_hdr.msg_namelen = c->seeded ? sizeof(c->rx_addr[i]) : 0;
 	}
 	r = recvmmsg(c->fd, c->rx_msgs, RX_BURST, MSG_DONTWAIT, NULL);
 	if (r < 0) {
@@ -1129,7 +1443,7 @@ static int rx_burst(struct herald_client *c, int *dispatched)
 			c->st.drops[why]++;
 			continue;
 		}
-		*dispatched += on_frame(c, &f);
+		*dispatched += on_frame(c, &f, c->seeded ? &c->rx_addr[i] : NULL);
 	}
 	return r;
 }
@@ -1191,6 +1505,42 @@ int herald_client_last_seq(const struct herald_client *c, uint32_t context, uint
 	return 0;
 }
 
+int herald_client_route(const struct herald_client *c, uint32_t context, struct herald_route *out)
+{
+	const struct sub *s = sub_find((struct herald_client *)c, context);
+
+	if (s == NULL)
+		return -ENOENT;
+	if (c->seeded && !s->located)
+		return -EAGAIN;
+	*out = s->route;
+	return 0;
+}
+
+/* "A[:P],A[:P],..." into c->seeds. */
+static int parse_seeds(struct herald_client *c, const char *list, uint16_t port)
+{
+	const char *p = list;
+
+	c->nseeds = 0;
+	for (;;) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char one[32];
+
+		if (n == 0 || n >= sizeof(one) || c->nseeds == HERALD_CLIENT_SEEDS_MAX)
+			return -EINVAL;
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if (herald_addr_parse(one, port, &c->seeds[c->nseeds]) < 0)
+			return -EINVAL;
+		c->nseeds++;
+		if (end == NULL)
+			return 0;
+		p = end + 1;
+	}
+}
+
 static void set_rcvbuf(int fd, int bytes)
 {
 	/* SO_RCVBUFFORCE passes rmem_max when privileged; otherwise take what is allowed. */
@@ -1206,12 +1556,13 @@ struct herald_client *herald_client_open(const struct herald_client_opts *opts,
 	unsigned nsubs;
 	int err;
 
-	if (opts == NULL || opts->node == NULL) {
+	if (opts == NULL || (opts->node == NULL) == (opts->seeds == NULL)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if (herald_addr_parse(opts->node, opts->port ? opts->port : HERALD_UDP_PORT_BASE,
-			      &node) < 0 ||
+	if ((opts->node != NULL &&
+	     herald_addr_parse(opts->node, opts->port ? opts->port : HERALD_UDP_PORT_BASE,
+			       &node) < 0) ||
 	    (opts->bind != NULL && herald_addr_parse(opts->bind, 0, &local) < 0)) {
 		errno = EINVAL;
 		return NULL;
@@ -1220,6 +1571,14 @@ struct herald_client *herald_client_open(const struct herald_client_opts *opts,
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
+	if (opts->seeds != NULL) {
+		if (parse_seeds(c, opts->seeds, opts->port ? opts->port : HERALD_UDP_PORT_BASE) < 0) {
+			free(c);
+			errno = EINVAL;
+			return NULL;
+		}
+		c->seeded = true;
+	}
 	nsubs = opts->max_subscriptions ? opts->max_subscriptions : HERALD_CLIENT_SUBS_DEFAULT;
 	c->subs = calloc(nsubs, sizeof(*c->subs));
 	if (c->subs == NULL) {
@@ -1249,11 +1608,30 @@ struct herald_client *herald_client_open(const struct herald_client_opts *opts,
 						  : (c->heartbeat_ms / 4 ? c->heartbeat_ms / 4 : 1)) *
 			    NS_PER_MS;
 	c->auto_resync = opts->auto_resync != 0;
+	c->backoff_min_ns = (opts->reconnect_min_ms ? opts->reconnect_min_ms : c->heartbeat_ms) *
+			    NS_PER_MS;
+	c->backoff_max_ns = opts->reconnect_max_ms
+				    ? opts->reconnect_max_ms * NS_PER_MS
+				    : c->backoff_min_ns * HERALD_CLIENT_BACKOFF_CAP_DEFAULT;
+	if (c->backoff_max_ns < c->backoff_min_ns)
+		c->backoff_max_ns = c->backoff_min_ns;
+	c->refresh_ns = (opts->route_refresh_ms ? opts->route_refresh_ms : 1000) * NS_PER_MS;
+	if (opts->rand != NULL) {
+		c->rand = opts->rand;
+		c->rand_arg = opts->rand_arg;
+	} else {
+		/* Clients started together must not draw the same seeds. */
+		if (getrandom(&c->rng, sizeof(c->rng), GRND_NONBLOCK) != sizeof(c->rng))
+			c->rng = monotonic_ns(NULL) ^ (uint64_t)(uintptr_t)c;
+		c->rand = default_rand;
+		c->rand_arg = &c->rng;
+	}
 
 	for (unsigned i = 0; i < RX_BURST; i++) {
 		c->rx_iov[i].iov_base = c->rx_buf[i];
 		c->rx_msgs[i].msg_hdr.msg_iov = &c->rx_iov[i];
 		c->rx_msgs[i].msg_hdr.msg_iovlen = 1;
+		c->rx_msgs[i].msg_hdr.msg_name = c->seeded ? &c->rx_addr[i] : NULL;
 	}
 	for (unsigned i = 0; i < HERALD_FRAGS_MAX; i++) {
 		c->tx_iov[i].iov_base = c->tx_buf[i];
@@ -1272,7 +1650,7 @@ struct herald_client *herald_client_open(const struct herald_client_opts *opts,
 		err = errno;
 		goto out_close_socket;
 	}
-	if (connect(c->fd, (struct sockaddr *)&node, sizeof(node)) < 0) {
+	if (!c->seeded && connect(c->fd, (struct sockaddr *)&node, sizeof(node)) < 0) {
 		err = errno;
 		goto out_close_socket;
 	}

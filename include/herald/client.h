@@ -3,9 +3,13 @@
  * @file client.h
  * libherald: the kernel-socket client of a Herald node.
  *
- * One struct herald_client is one connected UDP socket to one node queue. It
- * holds up to herald_client_opts::max_subscriptions subscriptions (one per
- * context) and publishes into any context. Everything the client needs is
+ * One struct herald_client is one UDP socket. With herald_client_opts::node
+ * it is connected to that one node queue; with herald_client_opts::seeds it
+ * finds each context's node by itself (HELLO to a random seed, REDIRECT to
+ * the hosting node and queue) and moves a subscription to another node when
+ * its node falls silent (see "Seeds" below). It holds up to
+ * herald_client_opts::max_subscriptions subscriptions (one per context) and
+ * publishes into any context. Everything the client needs is
  * allocated by herald_client_open(); receiving, reassembling and dispatching
  * a frame never allocates.
  *
@@ -38,6 +42,26 @@
  * (sends only the latest value of each key it owes) or, on a `none` context,
  * lags in its history. With herald_client_opts::credits it is a window of
  * messages the node may send before the client returns credits in ACKs.
+ *
+ * Seeds (herald_client_opts::seeds, docs/protocol.md §3.9-3.10): a
+ * subscription starts with a HELLO for its context to a seed drawn at random
+ * (herald_client_opts::rand); the REDIRECT names the node and queue hosting
+ * the context, and the SUBSCRIBE goes there. The REDIRECT's token and expiry
+ * are kept with the route (herald_client_route()) for when SUBSCRIBE carries
+ * them (protocol v2). A HELLO without an answer is sent again to another
+ * random seed, never in a fixed order, after a jittered, exponentially
+ * growing wait (attempt k waits between half and all of
+ * min(reconnect_max, reconnect_min * 2^k)). When a subscription's node falls
+ * silent (on_timeout) or does not answer its SUBSCRIBE for
+ * HERALD_CLIENT_SUBSCRIBE_TRIES heartbeat intervals, the client reconnects:
+ * it forgets the session, waits a random time in [0, reconnect_min] (so the
+ * clients of a dead node do not arrive together), HELLOs a random seed with
+ * the same backoff, ignores a REDIRECT back to the node that failed unless
+ * its epoch is newer, and subscribes at the new node, whose snapshot
+ * replaces the view (on_snapshot entries, then on_snapshot_end). A complete
+ * snapshot resets the backoff. herald_publish() finds its context's node the
+ * same way (it returns -EAGAIN until the first REDIRECT arrived) and asks
+ * again every route_refresh_ms, since a publisher hears no heartbeats.
  */
 #ifndef HERALD_CLIENT_H
 #define HERALD_CLIENT_H
@@ -60,6 +84,13 @@ extern "C" {
 #define HERALD_CLIENT_REORDER_DEFAULT 256
 /** NAKs sent for one hole before the client gives up and resyncs. */
 #define HERALD_CLIENT_NAK_TRIES 6
+
+/** Seeds a client can hold (herald_client_opts::seeds). */
+#define HERALD_CLIENT_SEEDS_MAX 16
+/** SUBSCRIBEs sent to a redirected node without an answer before the client looks again (seeds). */
+#define HERALD_CLIENT_SUBSCRIBE_TRIES 3
+/** Longest reconnect wait, in multiples of reconnect_min, when reconnect_max_ms is 0. */
+#define HERALD_CLIENT_BACKOFF_CAP_DEFAULT 32
 
 /** herald_subscribe_ex() flag: the context's policy is `none`; repair gaps by NAK. */
 #define HERALD_SUB_ORDERED 0x0001
@@ -113,9 +144,19 @@ struct herald_callbacks {
 
 /** Options of herald_client_open(). Zero means "the default" for every field. */
 struct herald_client_opts {
-	/** Node IPv4 address, "A.B.C.D" or "A.B.C.D:PORT". Required. */
+	/**
+	 * Node IPv4 address, "A.B.C.D" or "A.B.C.D:PORT": the client talks to
+	 * this node queue only. Exactly one of @p node and @p seeds is required.
+	 */
 	const char *node;
-	/** Node UDP port when @p node has none; 0 = HERALD_UDP_PORT_BASE. */
+	/**
+	 * Seed list "A.B.C.D[:PORT],A.B.C.D[:PORT],...": where HELLOs go (each
+	 * node's HELLO responder), at most HERALD_CLIENT_SEEDS_MAX. Contexts are
+	 * found by HELLO/REDIRECT and subscriptions move on node failure (see
+	 * the file comment).
+	 */
+	const char *seeds;
+	/** Node (or seed) UDP port when an address has none; 0 = HERALD_UDP_PORT_BASE. */
 	uint16_t port;
 	/** Local address to bind, "A.B.C.D[:PORT]"; NULL = any address, ephemeral port. */
 	const char *bind;
@@ -169,6 +210,28 @@ struct herald_client_opts {
 	uint64_t (*now_ns)(void *arg);
 	/** Passed to @p now_ns. */
 	void *clock_arg;
+	/** Seeds: shortest HELLO/reconnect wait (the backoff base); 0 = heartbeat_ms. */
+	uint32_t reconnect_min_ms;
+	/** Seeds: longest HELLO/reconnect wait (the cap); 0 = HERALD_CLIENT_BACKOFF_CAP_DEFAULT x reconnect_min_ms. */
+	uint32_t reconnect_max_ms;
+	/** Seeds: a publish-only route is asked for again this often; 0 = 1000 ms. */
+	uint32_t route_refresh_ms;
+	/**
+	 * 64 random bits, for tests (seed choice and jitter); NULL = a
+	 * per-client generator seeded from getrandom().
+	 */
+	uint64_t (*rand)(void *arg);
+	/** Passed to @p rand. */
+	void *rand_arg;
+};
+
+/** Where a context lives, as the last accepted REDIRECT said (seeds); see herald_client_route(). */
+struct herald_route {
+	struct sockaddr_in node; /**< the hosting node queue's address and port */
+	uint16_t queue;          /**< queue index on that node */
+	uint32_t epoch;          /**< placement epoch of the REDIRECT */
+	uint32_t expiry;         /**< token expiry, seconds of the node's CLOCK_TAI */
+	uint64_t token;          /**< address-ownership token, for SUBSCRIBE in protocol v2 */
 };
 
 /** Counters of one client; see herald_client_stats(). */
@@ -202,12 +265,19 @@ struct herald_client_stats {
 	uint64_t repaired;         /**< missing messages that arrived after a NAK */
 	uint64_t history_lost;     /**< ERROR HERALD_ERR_HISTORY_LOST received */
 	uint64_t reorder_overflows; /**< holes abandoned because the reorder buffer was full */
+	uint64_t hellos;           /**< HELLOs sent (seeds), retransmissions included */
+	uint64_t hello_retries;    /**< HELLOs sent again because no usable REDIRECT came */
+	uint64_t redirects;        /**< REDIRECTs followed */
+	uint64_t redirects_ignored; /**< REDIRECTs not asked for, late, or back to a node that failed */
+	uint64_t reconnects;       /**< subscriptions moved off a silent node (seeds) */
+	uint64_t wrong_source;     /**< frames from an address that is not the context's node (seeds) */
 	uint64_t drops[HERALD_DROP_MAX]; /**< malformed frames dropped, by reason */
 };
 
 /**
  * Open a client: create the UDP socket, bind it if asked, connect it to the
- * node and allocate all per-client state. Sends nothing.
+ * node (not with seeds: it then talks to many addresses) and allocate all
+ * per-client state. Sends nothing.
  * @return the client, or NULL with errno set (EINVAL: bad options or
  *         address; ENOMEM; a socket error).
  */
@@ -269,9 +339,14 @@ int herald_unsubscribe(struct herald_client *c, uint32_t context);
 
 /**
  * Publish one entry to @p context, in as many fragments as it needs. Each
- * call uses the next sequence number of this client's publish counter.
+ * call uses the next sequence number of this client's publish counter. With
+ * seeds the entry goes to the context's node; the first publish to a
+ * context the client neither subscribes to nor published to takes a
+ * subscription slot for its route, sends a HELLO and returns -EAGAIN (call
+ * herald_client_poll() and publish again).
  * @return 0, -EINVAL (key empty or longer than HERALD_KEY_MAX, value longer
- *         than HERALD_VALUE_MAX) or a negative send errno.
+ *         than HERALD_VALUE_MAX), -EAGAIN (seeds: the node is not known yet),
+ *         -ENOSPC (seeds: no slot for the route) or a negative send errno.
  */
 int herald_publish(struct herald_client *c, uint32_t context, const void *key,
 		   size_t key_len, const void *value, size_t value_len);
@@ -291,6 +366,14 @@ int herald_client_poll(struct herald_client *c, int timeout_ms);
  * timers (heartbeats, retransmits, timeouts), or -1 if none is armed.
  */
 int herald_client_next_timer_ms(const struct herald_client *c);
+
+/**
+ * Where @p context lives for this client (seeds): the node of its
+ * subscription or of its publish route.
+ * @return 0 and *out, -ENOENT (neither subscribed nor published to) or
+ *         -EAGAIN (still looking: no REDIRECT followed yet).
+ */
+int herald_client_route(const struct herald_client *c, uint32_t context, struct herald_route *out);
 
 /** Copy the client's counters into @p out. */
 void herald_client_stats(const struct herald_client *c, struct herald_client_stats *out);

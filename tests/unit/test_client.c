@@ -1732,3 +1732,615 @@ Test(client, held_messages_cleared_on_unknown_session_and_slot_reuse)
 	cr_assert_eq(stats().stale, 0);
 	expect_quiet();
 }
+
+/*
+ * Seeds (herald_client_opts::seeds): three fake HELLO responders and two fake
+ * dataplanes on loopback, the injected clock, and injected randomness where
+ * a test needs to know the draw.
+ */
+#define NSEEDS 3
+#define NDPS 2
+#define MS 1000000ull
+
+static int seed_fd[NSEEDS], dp_fd[NDPS];
+static struct sockaddr_in seed_addr[NSEEDS], dp_addr[NDPS], cl_addr;
+static char seeds_str[128];
+
+static int udp_loopback(struct sockaddr_in *a)
+{
+	socklen_t len = sizeof(*a);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	cr_assert_geq(fd, 0);
+	memset(a, 0, sizeof(*a));
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)a, sizeof(*a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)a, &len), 0);
+	return fd;
+}
+
+static void seeds_up(void)
+{
+	size_t off = 0;
+
+	nevents = 0;
+	fake_now = 1000000000ull;
+	c = NULL;
+	for (int i = 0; i < NSEEDS; i++) {
+		seed_fd[i] = udp_loopback(&seed_addr[i]);
+		off += (size_t)snprintf(seeds_str + off, sizeof(seeds_str) - off, "%s127.0.0.1:%u",
+					i ? "," : "", ntohs(seed_addr[i].sin_port));
+	}
+	for (int i = 0; i < NDPS; i++)
+		dp_fd[i] = udp_loopback(&dp_addr[i]);
+}
+
+static void seeds_down(void)
+{
+	herald_client_close(c);
+	c = NULL;
+	for (int i = 0; i < NSEEDS; i++)
+		close(seed_fd[i]);
+	for (int i = 0; i < NDPS; i++)
+		close(dp_fd[i]);
+}
+
+/* Scripted randomness: the values of rand_script in turn, then rand_script's last. */
+static uint64_t rand_script[16];
+static unsigned rand_n, rand_i;
+
+static uint64_t scripted_rand(void *arg)
+{
+	(void)arg;
+	return rand_script[rand_i < rand_n ? rand_i++ : rand_n - 1];
+}
+
+/* A real generator the test seeds, so runs differ per client but are repeatable. */
+static uint64_t xorshift_rand(void *arg)
+{
+	uint64_t *x = arg;
+
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static struct herald_client *open_seeded_c(struct herald_client_opts o)
+{
+	struct herald_client *cl;
+
+	o.seeds = seeds_str;
+	o.now_ns = clock_now;
+	if (o.heartbeat_ms == 0)
+		o.heartbeat_ms = HB_MS;
+	if (o.timeout_beats == 0)
+		o.timeout_beats = TIMEOUT_BEATS;
+	cl = herald_client_open(&o, &callbacks);
+	cr_assert_not_null(cl, "herald_client_open: %s", strerror(errno));
+	return cl;
+}
+
+static void open_seeded(struct herald_client_opts o)
+{
+	c = open_seeded_c(o);
+}
+
+/* Next frame queued on @p fd (heartbeats skipped), without waiting; false if none. */
+static bool fd_poll(int fd, uint8_t *buf, struct herald_frame *f)
+{
+	for (;;) {
+		socklen_t len = sizeof(cl_addr);
+		ssize_t n = recvfrom(fd, buf, DGRAM_MAX, MSG_DONTWAIT, (struct sockaddr *)&cl_addr,
+				     &len);
+
+		if (n < 0)
+			return false;
+		cr_assert_eq(herald_frame_decode(buf, (size_t)n, f), HERALD_DROP_NONE,
+			     "client sent a malformed frame");
+		if (f->type != HERALD_T_HEARTBEAT)
+			return true;
+	}
+}
+
+/* Which seed got a HELLO for @p ctx (checked byte by byte); -1 if none did. At most one did. */
+static int hello_seed(uint32_t ctx)
+{
+	static const uint8_t zero[32];
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+	int who = -1;
+
+	for (int i = 0; i < NSEEDS; i++) {
+		while (fd_poll(seed_fd[i], buf, &f)) {
+			cr_assert_eq(f.type, HERALD_T_HELLO, "seed %d got type %u", i, f.type);
+			cr_assert_eq(f.context, ctx);
+			cr_assert_eq(f.session, 0);
+			cr_assert_eq(f.length, 32);
+			cr_assert_eq(memcmp(f.body, zero, 32), 0);
+			cr_assert_eq(who, -1, "two HELLOs at once (seeds %d and %d)", who, i);
+			who = i;
+		}
+	}
+	return who;
+}
+
+static void send_to_client(int fd, const void *buf, size_t len)
+{
+	cr_assert_eq(sendto(fd, buf, len, 0, (struct sockaddr *)&cl_addr, sizeof(cl_addr)),
+		     (ssize_t)len);
+}
+
+/* Seed @p seed (or any socket @p fd) answers: @p ctx lives on dataplane @p dp at @p epoch. */
+static void redirect_from(int fd, uint32_t ctx, int dp, uint32_t epoch)
+{
+	uint8_t buf[sizeof(struct herald_hdr) + sizeof(struct herald_redirect_body)];
+	struct herald_hdr_fields h = {.type = HERALD_T_REDIRECT, .context = ctx};
+	struct herald_redirect_body b = {
+		.node_ip = dp_addr[dp].sin_addr.s_addr,
+		.port = dp_addr[dp].sin_port,
+		.queue = htons(3),
+		.epoch = htonl(epoch),
+		.expiry = htonl(12345),
+		.token = htobe64(0x1122334455667788ull),
+	};
+
+	herald_hdr_encode(buf, &h, 0, sizeof(b), sizeof(b));
+	memcpy(buf + sizeof(struct herald_hdr), &b, sizeof(b));
+	send_to_client(fd, buf, sizeof(buf));
+}
+
+static void dp_entry(int dp, uint8_t type, uint16_t flags, uint32_t session, uint64_t seq,
+		     const char *key, const char *value)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_hdr_fields h = {
+		.type = type, .flags = flags, .context = CTX, .session = session, .seq = seq,
+	};
+	int n = herald_entry_encode(buf, sizeof(buf), &h, key, strlen(key), value, strlen(value), 0);
+
+	cr_assert_gt(n, 0);
+	send_to_client(dp_fd[dp], buf, (size_t)n);
+}
+
+/* Dataplane @p dp's next frame is a SUBSCRIBE for CTX. */
+static void expect_subscribe_at(int dp)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+
+	cr_assert(fd_poll(dp_fd[dp], buf, &f), "dataplane %d got no SUBSCRIBE", dp);
+	cr_assert_eq(f.type, HERALD_T_SUBSCRIBE, "dataplane %d got type %u", dp, f.type);
+	cr_assert_eq(f.context, CTX);
+}
+
+/* Move the clock in 1 ms steps until some seed gets a HELLO for @p ctx; the time it took. */
+static uint64_t step_until_hello(uint32_t ctx, int *seed, uint64_t limit_ns)
+{
+	uint64_t start = fake_now;
+
+	for (;;) {
+		herald_client_poll(c, 0);
+		*seed = hello_seed(ctx);
+		if (*seed >= 0)
+			return fake_now - start;
+		cr_assert_lt(fake_now - start, limit_ns, "no HELLO within %lu ms",
+			     (unsigned long)(limit_ns / MS));
+		fake_now += MS;
+	}
+}
+
+/* Subscribe through seed 0 to dataplane @p dp: HELLO, REDIRECT, SUBSCRIBE, snapshot a=1. */
+static void seeded_live(int dp, uint32_t session)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+	int seed;
+
+	cr_assert_eq(herald_subscribe(c, CTX), 0);
+	seed = hello_seed(CTX);
+	cr_assert_geq(seed, 0, "subscribe sent no HELLO at once");
+	redirect_from(seed_fd[seed], CTX, dp, 1);
+	herald_client_poll(c, 0);
+	expect_subscribe_at(dp);
+	dp_entry(dp, HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, session, 1, "a", "1");
+	herald_client_poll(c, 0);
+	cr_assert_eq(herald_client_synced(c, CTX), 1);
+	/* The new session is named at once, to the node that holds it. */
+	socklen_t len = sizeof(cl_addr);
+	ssize_t n = recvfrom(dp_fd[dp], buf, DGRAM_MAX, MSG_DONTWAIT, (struct sockaddr *)&cl_addr,
+			     &len);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(herald_frame_decode(buf, (size_t)n, &f), HERALD_DROP_NONE);
+	cr_assert_eq(f.type, HERALD_T_HEARTBEAT);
+	cr_assert_eq(f.session, session);
+}
+
+TestSuite(seeds, .init = seeds_up, .fini = seeds_down);
+
+Test(seeds, options_checked)
+{
+	struct herald_client_opts o = {.seeds = "127.0.0.1:1", .node = "127.0.0.1"};
+
+	cr_assert_null(herald_client_open(&o, NULL), "node and seeds together");
+	cr_assert_eq(errno, EINVAL);
+	o.node = NULL;
+	static const char *const bads[] = {"", ",", "127.0.0.1,", "1.2.3", "1.2.3.4:x",
+					   "1.2.3.4:70000"};
+	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+		const char *bad = bads[i];
+
+		o.seeds = bad;
+		cr_assert_null(herald_client_open(&o, NULL), "seeds \"%s\" accepted", bad);
+	}
+	char many[400] = "";
+	for (int i = 0; i <= HERALD_CLIENT_SEEDS_MAX; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s10.0.0.%d", i ? "," : "",
+			 i + 1);
+	o.seeds = many;
+	cr_assert_null(herald_client_open(&o, NULL), "more than HERALD_CLIENT_SEEDS_MAX seeds");
+	o.seeds = "10.0.0.1,10.0.0.2:7401";
+	struct herald_client *cl = herald_client_open(&o, NULL);
+	cr_assert_not_null(cl);
+	herald_client_close(cl);
+}
+
+Test(seeds, first_hello_goes_to_the_drawn_seed)
+{
+	for (unsigned pick = 0; pick < NSEEDS; pick++) {
+		rand_script[0] = 3 * 1000 + pick; /* % 3 == pick */
+		rand_n = 1;
+		rand_i = 0;
+		open_seeded((struct herald_client_opts){.rand = scripted_rand});
+		cr_assert_eq(herald_subscribe(c, CTX), 0);
+		cr_assert_eq(hello_seed(CTX), (int)pick);
+		herald_client_close(c);
+		c = NULL;
+	}
+}
+
+Test(seeds, first_seed_uniform_over_clients)
+{
+	unsigned count[NSEEDS] = {0};
+
+	/* The default generator: every client draws its own, seeded from getrandom(). */
+	for (int i = 0; i < 300; i++) {
+		open_seeded((struct herald_client_opts){0});
+		cr_assert_eq(herald_subscribe(c, CTX), 0);
+		int s = hello_seed(CTX);
+		cr_assert_geq(s, 0);
+		count[s]++;
+		herald_client_close(c);
+		c = NULL;
+	}
+	/* 100 expected each; a fixed order would put all 300 on one seed. */
+	for (int i = 0; i < NSEEDS; i++)
+		cr_assert(count[i] >= 50 && count[i] <= 150, "seed %d drawn %u times of 300", i,
+			  count[i]);
+}
+
+Test(seeds, redirect_followed_token_kept)
+{
+	struct herald_route r;
+	struct herald_client_stats st;
+
+	open_seeded((struct herald_client_opts){0});
+	cr_assert_eq(herald_subscribe(c, CTX), 0);
+	int seed = hello_seed(CTX);
+	cr_assert_geq(seed, 0);
+	cr_assert_eq(herald_client_route(c, CTX, &r), -EAGAIN);
+	/* A REDIRECT from anywhere but a seed is not followed. */
+	redirect_from(dp_fd[1], CTX, 1, 9);
+	herald_client_poll(c, 0);
+	herald_client_stats(c, &st);
+	cr_assert_eq(st.wrong_source, 1);
+	cr_assert_eq(st.redirects, 0);
+	redirect_from(seed_fd[seed], CTX, 0, 4);
+	herald_client_poll(c, 0);
+	expect_subscribe_at(0);
+	cr_assert_eq(herald_client_route(c, CTX, &r), 0);
+	cr_assert_eq(r.node.sin_port, dp_addr[0].sin_port);
+	cr_assert_eq(r.node.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	cr_assert_eq(r.queue, 3);
+	cr_assert_eq(r.epoch, 4);
+	cr_assert_eq(r.expiry, 12345);
+	cr_assert_eq(r.token, 0x1122334455667788ull);
+	/* A second answer (to a retransmitted HELLO) changes nothing. */
+	redirect_from(seed_fd[seed], CTX, 1, 5);
+	herald_client_poll(c, 0);
+	herald_client_stats(c, &st);
+	cr_assert_eq(st.redirects, 1);
+	cr_assert_eq(st.redirects_ignored, 1);
+	dp_entry(0, HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, SESSION, 1, "a", "1");
+	/* The other dataplane is not this context's node: not heard. */
+	dp_entry(1, HERALD_T_DELTA, 0, SESSION, 2, "a", "2");
+	herald_client_poll(c, 0);
+	cr_assert_eq(nevents, 2);
+	cr_assert_eq(events[0].kind, EV_SNAPSHOT);
+	cr_assert_eq(events[1].kind, EV_SNAPSHOT_END);
+	herald_client_stats(c, &st);
+	cr_assert_eq(st.wrong_source, 2);
+	cr_assert_eq(herald_client_synced(c, CTX), 1);
+	/* Heartbeats and the like go to the node, never to a seed. */
+	fake_now += HB_MS * MS;
+	herald_client_poll(c, 0);
+	cr_assert_eq(hello_seed(CTX), -1);
+}
+
+Test(seeds, hello_retransmitted_to_another_seed)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	int prev, seed;
+	struct herald_client_stats st;
+
+	open_seeded((struct herald_client_opts){.rand = xorshift_rand, .rand_arg = &x});
+	cr_assert_eq(herald_subscribe(c, CTX), 0);
+	prev = hello_seed(CTX);
+	cr_assert_geq(prev, 0);
+	for (int i = 0; i < 5; i++) {
+		uint64_t waited = step_until_hello(CTX, &seed, 10000 * MS);
+
+		cr_assert_neq(seed, prev, "HELLO %d went to the seed that just did not answer", i + 2);
+		/* Attempt k waits between half and all of min(cap, base 2^k). */
+		uint64_t w = (uint64_t)HB_MS * MS << i;
+		cr_assert(waited >= w / 2 && waited <= w, "retransmit %d after %lu ms, window %lu ms", i,
+			  (unsigned long)(waited / MS), (unsigned long)(w / MS));
+		prev = seed;
+	}
+	herald_client_stats(c, &st);
+	cr_assert_eq(st.hellos, 6);
+	cr_assert_eq(st.hello_retries, 5);
+	/* The answer to a retransmitted HELLO is followed like the first. */
+	redirect_from(seed_fd[prev], CTX, 0, 1);
+	herald_client_poll(c, 0);
+	expect_subscribe_at(0);
+}
+
+/* The waits between HELLOs of one client that never gets an answer, in ms. */
+static void hello_waits(struct herald_client_opts o, uint64_t *waits, int n)
+{
+	int seed;
+
+	open_seeded(o);
+	cr_assert_eq(herald_subscribe(c, CTX), 0);
+	cr_assert_geq(hello_seed(CTX), 0);
+	for (int i = 0; i < n; i++)
+		waits[i] = step_until_hello(CTX, &seed, 100000 * MS) / MS;
+	herald_client_close(c);
+	c = NULL;
+}
+
+Test(seeds, backoff_grows_is_jittered_and_capped)
+{
+	uint64_t lo[8], hi[8], j1[8], j2[8], x1 = 1, x2 = 2;
+	const uint64_t base = 50, cap = 600;
+	struct herald_client_opts o = {.reconnect_min_ms = base, .reconnect_max_ms = cap};
+
+	/* Draw 0: every wait is the bottom of its window, half of it. */
+	rand_script[0] = 0;
+	rand_n = 1;
+	rand_i = 0;
+	o.rand = scripted_rand;
+	hello_waits(o, lo, 8);
+	/* Draw w/2 (mod w/2 + 1): the top of the window. */
+	o.rand = NULL;
+	for (int i = 0; i < 8; i++) {
+		uint64_t w = (base << i) < cap ? (base << i) : cap;
+
+		cr_assert_eq(lo[i], w / 2, "attempt %d: %lu ms, expected %lu", i, (unsigned long)lo[i],
+			     (unsigned long)(w / 2));
+	}
+	rand_script[0] = UINT64_MAX; /* UINT64_MAX % (w/2 * MS + 1): somewhere in the window */
+	o.rand = scripted_rand;
+	rand_i = 0;
+	hello_waits(o, hi, 8);
+	for (int i = 0; i < 8; i++) {
+		uint64_t w = (base << i) < cap ? (base << i) : cap;
+
+		cr_assert(hi[i] >= w / 2 && hi[i] <= w, "attempt %d: %lu ms, window %lu", i,
+			  (unsigned long)hi[i], (unsigned long)w);
+	}
+	/* Grows to the cap, then stays there. */
+	cr_assert_eq(lo[4], cap / 2);
+	cr_assert_eq(lo[7], cap / 2);
+	/* Two clients with their own draws wait differently. */
+	o.rand = xorshift_rand;
+	o.rand_arg = &x1;
+	hello_waits(o, j1, 8);
+	o.rand_arg = &x2;
+	hello_waits(o, j2, 8);
+	unsigned same = 0;
+	for (int i = 0; i < 8; i++) {
+		uint64_t w = (base << i) < cap ? (base << i) : cap;
+
+		cr_assert(j1[i] >= w / 2 && j1[i] <= w);
+		cr_assert(j2[i] >= w / 2 && j2[i] <= w);
+		same += j1[i] == j2[i];
+	}
+	cr_assert_lt(same, 4, "jitter: two clients waited the same %u times of 8", same);
+}
+
+Test(seeds, silent_node_reconnect_resubscribes_and_converges)
+{
+	uint64_t x = 77;
+	struct herald_client_stats st;
+	struct herald_route r;
+	int seed;
+
+	open_seeded((struct herald_client_opts){.rand = xorshift_rand, .rand_arg = &x,
+						.auto_resync = 1});
+	seeded_live(0, SESSION);
+	dp_entry(0, HERALD_T_DELTA, 0, SESSION, 2, "b", "2");
+	herald_client_poll(c, 0);
+	cr_assert_eq(nevents, 3);
+	/* Node 0 falls silent: timeout, then a HELLO within the first window, [0, base]. */
+	fake_now += TIMEOUT_BEATS * HB_MS * MS;
+	herald_client_poll(c, 0);
+	cr_assert_eq(events[nevents - 1].kind, EV_TIMEOUT);
+	herald_client_stats(c, &st);
+	cr_assert_eq(st.reconnects, 1);
+	cr_assert_eq(herald_client_route(c, CTX, &r), -EAGAIN);
+	cr_assert_eq(herald_client_synced(c, CTX), 0);
+	uint64_t waited = step_until_hello(CTX, &seed, 10000 * MS);
+	cr_assert_leq(waited, (uint64_t)HB_MS * MS, "first reconnect HELLO after %lu ms",
+		      (unsigned long)(waited / MS));
+	/* A director that has not noticed yet sends the client back: ignored. */
+	redirect_from(seed_fd[seed], CTX, 0, 1);
+	herald_client_poll(c, 0);
+	herald_client_stats(c, &st);
+	cr_assert_eq(st.redirects_ignored, 1);
+	cr_assert(!fd_poll(dp_fd[0], (uint8_t[DGRAM_MAX]){0}, &(struct herald_frame){0}),
+		  "the client went back to the failed node");
+	/* The next HELLO gets the new primary (a newer epoch). */
+	step_until_hello(CTX, &seed, 10000 * MS);
+	redirect_from(seed_fd[seed], CTX, 1, 2);
+	herald_client_poll(c, 0);
+	expect_subscribe_at(1);
+	/* The old node's late frames are not heard; the new node's snapshot is the view. */
+	dp_entry(0, HERALD_T_DELTA, 0, SESSION, 3, "b", "stale");
+	dp_entry(1, HERALD_T_SNAPSHOT, 0, SESSION + 1, 1, "a", "10");
+	dp_entry(1, HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, SESSION + 1, 2, "b", "20");
+	dp_entry(1, HERALD_T_DELTA, 0, SESSION + 1, 3, "b", "21");
+	unsigned before = nevents;
+	herald_client_poll(c, 0);
+	cr_assert_eq(nevents, before + 4);
+	cr_assert_eq(events[before].kind, EV_SNAPSHOT);
+	cr_assert_str_eq(events[before].key, "a");
+	cr_assert_eq(memcmp(events[before].value, "10", 2), 0);
+	cr_assert_eq(events[before + 1].kind, EV_SNAPSHOT);
+	cr_assert_eq(events[before + 2].kind, EV_SNAPSHOT_END);
+	cr_assert_eq(events[before + 3].kind, EV_DELTA);
+	cr_assert_eq(memcmp(events[before + 3].value, "21", 2), 0);
+	cr_assert_eq(herald_client_synced(c, CTX), 1);
+	cr_assert_eq(herald_client_route(c, CTX, &r), 0);
+	cr_assert_eq(r.node.sin_port, dp_addr[1].sin_port);
+	cr_assert_eq(r.epoch, 2);
+	herald_client_stats(c, &st);
+	cr_assert_eq(st.wrong_source, 1);
+	cr_assert_eq(st.gaps, 0, "the new session numbers from 1: no gap");
+	/* The session is confirmed and kept alive at the new node only. */
+	uint8_t buf[DGRAM_MAX];
+	socklen_t len = sizeof(cl_addr);
+	cr_assert_gt(recvfrom(dp_fd[1], buf, DGRAM_MAX, MSG_DONTWAIT, (struct sockaddr *)&cl_addr,
+			      &len),
+		     0);
+	/* The backoff starts afresh: the next silence reconnects within [0, base] again. */
+	fake_now += TIMEOUT_BEATS * HB_MS * MS;
+	herald_client_poll(c, 0);
+	waited = step_until_hello(CTX, &seed, 10000 * MS);
+	cr_assert_leq(waited, (uint64_t)HB_MS * MS);
+	herald_client_stats(c, &st);
+	cr_assert_eq(st.reconnects, 2);
+}
+
+Test(seeds, unanswered_subscribe_looks_again)
+{
+	struct herald_client_stats st;
+	int seed;
+
+	open_seeded((struct herald_client_opts){0});
+	cr_assert_eq(herald_subscribe(c, CTX), 0);
+	seed = hello_seed(CTX);
+	redirect_from(seed_fd[seed], CTX, 0, 1);
+	herald_client_poll(c, 0);
+	expect_subscribe_at(0);
+	for (int i = 1; i < HERALD_CLIENT_SUBSCRIBE_TRIES; i++) {
+		fake_now += HB_MS * MS;
+		herald_client_poll(c, 0);
+		expect_subscribe_at(0);
+		cr_assert_eq(hello_seed(CTX), -1);
+	}
+	fake_now += HB_MS * MS;
+	herald_client_poll(c, 0);
+	herald_client_stats(c, &st);
+	cr_assert_eq(st.reconnects, 1);
+	step_until_hello(CTX, &seed, 10000 * MS);
+	/* The node that did not answer is not taken again at the same epoch. */
+	redirect_from(seed_fd[seed], CTX, 0, 1);
+	redirect_from(seed_fd[seed], CTX, 1, 1);
+	herald_client_poll(c, 0);
+	expect_subscribe_at(1);
+	herald_client_stats(c, &st);
+	cr_assert_eq(st.redirects_ignored, 1);
+}
+
+Test(seeds, never_a_fixed_failover_order)
+{
+	/*
+	 * 200 clients on the default generator, each losing its node: the seed
+	 * sequence of their first three HELLOs after the silence. A fixed
+	 * order would give one sequence for all.
+	 */
+	unsigned first[NSEEDS] = {0}, seqs[NSEEDS * NSEEDS * NSEEDS] = {0}, distinct = 0;
+
+	for (int i = 0; i < 200; i++) {
+		int s[3];
+
+		open_seeded((struct herald_client_opts){0});
+		seeded_live(0, SESSION);
+		fake_now += TIMEOUT_BEATS * HB_MS * MS;
+		herald_client_poll(c, 0);
+		for (int k = 0; k < 3; k++)
+			step_until_hello(CTX, &s[k], 100000 * MS);
+		cr_assert(s[0] != s[1] && s[1] != s[2], "a seed tried twice in a row");
+		first[s[0]]++;
+		seqs[s[0] * 9 + s[1] * 3 + s[2]]++;
+		herald_client_close(c);
+		c = NULL;
+		/* Whatever the client sent its dataplane is not this test's business. */
+		uint8_t buf[DGRAM_MAX];
+		struct herald_frame f;
+		while (fd_poll(dp_fd[0], buf, &f))
+			;
+		nevents = 0;
+	}
+	for (unsigned i = 0; i < NSEEDS * NSEEDS * NSEEDS; i++)
+		distinct += seqs[i] != 0;
+	/* 3 first choices x 2 x 2 = 12 possible sequences. */
+	cr_assert_geq(distinct, 10, "only %u different failover orders in 200 clients", distinct);
+	for (int i = 0; i < NSEEDS; i++)
+		cr_assert(first[i] >= 30, "seed %d was the first try of %u clients of 200", i,
+			  first[i]);
+}
+
+Test(seeds, publish_finds_the_node_and_refreshes_the_route)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+	int seed;
+
+	open_seeded((struct herald_client_opts){.route_refresh_ms = 500});
+	cr_assert_eq(herald_publish(c, CTX, "k", 1, "v", 1), -EAGAIN);
+	seed = hello_seed(CTX);
+	cr_assert_geq(seed, 0);
+	cr_assert_eq(herald_publish(c, CTX, "k", 1, "v", 1), -EAGAIN);
+	cr_assert_eq(hello_seed(CTX), -1, "one HELLO, not one per publish");
+	redirect_from(seed_fd[seed], CTX, 0, 1);
+	herald_client_poll(c, 0);
+	cr_assert_eq(herald_publish(c, CTX, "k", 1, "v1", 2), 0);
+	cr_assert(fd_poll(dp_fd[0], buf, &f));
+	cr_assert_eq(f.type, HERALD_T_PUBLISH);
+	cr_assert_eq(f.context, CTX);
+	/* A publish route sends no heartbeats and does not time out. */
+	fake_now += 499 * MS;
+	herald_client_poll(c, 0);
+	cr_assert(!fd_poll(dp_fd[0], buf, &f));
+	cr_assert_eq(nevents, 0);
+	/* It is asked for again; publishing goes on to the old node until the answer. */
+	fake_now += MS;
+	herald_client_poll(c, 0);
+	seed = hello_seed(CTX);
+	cr_assert_geq(seed, 0);
+	cr_assert_eq(herald_publish(c, CTX, "k", 1, "v2", 2), 0);
+	cr_assert(fd_poll(dp_fd[0], buf, &f));
+	redirect_from(seed_fd[seed], CTX, 1, 2);
+	herald_client_poll(c, 0);
+	cr_assert_eq(herald_publish(c, CTX, "k", 1, "v3", 2), 0);
+	cr_assert(fd_poll(dp_fd[1], buf, &f));
+	cr_assert_eq(f.type, HERALD_T_PUBLISH);
+	cr_assert_eq(f.seq, 3, "one publish counter across nodes");
+	/* Subscribing to a published context takes over its route. */
+	cr_assert_eq(herald_subscribe(c, CTX), 0);
+	expect_subscribe_at(1);
+}
