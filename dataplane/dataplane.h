@@ -199,6 +199,8 @@ struct dp_worker {
 	uint64_t reasm_timeout_tsc;
 	uint64_t hb_default_tsc;
 	uint64_t next_timer_tsc, timer_period_tsc;
+	uint64_t grace_until_tsc;  /* after a stall of the worker itself, no session expires before this */
+	uint32_t unknown_replies;  /* ERROR UNKNOWN_SESSION replies left in this timer period */
 	uint64_t next_stats_tsc, stats_period_tsc;
 	enum dp_idle idle;
 } __rte_cache_aligned;

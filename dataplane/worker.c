@@ -253,8 +253,20 @@ void dp_herald_rx(struct dp_worker *w, struct rte_mbuf *m, const struct rte_ethe
 		subscribe_rx(w, &f, eth, ip, port);
 		break;
 	case HERALD_T_HEARTBEAT:
-		if ((s = session_of(w, &f, ip, port)) == DP_NONE)
+		if ((s = session_of(w, &f, ip, port)) == DP_NONE) {
+			/*
+			 * A client still heartbeating a session the node closed (it
+			 * expired, the node restarted) is told so, or it would wait in
+			 * silence. Rate-limited, and no text: 36 bytes for 32 received.
+			 */
+			if (w->unknown_replies != 0) {
+				w->unknown_replies--;
+				w->ctr[HERALD_CTR_UNKNOWN_SESSION_ERRORS]++;
+				dp_error_send(w, ip, port, &eth->src_addr, f.context,
+					      HERALD_ERR_UNKNOWN_SESSION, "");
+			}
 			return dp_drop(w, m, HERALD_DROP_UNKNOWN_SESSION);
+		}
 		w->sessions[s].last_rx_tsc = w->now;
 		w->ctr[HERALD_CTR_HEARTBEATS_RECEIVED]++;
 		break;
@@ -309,13 +321,33 @@ static void stats_print(const struct dp_worker *w)
 	fflush(stdout);
 }
 
+/* ERROR UNKNOWN_SESSION answers per timer period (10 ms): 1600/s at most. */
+#define UNKNOWN_REPLIES_PER_PERIOD 16
+
 void dp_worker_timers(struct dp_worker *w)
 {
+	uint64_t late = w->now > w->next_timer_tsc ? w->now - w->next_timer_tsc : 0;
+
+	/*
+	 * A worker that was not scheduled for a while (a stalled VM, a stopped
+	 * process) heard nothing meanwhile, through no fault of its clients:
+	 * give them as long again to be heard before anything expires.
+	 */
+	if (w->next_timer_tsc != 0 && late > rte_get_tsc_hz()) {
+		w->grace_until_tsc = w->now + late;
+		w->ctr[HERALD_CTR_WORKER_STALLS]++;
+	}
+	bool expire = w->now >= w->grace_until_tsc;
+	w->unknown_replies = UNKNOWN_REPLIES_PER_PERIOD;
+
 	for (uint32_t s = 0; s < w->session_hwm; s++) {
 		struct dp_session *ses = &w->sessions[s];
 		if (!ses->in_use)
 			continue;
-		if (!ses->confirmed) {
+		if (!expire) {
+			if (ses->confirmed && w->now - ses->last_tx_tsc >= ses->hb_tsc)
+				dp_heartbeat_send(w, s);
+		} else if (!ses->confirmed) {
 			/* No heartbeats to an address that may not have asked for them. */
 			if (w->now - ses->last_rx_tsc > ses->hb_tsc * HERALD_SESSION_CONFIRM_BEATS) {
 				dp_session_close(w, s);

@@ -249,7 +249,9 @@ enum herald_drop {
 	X(CONTEXTS_ACTIVE, "contexts in memory now (gauge)")                        \
 	X(KEYS_ACTIVE, "keys in memory now (gauge)")                                \
 	X(MBUFS_IN_USE, "packet buffers taken from both pools now (gauge)")          \
-	X(SESSIONS_UNCONFIRMED, "sessions closed: the client never named its session (spoofed source?)")
+	X(SESSIONS_UNCONFIRMED, "sessions closed: the client never named its session (spoofed source?)") \
+	X(WORKER_STALLS, "timer runs more than a second late: the worker was not scheduled") \
+	X(UNKNOWN_SESSION_ERRORS, "HEARTBEATs for a closed session answered with ERROR UNKNOWN_SESSION")
 
 enum herald_counter {
 #define HERALD_X_ENUM(name, help) HERALD_CTR_##name,

@@ -526,6 +526,43 @@ Test(dataplane, unconfirmed_session_closed_without_heartbeats)
 	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_ACTIVE], 0, "the empty context it made is gone too");
 }
 
+/* A client heartbeating a session the node closed is told, at a bounded rate. */
+Test(dataplane, heartbeat_for_closed_session_answered_unknown_session)
+{
+	uint32_t id = subscribe_session(PORT_A, CTX_REPLACE, 0, 0);
+
+	dp_worker_timers(&w); /* a timer period starts: replies allowed */
+	send_msg(PORT_A, HERALD_T_BYE, 0, CTX_REPLACE, id, 0, NULL, 0);
+	for (unsigned i = 0; i < 100; i++)
+		send_msg(PORT_A, HERALD_T_HEARTBEAT, 0, CTX_REPLACE, id, 0, NULL, 0);
+	unsigned n = collect();
+	cr_assert_eq(n, 16, "%u replies: at most 16 per 10 ms timer period", n);
+	assert_error(&out[0], PORT_A, HERALD_ERR_UNKNOWN_SESSION);
+	cr_assert_eq(out[0].context, CTX_REPLACE);
+	cr_assert_eq(out[0].msg_len, 4, "no text: no larger than a heartbeat plus the code");
+	cr_assert_eq(w.drop[HERALD_DROP_UNKNOWN_SESSION], 100);
+	cr_assert_eq(w.ctr[HERALD_CTR_UNKNOWN_SESSION_ERRORS], 16);
+}
+
+/* The worker's own stall is not its clients' silence. */
+Test(dataplane, worker_stall_expires_no_session)
+{
+	subscribe_session(PORT_A, CTX_REPLACE, 0, 0);
+	dp_worker_timers(&w);
+	advance_ms(HERALD_HEARTBEAT_MS_DEFAULT * HERALD_SESSION_TIMEOUT_BEATS * 2); /* 6 s unscheduled */
+	dp_worker_timers(&w);
+	cr_assert_eq(w.ctr[HERALD_CTR_WORKER_STALLS], 1);
+	cr_assert_eq(w.ctr[HERALD_CTR_SESSIONS_EXPIRED], 0, "expired for the worker's own stall");
+	cr_assert_eq(w.ctr[HERALD_CTR_SESSIONS_ACTIVE], 1);
+	/* Still silent once the grace (as long as the stall) is over: now it expires. */
+	for (unsigned i = 0; i < 700; i++) {
+		advance_ms(10);
+		dp_worker_timers(&w);
+	}
+	cr_assert_eq(w.ctr[HERALD_CTR_SESSIONS_EXPIRED], 1);
+	cr_assert_eq(w.ctr[HERALD_CTR_WORKER_STALLS], 1);
+}
+
 Test(dataplane, replace_newest_value_and_late_snapshot)
 {
 	uint32_t a = subscribe_session(PORT_A, CTX_REPLACE, 0, 0);
