@@ -15,6 +15,7 @@ void herald_dpctl_init(struct herald_dpctl *c, const char *path)
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	c->fd = -1;
 	c->len = 0;
+	c->latency = NULL;
 }
 
 void herald_dpctl_close(struct herald_dpctl *c)
@@ -46,11 +47,16 @@ int herald_dpctl_connect(struct herald_dpctl *c)
 	return 0;
 }
 
-static uint64_t now_ms(void)
+static uint64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ms(void)
+{
+	return now_ns() / 1000000;
 }
 
 static json_t *transport_error(struct herald_dpctl *c, char *err, size_t errlen, const char *what)
@@ -69,6 +75,7 @@ json_t *herald_dpctl_call(struct herald_dpctl *c, const struct herald_ctl_req *r
 		snprintf(err, errlen, "dataplane %s: %s", c->path, strerror(-rc));
 		return NULL;
 	}
+	uint64_t t0 = now_ns();
 	int n = herald_ctl_encode(req, line, sizeof(line));
 	if (n < 0 || send(c->fd, line, (size_t)n, MSG_NOSIGNAL) != n)
 		return transport_error(c, err, errlen, "send failed");
@@ -93,6 +100,8 @@ json_t *herald_dpctl_call(struct herald_dpctl *c, const struct herald_ctl_req *r
 	c->len -= ll + 1;
 	if (r == NULL)
 		return transport_error(c, err, errlen, "reply is not JSON");
+	if (c->latency != NULL)
+		herald_histogram_observe(c->latency, (double)(now_ns() - t0) / 1e9);
 	if (!json_is_true(json_object_get(r, "ok"))) {
 		const char *e = json_string_value(json_object_get(r, "error"));
 		snprintf(err, errlen, "%s", e ? e : "refused");

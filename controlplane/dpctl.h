@@ -11,12 +11,14 @@
 #include <jansson.h>
 
 #include "ctl_msg.h"
+#include "metrics.h"
 
 struct herald_dpctl {
 	char path[108];
 	int fd;        /**< -1 while disconnected */
 	char buf[1 << 20];
 	size_t len;
+	struct herald_histogram *latency; /**< request-to-reply times go here, if set */
 };
 
 void herald_dpctl_init(struct herald_dpctl *c, const char *path);

@@ -31,11 +31,14 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "config.h"
 #include "ctx_table.h"
 #include "director.h"
 #include "dpctl.h"
 #include "keys.h"
 #include "member.h"
+#include "metrics.h"
+#include "mgmt.h"
 #include "peer_msg.h"
 #include "redirect.h"
 
@@ -65,6 +68,8 @@ struct options {
 	const char *pin_dir;
 	const char *status_file;
 	uint32_t capacity; /* sessions at which the node counts as full */
+	const char *ctl_sock;       /* heraldctl's socket (docs/cli.md), NULL = none */
+	struct sockaddr_in metrics; /* Prometheus endpoint, port 0 = none */
 };
 
 /* What a peer told us beyond the member state. */
@@ -96,7 +101,13 @@ static struct {
 	int routes_fd, secret_fd;
 	bool dirty;
 	uint64_t redirects, hello_drops, moved;
-} d = {.hb_fd = -1, .hello_fd = -1, .routes_fd = -1, .secret_fd = -1};
+	struct herald_config cfg; /* --config, when given */
+	bool have_cfg;
+	struct herald_mgmt mgmt;
+	struct herald_metrics *metrics;
+	struct herald_histogram dp_latency;
+	uint64_t started_ns;
+} d = {.hb_fd = -1, .hello_fd = -1, .routes_fd = -1, .secret_fd = -1, .mgmt = {.listen_fd = -1}};
 
 static volatile sig_atomic_t quit;
 
@@ -152,7 +163,11 @@ static void usage(FILE *out)
 		"  --token-ttl S          REDIRECT token lifetime (default %d)\n"
 		"  --xdp-pin-dir DIR      bpffs directory of the XDP maps (default %s; \"\" = none)\n"
 		"  --status-file PATH     rewrite a JSON view of the node here on every change\n"
-		"  --capacity N           sessions at which this node counts as full (default 16384)\n",
+		"  --capacity N           sessions at which this node counts as full (default 16384)\n"
+		"  --config FILE          read these settings from herald.conf (docs/operations.md);\n"
+		"                         options given as well override the file\n"
+		"  --ctl-sock PATH        serve heraldctl on this Unix socket (docs/cli.md)\n"
+		"  --metrics ADDR:PORT    serve Prometheus metrics at http://ADDR:PORT/metrics\n",
 		PEERS_MAX, HERALD_UDP_PORT_BASE, HERALD_UDP_PORT_BASE, HERALD_TOKEN_TTL_DEFAULT,
 		HERALD_XDP_PIN_DIR);
 }
@@ -202,6 +217,42 @@ static int parse_uint(const char *opt, const char *text, unsigned long min, unsi
 	return 0;
 }
 
+_Static_assert(HERALD_CONFIG_KEY_LEN == HERALD_CLUSTER_SECRET_LEN, "the key file holds the cluster secret");
+
+/* herald.conf into the options; the file is refused whole on any error. */
+static int config_apply(const char *path, struct options *o)
+{
+	char err[512];
+	struct herald_config *c = &d.cfg;
+
+	if (herald_config_load(path, c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "heraldd: %s\n", err);
+		return -EINVAL;
+	}
+	d.have_cfg = true;
+	o->node_id = c->node_id;
+	o->listen = c->listen;
+	memcpy(o->peers, c->peers, c->npeers * sizeof(c->peers[0]));
+	o->npeers = c->npeers;
+	o->dp_sock = c->dataplane_sock;
+	o->dp_ip = c->ip.s_addr;
+	o->dp_port = c->udp_port;
+	o->hello = c->hello;
+	o->hello_set = true;
+	o->params.heartbeat_interval_ns = c->heartbeat_ms * MS;
+	o->params.suspect_after = c->suspect_after;
+	o->params.dead_after = c->dead_after;
+	memcpy(o->key, c->key, sizeof(o->key));
+	o->key_set = c->key_set;
+	o->ttl_s = c->token_ttl_s;
+	o->pin_dir = c->xdp_pin_dir;
+	o->status_file = c->status_file[0] ? c->status_file : NULL;
+	o->capacity = c->capacity;
+	o->ctl_sock = c->control_sock;
+	o->metrics = c->metrics;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option opts[] = {
@@ -219,6 +270,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"xdp-pin-dir", required_argument, NULL, 'x'},
 		{"status-file", required_argument, NULL, 'f'},
 		{"capacity", required_argument, NULL, 'c'},
+		{"config", required_argument, NULL, 'C'},
+		{"ctl-sock", required_argument, NULL, 'L'},
+		{"metrics", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -233,6 +287,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->pin_dir = HERALD_XDP_PIN_DIR;
 	o->capacity = 16384;
 	o->dp_port = HERALD_UDP_PORT_BASE;
+	/* The file first, so that options on the command line override it. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			if (config_apply(argv[i + 1], o) < 0)
+				return -EINVAL;
+			have_node = have_listen = true;
+		}
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -307,6 +368,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (parse_uint("capacity", optarg, 1, UINT32_MAX, &v) < 0)
 				return -EINVAL;
 			o->capacity = (uint32_t)v;
+			break;
+		case 'C':
+			break; /* read above */
+		case 'L':
+			o->ctl_sock = optarg;
+			break;
+		case 'M':
+			if (parse_addr("metrics", optarg, 0, true, &o->metrics) < 0)
+				return -EINVAL;
 			break;
 		case 'h':
 			usage(stdout);
@@ -865,6 +935,216 @@ static void stall_forgive(uint64_t now, uint64_t *last_loop)
 	      (uint64_t)(gap / MS));
 }
 
+/* ---- heraldctl (controlplane/mgmt.c) and metrics ---- */
+
+static json_t *dp_request(enum herald_ctl_cmd cmd, uint32_t context, const char *policy, char *err,
+			  size_t errlen)
+{
+	struct herald_ctl_req req = {.cmd = cmd, .context = context,
+				     .queue = herald_director_queue(&d.dir, context, d.queues ? d.queues : 1)};
+	if (d.o.dp_sock == NULL) {
+		snprintf(err, errlen, "heraldd runs without a dataplane (no --dataplane-sock)");
+		return NULL;
+	}
+	snprintf(req.policy, sizeof(req.policy), "%s", policy ? policy : "");
+	return herald_dpctl_call(&d.dp, &req, DP_TIMEOUT_MS, err, errlen);
+}
+
+static json_t *addr_str(uint32_t ip, uint16_t port)
+{
+	char a[INET_ADDRSTRLEN], t[INET_ADDRSTRLEN + 8];
+	inet_ntop(AF_INET, &ip, a, sizeof(a));
+	snprintf(t, sizeof(t), "%s:%u", a, port);
+	return json_string(t);
+}
+
+static json_t *mgmt_status(void)
+{
+	unsigned active = 0;
+	for (unsigned i = 0; i < d.view.n; i++)
+		active += !d.view.members[i].local && hosting(d.view.members[i].id);
+	return json_pack("{sb sI ss sI sI s{sb ss* so sI sI} s{sI sI} sI sI sI sI s{sI sI}}", "ok", 1,
+		"node", (json_int_t)d.o.node_id, "name", d.have_cfg ? d.cfg.name : "",
+		"epoch", (json_int_t)d.view.epoch, "uptime_s", (json_int_t)((mono_ns() - d.started_ns) / (1000 * MS)),
+		"dataplane", "connected", d.dp_up, "socket", d.o.dp_sock, "addr", addr_str(d.o.dp_ip, d.o.dp_port),
+		"queues", (json_int_t)d.queues, "incarnation", (json_int_t)d.incarnation,
+		"contexts", "local", (json_int_t)d.nlocal, "table", (json_int_t)d.table.n,
+		"sessions", (json_int_t)d.sessions, "redirects", (json_int_t)d.redirects,
+		"hello_drops", (json_int_t)d.hello_drops, "moved", (json_int_t)d.moved,
+		"peers", "configured", (json_int_t)d.o.npeers, "active", (json_int_t)active);
+}
+
+static json_t *mgmt_nodes(uint64_t now)
+{
+	json_t *arr = json_array();
+	for (unsigned i = 0; i < d.view.n; i++) {
+		const struct herald_member *m = &d.view.members[i];
+		struct peer *p = m->local ? NULL : peer_get(m->id, false);
+		json_array_append_new(arr, json_pack("{sI ss sb sI sI sI sI sI so sI}", "id", (json_int_t)m->id,
+			"state", herald_member_state_name(m->state), "local", m->local, "epoch", (json_int_t)m->epoch,
+			"incarnation", (json_int_t)m->incarnation, "weight", (json_int_t)m->weight,
+			"contexts", (json_int_t)m->contexts, "queues", (json_int_t)m->queues,
+			"dataplane", p ? addr_str(p->dp_ip, p->dp_port) : m->local ? addr_str(d.o.dp_ip, d.o.dp_port) : json_null(),
+			"last_heard_ms", m->local ? (json_int_t)0 : (json_int_t)((now - m->last_heard_ns) / MS)));
+	}
+	return json_pack("{sb sI so}", "ok", 1, "epoch", (json_int_t)d.view.epoch, "nodes", arr);
+}
+
+/* One context as heraldctl shows it: the table's view, and the dataplane's when it is local. */
+static json_t *context_json(uint32_t id, const struct herald_ctx_entry *e, json_t *local)
+{
+	json_t *o = json_pack("{sI}", "id", (json_int_t)id);
+	if (e != NULL) {
+		json_object_set_new(o, "primary", json_integer(e->primary));
+		json_object_set_new(o, "replica", e->replica == HERALD_NODE_NONE ? json_null() : json_integer(e->replica));
+		json_object_set_new(o, "confirmed", json_boolean(e->confirmed));
+		json_object_set_new(o, "epoch", json_integer(e->epoch));
+	} else {
+		json_object_set_new(o, "primary", json_integer(d.o.node_id));
+	}
+	json_object_set_new(o, "local", json_boolean(local != NULL));
+	if (local != NULL)
+		json_object_update(o, local); /* policy, keys, sessions, queue */
+	return o;
+}
+
+static json_t *mgmt_contexts(const struct herald_mgmt_req *req)
+{
+	char err[256];
+	json_t *dp = d.o.dp_sock ? dp_request(HERALD_CTL_CONTEXTS, 0, NULL, err, sizeof(err)) : NULL;
+	json_t *arr = json_array(), *c, *byid = json_object();
+	char key[16];
+	size_t i;
+
+	json_array_foreach(json_object_get(dp, "contexts"), i, c) {
+		snprintf(key, sizeof(key), "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(c, "id")));
+		json_object_set(byid, key, c);
+	}
+	if (req->cmd == HERALD_MGMT_CONTEXT) {
+		snprintf(key, sizeof(key), "%u", req->context);
+		const struct herald_ctx_entry *e = herald_ctx_find(&d.table, req->context);
+		json_t *l = json_object_get(byid, key), *r;
+		if (e == NULL && l == NULL)
+			r = herald_mgmt_error("context %u is not active on any node this node knows of", req->context);
+		else
+			r = json_pack("{sb so}", "ok", 1, "context", context_json(req->context, e, l));
+		json_decref(byid);
+		json_decref(arr);
+		json_decref(dp);
+		return r;
+	}
+	HERALD_CTX_FOREACH(&d.table, e) {
+		snprintf(key, sizeof(key), "%u", e->context);
+		json_array_append_new(arr, context_json(e->context, e, json_object_get(byid, key)));
+		json_object_del(byid, key);
+	}
+	const char *k;
+	json_object_foreach(byid, k, c) /* on the dataplane, not in the table yet */
+		json_array_append_new(arr, context_json((uint32_t)json_integer_value(json_object_get(c, "id")), NULL, c));
+	json_decref(byid);
+	json_decref(dp);
+	return json_pack("{sb sb so}", "ok", 1, "dataplane", dp != NULL, "contexts", arr);
+}
+
+static json_t *mgmt_change(const struct herald_mgmt_req *req, uint64_t now)
+{
+	char err[256];
+	bool create = req->cmd == HERALD_MGMT_CREATE, added;
+	json_t *r = dp_request(create ? HERALD_CTL_ACTIVATE : HERALD_CTL_DEACTIVATE, req->context,
+			       req->policy, err, sizeof(err));
+	if (r == NULL)
+		return herald_mgmt_error("%s", err);
+	struct herald_ctx_entry *e = create ? herald_ctx_add(&d.table, req->context, &added)
+					    : herald_ctx_find(&d.table, req->context);
+	if (create && e != NULL && !(e->primary == d.o.node_id && e->confirmed)) {
+		/* confirmed by the next poll of the dataplane */
+		e->primary = d.o.node_id;
+		e->confirmed = false;
+		e->since_ns = now;
+		e->epoch = d.view.epoch;
+		replicas_update();
+	} else if (!create && e != NULL && e->primary == d.o.node_id) {
+		entry_del(e);
+	}
+	d.dirty = true;
+	json_object_set_new(r, "node", json_integer(d.o.node_id));
+	return r;
+}
+
+static json_t *mgmt_stats(void)
+{
+	char err[256];
+	json_t *dp = d.o.dp_sock ? dp_request(HERALD_CTL_STATS, 0, NULL, err, sizeof(err)) : NULL;
+	json_t *r = json_pack("{sb sb s{sI sI sI sI sI}}", "ok", 1, "dataplane", dp != NULL, "daemon",
+		"redirects", (json_int_t)d.redirects, "hello_drops", (json_int_t)d.hello_drops,
+		"moved", (json_int_t)d.moved, "contexts", (json_int_t)d.table.n, "epoch", (json_int_t)d.view.epoch);
+	if (dp != NULL) {
+		json_object_set(r, "counters", json_object_get(dp, "counters"));
+		json_object_set(r, "drops", json_object_get(dp, "drops"));
+		json_decref(dp);
+	} else {
+		json_object_set_new(r, "dataplane_error", json_string(d.o.dp_sock ? err : "no dataplane configured"));
+	}
+	return r;
+}
+
+static json_t *mgmt_locate(const struct herald_mgmt_req *req, uint64_t now)
+{
+	struct herald_xdp_route rt;
+	uint32_t node;
+	if (redirect_target(req->context, now, &node) < 0)
+		return herald_mgmt_error("no node can host context %u now", req->context);
+	route_of(node, req->context, &rt);
+	return json_pack("{sb sI sI so sI}", "ok", 1, "context", (json_int_t)req->context, "node",
+			 (json_int_t)node, "addr", addr_str(rt.node_ip, rt.port), "queue", (json_int_t)rt.queue);
+}
+
+static json_t *mgmt_handle(const struct herald_mgmt_req *req, void *arg)
+{
+	uint64_t now = mono_ns();
+	(void)arg;
+	switch (req->cmd) {
+	case HERALD_MGMT_STATUS:
+		return mgmt_status();
+	case HERALD_MGMT_NODES:
+		return mgmt_nodes(now);
+	case HERALD_MGMT_CONTEXTS:
+	case HERALD_MGMT_CONTEXT:
+		return mgmt_contexts(req);
+	case HERALD_MGMT_CREATE:
+	case HERALD_MGMT_EVICT:
+		return mgmt_change(req, now);
+	case HERALD_MGMT_STATS:
+		return mgmt_stats();
+	case HERALD_MGMT_CONFIG:
+		if (!d.have_cfg)
+			return herald_mgmt_error("heraldd was started without --config");
+		return json_pack("{sb so}", "ok", 1, "config", herald_config_to_json(&d.cfg));
+	case HERALD_MGMT_LOCATE:
+		return mgmt_locate(req, now);
+	default:
+		return herald_mgmt_error("unsupported command");
+	}
+}
+
+static char *metrics_render(void *arg)
+{
+	char err[256];
+	struct herald_daemon_metrics dm = {
+		.node_id = d.o.node_id, .epoch = d.view.epoch, .dataplane_up = d.dp_up,
+		.redirects = d.redirects, .hello_drops = d.hello_drops, .moved = d.moved,
+		.table_contexts = d.table.n, .local_contexts = d.nlocal, .sessions = d.sessions,
+		.dp_latency = &d.dp_latency,
+	};
+	(void)arg;
+	for (unsigned i = 0; i < d.view.n; i++)
+		dm.members[d.view.members[i].state]++;
+	json_t *dp = d.o.dp_sock ? dp_request(HERALD_CTL_STATS, 0, NULL, err, sizeof(err)) : NULL;
+	char *text = herald_metrics_render(dp, &dm);
+	json_decref(dp);
+	return text;
+}
+
 static int udp_bind(const struct sockaddr_in *sa)
 {
 	int one = 1, fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -916,8 +1196,22 @@ int main(int argc, char **argv)
 	uint64_t now = mono_ns();
 	d.incarnation = (uint32_t)time(NULL);
 	d.queues = 1;
-	if (d.o.dp_sock != NULL)
+	if (d.o.dp_sock != NULL) {
 		herald_dpctl_init(&d.dp, d.o.dp_sock);
+		d.dp.latency = &d.dp_latency;
+	}
+	d.started_ns = now;
+	int rc = d.o.ctl_sock ? herald_mgmt_open(&d.mgmt, d.o.ctl_sock) : 0;
+	if (rc < 0) {
+		fprintf(stderr, "heraldd: control socket %s: %s\n", d.o.ctl_sock, strerror(-rc));
+		return 1;
+	}
+	if (d.o.metrics.sin_port != 0 &&
+	    (d.metrics = herald_metrics_start(&d.o.metrics, metrics_render, NULL)) == NULL) {
+		fprintf(stderr, "heraldd: metrics on port %u: %s\n", ntohs(d.o.metrics.sin_port), strerror(errno));
+		herald_mgmt_close(&d.mgmt);
+		return 1;
+	}
 	herald_view_init(&d.view, &d.o.params, d.o.node_id, 1, herald_director_weight(1, 0), now);
 	d.view.members[0].incarnation = d.incarnation;
 	dp_poll(now); /* a restarted heraldd rebuilds the local part of its view here */
@@ -931,16 +1225,22 @@ int main(int argc, char **argv)
 	uint64_t next_hb = now, next_dp = now + DP_POLL_MS * MS, next_status = now, last_loop = now;
 	uint64_t tick_ns = d.o.params.heartbeat_interval_ns / 5;
 	while (!quit) {
-		struct pollfd p[2] = {{.fd = d.hb_fd, .events = POLLIN}, {.fd = d.hello_fd, .events = POLLIN}};
+		struct pollfd p[3 + HERALD_MGMT_CLIENTS + 1] = {{.fd = d.hb_fd, .events = POLLIN},
+								{.fd = d.hello_fd, .events = POLLIN},
+								{.fd = d.metrics ? herald_metrics_fd(d.metrics) : -1, .events = POLLIN}};
+		unsigned nm = herald_mgmt_pollfds(&d.mgmt, p + 3);
 		now = mono_ns();
 		uint64_t wake = next_hb < now + tick_ns ? next_hb : now + tick_ns;
-		poll(p, 2, wake > now ? (int)((wake - now + MS - 1) / MS) : 0);
+		poll(p, 3 + nm, wake > now ? (int)((wake - now + MS - 1) / MS) : 0);
 		now = mono_ns();
 		stall_forgive(now, &last_loop);
 		if (p[0].revents & POLLIN)
 			peers_rx(now);
 		if (p[1].revents & POLLIN)
 			hellos_rx(now);
+		if (d.metrics != NULL && ((p[2].revents & POLLIN) || now >= next_status))
+			herald_metrics_run(d.metrics); /* also expires idle scrapers, once a second */
+		herald_mgmt_service(&d.mgmt, p + 3, nm, mgmt_handle, NULL);
 		int n = herald_view_tick(&d.view, now, ev, EVENTS_MAX);
 		if (n > 0)
 			events_handle(ev, n, now);
@@ -963,6 +1263,8 @@ int main(int argc, char **argv)
 		}
 	}
 	logf_("stopping; the dataplane keeps serving");
+	herald_metrics_stop(d.metrics);
+	herald_mgmt_close(&d.mgmt);
 	herald_dpctl_close(&d.dp);
 	return 0;
 }

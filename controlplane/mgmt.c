@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * heraldd's management socket. It is served from the daemon's own poll
+ * loop, so handlers see the daemon's state without locks; a reply is sent
+ * with a short send timeout so a heraldctl that stops reading cannot stall
+ * heartbeats for long.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "mgmt.h"
+
+#define A_CONTEXT 1u
+#define A_POLICY 2u
+
+static const struct {
+	const char *name;
+	unsigned args, needs;
+} cmds[HERALD_MGMT_CMD_MAX] = {
+	[HERALD_MGMT_STATUS] = {"status", 0, 0},
+	[HERALD_MGMT_NODES] = {"nodes", 0, 0},
+	[HERALD_MGMT_CONTEXTS] = {"contexts", 0, 0},
+	[HERALD_MGMT_CONTEXT] = {"context", A_CONTEXT, A_CONTEXT},
+	[HERALD_MGMT_CREATE] = {"create", A_CONTEXT | A_POLICY, A_CONTEXT},
+	[HERALD_MGMT_EVICT] = {"evict", A_CONTEXT, A_CONTEXT},
+	[HERALD_MGMT_STATS] = {"stats", 0, 0},
+	[HERALD_MGMT_CONFIG] = {"config", 0, 0},
+	[HERALD_MGMT_LOCATE] = {"locate", A_CONTEXT, A_CONTEXT},
+};
+
+const char *herald_mgmt_cmd_name(enum herald_mgmt_cmd c)
+{
+	return (unsigned)c < HERALD_MGMT_CMD_MAX ? cmds[c].name : NULL;
+}
+
+json_t *herald_mgmt_error(const char *fmt, ...)
+{
+	char text[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	return json_pack("{sbss}", "ok", 0, "error", text);
+}
+
+static int refuse(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int refuse(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int fields(json_t *o, struct herald_mgmt_req *out, char *err, size_t errlen)
+{
+	const char *name;
+	json_t *v;
+	unsigned seen = 0, allowed = cmds[out->cmd].args;
+
+	json_object_foreach(o, name, v) {
+		if (strcmp(name, "cmd") == 0)
+			continue;
+		if (strcmp(name, "context") == 0 && (allowed & A_CONTEXT)) {
+			json_int_t i = json_integer_value(v);
+			if (!json_is_integer(v) || i < 0 || i > UINT32_MAX)
+				return refuse(err, errlen, "\"context\" must be an integer in 0..%u", UINT32_MAX);
+			out->context = (uint32_t)i;
+			seen |= A_CONTEXT;
+		} else if (strcmp(name, "policy") == 0 && (allowed & A_POLICY)) {
+			if (!json_is_string(v) || json_string_length(v) >= sizeof(out->policy))
+				return refuse(err, errlen, "\"policy\" must be a string of at most %zu characters",
+					      sizeof(out->policy) - 1);
+			memcpy(out->policy, json_string_value(v), json_string_length(v) + 1);
+			seen |= A_POLICY;
+		} else {
+			return refuse(err, errlen, "%s takes no field \"%s\"", cmds[out->cmd].name, name);
+		}
+	}
+	if ((cmds[out->cmd].needs & A_CONTEXT) && !(seen & A_CONTEXT))
+		return refuse(err, errlen, "%s needs \"context\"", cmds[out->cmd].name);
+	return 0;
+}
+
+int herald_mgmt_parse(const char *line, size_t len, struct herald_mgmt_req *out, char *err,
+		      size_t errlen)
+{
+	json_error_t je;
+	int rc = -EINVAL;
+
+	memset(out, 0, sizeof(*out));
+	if (len >= HERALD_MGMT_LINE_MAX)
+		return refuse(err, errlen, "request longer than %d bytes", HERALD_MGMT_LINE_MAX - 1);
+	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+	if (o == NULL)
+		return refuse(err, errlen, "not a JSON object: %s", je.text);
+	const char *cmd = json_string_value(json_object_get(o, "cmd"));
+	if (cmd == NULL) {
+		refuse(err, errlen, "request needs \"cmd\" (a string)");
+		goto out;
+	}
+	out->cmd = HERALD_MGMT_CMD_MAX;
+	for (int i = 0; i < HERALD_MGMT_CMD_MAX; i++)
+		if (strcmp(cmd, cmds[i].name) == 0)
+			out->cmd = (enum herald_mgmt_cmd)i;
+	if (out->cmd == HERALD_MGMT_CMD_MAX) {
+		refuse(err, errlen, "unknown command \"%.32s\"", cmd);
+		goto out;
+	}
+	rc = fields(o, out, err, errlen);
+out:
+	json_decref(o);
+	return rc;
+}
+
+int herald_mgmt_open(struct herald_mgmt *m, const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	m->listen_fd = -1;
+	for (int i = 0; i < HERALD_MGMT_CLIENTS; i++)
+		m->c[i].fd = -1;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	snprintf(m->path, sizeof(m->path), "%s", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	m->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (m->listen_fd < 0)
+		return -errno;
+	unlink(path); /* left by a heraldd that was killed */
+	if (bind(m->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0660) < 0 ||
+	    listen(m->listen_fd, HERALD_MGMT_CLIENTS) < 0) {
+		int rc = -errno;
+		close(m->listen_fd);
+		m->listen_fd = -1;
+		return rc;
+	}
+	return 0;
+}
+
+unsigned herald_mgmt_pollfds(const struct herald_mgmt *m, struct pollfd *p)
+{
+	if (m->listen_fd < 0)
+		return 0;
+	p[0] = (struct pollfd){.fd = m->listen_fd, .events = POLLIN};
+	for (int i = 0; i < HERALD_MGMT_CLIENTS; i++)
+		p[i + 1] = (struct pollfd){.fd = m->c[i].fd, .events = POLLIN};
+	return HERALD_MGMT_CLIENTS + 1;
+}
+
+static int reply_send(int fd, json_t *r)
+{
+	char *text = json_dumps(r, JSON_COMPACT);
+	json_decref(r);
+	if (text == NULL)
+		return -ENOMEM;
+	size_t n = strlen(text), off = 0;
+	text[n++] = '\n'; /* overwrites the NUL: json_dumps's buffer has room for it */
+	while (off < n) {
+		ssize_t k = send(fd, text + off, n - off, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			free(text);
+			return -EIO;
+		}
+		off += (size_t)k;
+	}
+	free(text);
+	return 0;
+}
+
+static void conn_close(struct herald_mgmt *m, int i)
+{
+	close(m->c[i].fd);
+	m->c[i].fd = -1;
+}
+
+static void conn_rx(struct herald_mgmt *m, int i, herald_mgmt_handler h, void *arg)
+{
+	struct herald_mgmt_req req;
+	char err[256];
+	ssize_t k = recv(m->c[i].fd, m->c[i].buf + m->c[i].len, sizeof(m->c[i].buf) - m->c[i].len,
+			 MSG_DONTWAIT);
+	if (k == 0 || (k < 0 && errno != EINTR && errno != EAGAIN)) {
+		conn_close(m, i);
+		return;
+	}
+	if (k < 0)
+		return;
+	m->c[i].len += (size_t)k;
+	char *nl;
+	while ((nl = memchr(m->c[i].buf, '\n', m->c[i].len)) != NULL) {
+		size_t ll = (size_t)(nl - m->c[i].buf);
+		json_t *r = herald_mgmt_parse(m->c[i].buf, ll, &req, err, sizeof(err)) < 0
+				    ? herald_mgmt_error("%s", err)
+				    : h(&req, arg);
+		if (r == NULL)
+			r = herald_mgmt_error("out of memory");
+		if (reply_send(m->c[i].fd, r) < 0) {
+			conn_close(m, i);
+			return;
+		}
+		memmove(m->c[i].buf, nl + 1, m->c[i].len - ll - 1);
+		m->c[i].len -= ll + 1;
+	}
+	if (m->c[i].len == sizeof(m->c[i].buf)) {
+		reply_send(m->c[i].fd, herald_mgmt_error("request longer than %d bytes", HERALD_MGMT_LINE_MAX - 1));
+		conn_close(m, i);
+	}
+}
+
+void herald_mgmt_service(struct herald_mgmt *m, const struct pollfd *p, unsigned n,
+			 herald_mgmt_handler h, void *arg)
+{
+	if (m->listen_fd < 0 || n < HERALD_MGMT_CLIENTS + 1)
+		return;
+	if (p[0].revents & POLLIN) {
+		int fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		int slot = -1;
+		for (int i = 0; i < HERALD_MGMT_CLIENTS && fd >= 0 && slot < 0; i++)
+			if (m->c[i].fd < 0)
+				slot = i;
+		if (fd >= 0) {
+			struct timeval tv = {.tv_sec = 1};
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		}
+		if (fd >= 0 && slot < 0) {
+			reply_send(fd, herald_mgmt_error("too many connections (%d)", HERALD_MGMT_CLIENTS));
+			close(fd);
+		} else if (fd >= 0) {
+			m->c[slot].fd = fd;
+			m->c[slot].len = 0;
+		}
+	}
+	for (int i = 0; i < HERALD_MGMT_CLIENTS; i++)
+		if (m->c[i].fd >= 0 && p[i + 1].fd == m->c[i].fd &&
+		    (p[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
+			conn_rx(m, i, h, arg);
+}
+
+void herald_mgmt_close(struct herald_mgmt *m)
+{
+	for (int i = 0; i < HERALD_MGMT_CLIENTS; i++)
+		if (m->c[i].fd >= 0)
+			conn_close(m, i);
+	if (m->listen_fd >= 0) {
+		close(m->listen_fd);
+		m->listen_fd = -1;
+		unlink(m->path);
+	}
+}
