@@ -86,7 +86,7 @@ int dp_store_init(struct dp_worker *w, const struct dp_config *cfg, unsigned lco
 void dp_store_free(struct dp_worker *w)
 {
 	if (w->keys != NULL)
-		for (uint32_t k = 0; k < w->max_keys; k++)
+		for (uint32_t k = 0; k < w->max_keys + 8; k++) /* rte_hash may use up to 8 slots more */
 			for (unsigned i = 0; i < w->keys[k].nfrags; i++)
 				rte_pktmbuf_free(w->keys[k].frag[i]);
 	if (w->reasm != NULL)

@@ -113,7 +113,7 @@ static struct rte_mbuf *merge_fold(struct dp_worker *w, const struct dp_context 
 
 	memcpy(&value, in + 2 + key_len, sizeof(value));
 	value = (int64_t)rte_be_to_cpu_64((uint64_t)value);
-	if (k->nfrags != 0) {
+	if (k != NULL && k->nfrags != 0) {
 		int64_t cur;
 		memcpy(&cur, rte_pktmbuf_mtod(k->frag[0], const uint8_t *) + 2 + key_len, sizeof(cur));
 		value = c->policy.merge->fn((int64_t)rte_be_to_cpu_64((uint64_t)cur), value);
@@ -141,17 +141,20 @@ static void publish_apply(struct dp_worker *w, uint32_t ctx, struct rte_mbuf **f
 
 	if (c->policy.kind == DP_POLICY_MERGE && msg_len != 2 + key_len + sizeof(int64_t))
 		return frags_drop(w, frags, nfrags, HERALD_DROP_BAD_VALUE);
-	uint32_t k = dp_key_find(w, ctx, body + 2, key_len, true);
-	if (k == DP_NONE)
-		return frags_drop(w, frags, nfrags, HERALD_DROP_NO_KEY_SPACE);
+	uint32_t k = dp_key_find(w, ctx, body + 2, key_len, false);
+	struct rte_mbuf *merged;
 	if (c->policy.kind == DP_POLICY_MERGE) {
-		struct rte_mbuf *m = merge_fold(w, c, &w->keys[k], frags[0], key_len);
-		if (m == NULL)
+		/* Folded before the key is created: a key never exists without a value. */
+		merged = merge_fold(w, c, k == DP_NONE ? NULL : &w->keys[k], frags[0], key_len);
+		if (merged == NULL)
 			return frags_drop(w, frags, nfrags, HERALD_DROP_NO_MBUF);
-		dp_key_set(w, k, &m, 1, m->data_len);
-	} else {
-		dp_key_set(w, k, frags, nfrags, msg_len);
+		frags = &merged; /* the update's buffer is released: read the key here */
+		body = rte_pktmbuf_mtod(merged, const uint8_t *);
+		msg_len = merged->data_len;
 	}
+	if (k == DP_NONE && (k = dp_key_find(w, ctx, body + 2, key_len, true)) == DP_NONE)
+		return frags_drop(w, frags, nfrags, HERALD_DROP_NO_KEY_SPACE);
+	dp_key_set(w, k, frags, nfrags, msg_len);
 	if (c->policy.kind == DP_POLICY_NONE)
 		dp_hist_append(w, ctx, k);
 	w->ctr[HERALD_CTR_PUBLISHES]++;
