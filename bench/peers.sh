@@ -5,9 +5,14 @@
 # payload size runs herald-pingpong (Herald and the echo floor) and
 # herald-peer-pingpong (Redis pub/sub, NATS, MQTT QoS 0) back to back, and
 # prints one table with ratios against the best peer and the echo floor.
+# Then, in the same lab, fan-out: herald-peer-fanout, 1 publisher -> N
+# subscribers (--fanout LIST, default 1,10,100; "none" skips it), deliveries/s
+# and the server's CPU per delivery, Herald and the peers interleaved per N.
 #
-#   sudo bench/peers.sh [--sizes LIST] [--count N] [--server-cpu CPU]
-#                       [--port af_xdp|af_packet] [--json FILE] [--out FILE]
+#   sudo bench/peers.sh [--sizes LIST] [--count N] [--fanout LIST|none]
+#                       [--fanout-seconds S] [--server-cpu CPU]
+#                       [--port af_xdp|af_packet] [--idle spin|sleep]
+#                       [--json FILE] [--out FILE]
 #
 # Path: every client runs in the lab's client namespace on CPU 0. Herald's
 # frames cross a veth to the dataplane (spinning on CPU 1); the echo and the
@@ -22,22 +27,28 @@ export HERALD_DP_PREFIX=${HERALD_DP_PREFIX:-$HERALD_LAB_PREFIX}
 . scripts/lib.sh
 
 sizes=125,256,512,1024,1500,2000 count=10000 server_cpu=0 port=af_xdp json=
+fanout=1,10,100 fanout_seconds=3 idle=spin
 out=bench/results/peers-$(date +%F).txt
 cmdline="$0 $*"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--sizes) sizes=${2:?--sizes needs a list}; shift 2 ;;
 	--count) count=${2:?--count needs a number}; shift 2 ;;
+	--fanout) fanout=${2:?--fanout needs a list or none}; shift 2 ;;
+	--fanout-seconds) fanout_seconds=${2:?--fanout-seconds needs a number}; shift 2 ;;
 	--server-cpu) server_cpu=${2:?--server-cpu needs a CPU list}; shift 2 ;;
 	--port) port=${2:?--port needs af_xdp or af_packet}; shift 2 ;;
+	--idle) idle=${2:?--idle needs spin or sleep}; shift 2 ;;
 	--json) json=$(realpath -m "${2:?--json needs a file name}"); shift 2 ;;
 	--out) out=$(realpath -m "${2:?--out needs a file name}"); shift 2 ;;
-	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,23p' "$0"; exit 0 ;;
 	*) echo "peers.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
 case "$port" in af_xdp|af_packet) ;; *) echo "peers.sh: --port expects af_xdp or af_packet" >&2; exit 2 ;; esac
+case "$idle" in spin|sleep) ;; *) echo "peers.sh: --idle expects spin or sleep" >&2; exit 2 ;; esac
 [[ $sizes =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "peers.sh: --sizes expects a comma-separated list" >&2; exit 2; }
+[[ $fanout =~ ^(none|[0-9]+(,[0-9]+)*)$ ]] || { echo "peers.sh: --fanout expects a comma-separated list or none" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "peers.sh: must run as root (namespaces, hugepages, XDP)" >&2; exit 1; }
 for b in redis-server nats-server mosquitto python3; do
 	command -v "$b" >/dev/null || { echo "peers.sh: $b not installed (run scripts/deps)" >&2; exit 1; }
@@ -49,7 +60,7 @@ peer_bin=$HERALD_BUILD/bench/herald-peer-pingpong
 [ -x "$peer_bin" ] || { echo "peers.sh: $peer_bin not built (client libraries missing? run scripts/deps)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/herald-peers.XXXXXX)
-servers=() sampler=
+servers=() sampler= fanout_bin=$HERALD_BUILD/bench/herald-peer-fanout
 cleanup() {
 	[ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
 	for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -62,7 +73,8 @@ trap cleanup EXIT
 
 echo "== lab $HERALD_LAB_PREFIX"
 eval "$(scripts/lab up)"
-in_servers() { ip netns exec "$ECHO_NS" taskset -c "$server_cpu" "$@"; }
+# Run in the background only (it execs): $! is then the server's own pid.
+in_servers() { exec ip netns exec "$ECHO_NS" taskset -c "$server_cpu" "$@"; }
 in_client() { ip netns exec "$CLIENT_NS" taskset -c 0 "$@"; }
 
 # The servers as a user would run them for latency: no persistence, Nagle
@@ -96,7 +108,9 @@ done
 versions="redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), nats-server $(nats-server --version | sed 's/.*v//'), $(mosquitto -h 2>&1 | sed -n '1s/^mosquitto version /mosquitto /p' || true); hiredis $(pkg-config --modversion hiredis), libnats $(pkg-config --modversion libnats), libmosquitto $(pkg-config --modversion libmosquitto)"
 echo "== servers: $versions"
 
-dataplane_start "$work/dp.log" "$port:$DATAPLANE_IF"
+# --idle sleep: the dataplane naps when idle (the default spins), for hosts
+# where its core is shared, like this project's.
+dataplane_start "$work/dp.log" "$port:$DATAPLANE_IF" --idle "$idle"
 grep -E '^port|serving' "$work/dp.log"
 
 load() { echo "-- $(uptime)"; top -bn1 -w 160 | sed -n '8,13p'; }
@@ -113,6 +127,17 @@ for s in ${sizes//,/ }; do
 	in_client "${herald[@]}" --sizes "$s" --json "$work/herald-$s.json" >>"$work/raw.txt" 2>&1 || status=1
 	in_client "${peers[@]}" --sizes "$s" --json "$work/peers-$s.json" >>"$work/raw.txt" 2>&1 || status=1
 done
+fan=()
+if [ "$fanout" != none ]; then
+	# The server processes (their CPU time is read around each case); the
+	# echo is servers[0], then redis, nats, mosquitto in the order started.
+	fan=("$fanout_bin" --herald "$DATAPLANE_IP" --node "$ECHO_IP" --subscribers "$fanout"
+		--seconds "$fanout_seconds")
+	pids="herald=$DP_PID,redis=${servers[1]},nats=${servers[2]},mqtt=${servers[3]}"
+	echo "== fan-out ${fanout//,/, } subscribers"
+	in_client "${fan[@]}" --server-pids "$pids" --json "$work/fanout.json" \
+		>"$work/fanout.txt" 2>>"$work/raw.txt" || status=1
+fi
 kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
 sampler=
@@ -120,6 +145,8 @@ load >>"$work/load.txt"
 dataplane_stop || status=1
 
 python3 bench/peers/table.py "$work" "$sizes" ${json:+"$json"} | tee "$work/table.txt" || status=1
+[ ! -s "$work/fanout.txt" ] || tee -a "$work/table.txt" <"$work/fanout.txt"
+[ -z "$json" ] || [ ! -s "$work/fanout.json" ] || cp "$work/fanout.json" "${json%.json}-fanout.json"
 
 mkdir -p "$(dirname "$out")"
 {
@@ -127,8 +154,9 @@ mkdir -p "$(dirname "$out")"
 	echo "command:   sudo HERALD_BUILD=$HERALD_BUILD $cmdline"
 	echo "herald:    ip netns exec $CLIENT_NS taskset -c 0 ${herald[*]} --sizes SIZE"
 	echo "peers:     ip netns exec $CLIENT_NS taskset -c 0 ${peers[*]} --sizes SIZE"
+	[ ${#fan[@]} = 0 ] || echo "fan-out:   ip netns exec $CLIENT_NS taskset -c 0 ${fan[*]} --server-pids herald=PID,.."
 	echo "servers:   in $ECHO_NS on CPU $server_cpu: herald-echo, redis-server, nats-server, mosquitto ($versions)"
-	echo "dataplane: herald-dataplane -l ${HERALD_DP_LCORE:-1} --no-pci -- --port $port:$DATAPLANE_IF --ip $DATAPLANE_IP"
+	echo "dataplane: herald-dataplane -l ${HERALD_DP_LCORE:-1} --no-pci -- --port $port:$DATAPLANE_IF --ip $DATAPLANE_IP --idle $idle"
 	echo "commit:    $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (working tree has uncommitted changes)')"
 	echo "machine:   $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), kernel $(uname -r)"
 	echo

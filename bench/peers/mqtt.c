@@ -24,6 +24,8 @@ struct peer {
 	char topic[64];
 	bool connected, subscribed, got;
 	int len;
+	uint64_t *count; /* fan-out subscriber: deliveries */
+	uint64_t seen;   /* deliveries since open */
 	unsigned char msg[MSG_MAX];
 };
 
@@ -57,6 +59,11 @@ static void on_message(struct mosquitto *m, void *user, const struct mosquitto_m
 	struct peer *p = user;
 
 	(void)m;
+	p->seen++;
+	if (p->count) {
+		(*p->count)++;
+		return;
+	}
 	p->len = msg->payloadlen < MSG_MAX ? msg->payloadlen : MSG_MAX;
 	memcpy(p->msg, msg->payload, (size_t)p->len);
 	p->got = true;
@@ -94,7 +101,9 @@ static int loop_until(struct peer *p, const bool *flag, int timeout_ms)
 	return 1;
 }
 
-static struct peer *mqtt_open(const char *ip, uint16_t port, const char *topic, int timeout_ms)
+/* A connected client, subscribed to @p topic at QoS 0 if @p sub. */
+static struct peer *mqtt_client(const char *ip, uint16_t port, const char *topic, int timeout_ms,
+				bool sub, uint64_t *count)
 {
 	struct peer *p = calloc(1, sizeof(*p));
 	int rc;
@@ -121,6 +130,9 @@ static struct peer *mqtt_open(const char *ip, uint16_t port, const char *topic, 
 		mqtt_close(p);
 		return NULL;
 	}
+	p->count = count;
+	if (!sub)
+		return p;
 	rc = mosquitto_subscribe(p->m, NULL, topic, 0);
 	if (rc != MOSQ_ERR_SUCCESS || loop_until(p, &p->subscribed, timeout_ms) != 1) {
 		fprintf(stderr, "mqtt: subscribe %s: %s\n", topic,
@@ -129,6 +141,60 @@ static struct peer *mqtt_open(const char *ip, uint16_t port, const char *topic, 
 		return NULL;
 	}
 	return p;
+}
+
+static struct peer *mqtt_open(const char *ip, uint16_t port, const char *topic, int timeout_ms)
+{
+	return mqtt_client(ip, port, topic, timeout_ms, true, NULL);
+}
+
+static struct peer *mqtt_open_pub(const char *ip, uint16_t port, const char *topic, int timeout_ms)
+{
+	return mqtt_client(ip, port, topic, timeout_ms, false, NULL);
+}
+
+static struct peer *mqtt_open_sub(const char *ip, uint16_t port, const char *topic,
+				  int timeout_ms, uint64_t *count)
+{
+	return mqtt_client(ip, port, topic, timeout_ms, true, count);
+}
+
+static int mqtt_fd(struct peer *p)
+{
+	return mosquitto_socket(p->m);
+}
+
+/*
+ * mosquitto_loop_read() reads one packet at a QoS 0 client: read until a
+ * call delivers nothing (the socket is empty or holds part of a packet).
+ */
+static int mqtt_drain(struct peer *p)
+{
+	uint64_t before;
+
+	do {
+		int rc;
+
+		before = p->seen;
+		rc = mosquitto_loop_read(p->m, 1);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			fprintf(stderr, "mqtt: read: %s\n", mosquitto_strerror(rc));
+			return -EIO;
+		}
+	} while (p->seen != before);
+	return 0;
+}
+
+/* What a full socket left queued in the library. */
+static int mqtt_settle(struct peer *p)
+{
+	while (mosquitto_want_write(p->m)) {
+		int rc = mosquitto_loop_write(p->m, 1);
+
+		if (rc != MOSQ_ERR_SUCCESS)
+			return -EIO;
+	}
+	return 0;
 }
 
 static int mqtt_publish(struct peer *p, const void *buf, size_t len)
@@ -161,5 +227,10 @@ const struct peer_ops peer_mqtt = {
 	.open = mqtt_open,
 	.publish = mqtt_publish,
 	.receive = mqtt_receive,
+	.settle = mqtt_settle,
 	.close = mqtt_close,
+	.open_pub = mqtt_open_pub,
+	.open_sub = mqtt_open_sub,
+	.fd = mqtt_fd,
+	.drain = mqtt_drain,
 };

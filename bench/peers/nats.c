@@ -19,6 +19,7 @@ struct peer {
 	natsConnection *nc;
 	natsSubscription *sub;
 	char topic[64];
+	uint64_t *count; /* fan-out subscriber: deliveries, added on the library's threads */
 };
 
 static void nats_close(struct peer *p)
@@ -29,10 +30,25 @@ static void nats_close(struct peer *p)
 	natsConnection_Destroy(p->nc);
 	natsOptions_Destroy(p->opts);
 	free(p);
-	nats_Close();
+	/* Not nats_Close(): the library cannot be opened again after it (fan-out opens many). */
 }
 
-static struct peer *nats_open(const char *ip, uint16_t port, const char *topic, int timeout_ms)
+static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *user)
+{
+	struct peer *p = user;
+
+	(void)nc;
+	(void)sub;
+	__atomic_fetch_add(p->count, 1, __ATOMIC_RELAXED);
+	natsMsg_Destroy(msg);
+}
+
+/*
+ * A connection; subscribed to @p topic synchronously (ping-pong), with a
+ * callback counting into @p count (fan-out), or not at all (publisher).
+ */
+static struct peer *nats_client(const char *ip, uint16_t port, const char *topic, int timeout_ms,
+				bool sub, uint64_t *count)
 {
 	struct peer *p = calloc(1, sizeof(*p));
 	natsStatus s;
@@ -51,9 +67,15 @@ static struct peer *nats_open(const char *ip, uint16_t port, const char *topic, 
 		s = natsOptions_SetTimeout(p->opts, timeout_ms);
 	if (s == NATS_OK)
 		s = natsOptions_SetSendAsap(p->opts, true);
+	/* Fan-out subscribers share the library's delivery threads: not one each. */
+	if (s == NATS_OK && count)
+		s = natsOptions_UseGlobalMessageDelivery(p->opts, true);
 	if (s == NATS_OK)
 		s = natsConnection_Connect(&p->nc, p->opts);
-	if (s == NATS_OK)
+	p->count = count;
+	if (s == NATS_OK && count)
+		s = natsConnection_Subscribe(&p->sub, p->nc, topic, on_msg, p);
+	else if (s == NATS_OK && sub)
 		s = natsConnection_SubscribeSync(&p->sub, p->nc, topic);
 	/* The flush's PONG comes after the server has processed SUB. */
 	if (s == NATS_OK)
@@ -64,6 +86,34 @@ static struct peer *nats_open(const char *ip, uint16_t port, const char *topic, 
 		return NULL;
 	}
 	return p;
+}
+
+static struct peer *nats_open(const char *ip, uint16_t port, const char *topic, int timeout_ms)
+{
+	return nats_client(ip, port, topic, timeout_ms, true, NULL);
+}
+
+static struct peer *nats_open_pub(const char *ip, uint16_t port, const char *topic, int timeout_ms)
+{
+	return nats_client(ip, port, topic, timeout_ms, false, NULL);
+}
+
+static struct peer *nats_open_sub(const char *ip, uint16_t port, const char *topic,
+				  int timeout_ms, uint64_t *count)
+{
+	return nats_client(ip, port, topic, timeout_ms, true, count);
+}
+
+static int nats_fd(struct peer *p)
+{
+	(void)p;
+	return -1;
+}
+
+static int nats_drain(struct peer *p)
+{
+	(void)p;
+	return 0;
 }
 
 static int nats_publish(struct peer *p, const void *buf, size_t len)
@@ -104,4 +154,8 @@ const struct peer_ops peer_nats = {
 	.publish = nats_publish,
 	.receive = nats_receive,
 	.close = nats_close,
+	.open_pub = nats_open_pub,
+	.open_sub = nats_open_sub,
+	.fd = nats_fd,
+	.drain = nats_drain,
 };

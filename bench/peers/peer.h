@@ -34,8 +34,25 @@ struct peer_ops {
 	/* Optional, outside the timed section: read what the publish left (e.g. a reply). */
 	int (*settle)(struct peer *p);
 	void (*close)(struct peer *p);
+
+	/* Fan-out (herald-peer-fanout); NULL where a system does not do it. */
+	/* A client that only publishes: publish(), settle() and close() apply. */
+	struct peer *(*open_pub)(const char *ip, uint16_t port, const char *topic, int timeout_ms);
+	/*
+	 * A client that only receives: subscribed to @p topic once it returns,
+	 * it adds each delivery to *@p count (atomically where the library
+	 * delivers on threads of its own).
+	 */
+	struct peer *(*open_sub)(const char *ip, uint16_t port, const char *topic, int timeout_ms,
+				 uint64_t *count);
+	/* The socket to wait on before drain(), or -1: the library reads on its own threads. */
+	int (*fd)(struct peer *p);
+	/* Handle what has arrived, without blocking. */
+	int (*drain)(struct peer *p);
 };
 
+/* Herald itself, through libherald, so the fan-out bench treats all systems alike. */
+extern const struct peer_ops peer_herald;
 #ifdef HAVE_PEER_REDIS
 extern const struct peer_ops peer_redis;
 #endif
@@ -45,5 +62,19 @@ extern const struct peer_ops peer_nats;
 #ifdef HAVE_PEER_MQTT
 extern const struct peer_ops peer_mqtt;
 #endif
+
+/* The peers this build has a client library for, NULL-terminated. */
+static const struct peer_ops *const peers_built_in[] = {
+#ifdef HAVE_PEER_REDIS
+	&peer_redis,
+#endif
+#ifdef HAVE_PEER_NATS
+	&peer_nats,
+#endif
+#ifdef HAVE_PEER_MQTT
+	&peer_mqtt,
+#endif
+	NULL,
+};
 
 #endif /* HERALD_BENCH_PEER_H */

@@ -31,18 +31,6 @@
 #define SIZE_MIN ((unsigned)sizeof(uint64_t))
 #define SIZE_MAX_BYTES 65536
 
-static const struct peer_ops *const all_peers[] = {
-#ifdef HAVE_PEER_REDIS
-	&peer_redis,
-#endif
-#ifdef HAVE_PEER_NATS
-	&peer_nats,
-#endif
-#ifdef HAVE_PEER_MQTT
-	&peer_mqtt,
-#endif
-	NULL,
-};
 
 /* What herald-pingpong reports for one path, with the same JSON names. */
 static const struct pct {
@@ -78,8 +66,8 @@ static void usage(FILE *out)
 		"usage: herald-peer-pingpong --node IP [options]\n"
 		"  --node IP           address of the peer servers\n"
 		"  --peers LIST        comma-separated NAME[:PORT] (built in:");
-	for (unsigned i = 0; all_peers[i]; i++)
-		fprintf(out, " %s:%u", all_peers[i]->name, all_peers[i]->default_port);
+	for (unsigned i = 0; peers_built_in[i]; i++)
+		fprintf(out, " %s:%u", peers_built_in[i]->name, peers_built_in[i]->default_port);
 	fprintf(out,
 		"; default all)\n"
 		"  --sizes LIST        payload sizes in bytes (default 125,256,512,1024,1500,2000)\n"
@@ -93,9 +81,9 @@ static void usage(FILE *out)
 
 static const struct peer_ops *peer_by_name(const char *name, size_t len)
 {
-	for (unsigned i = 0; all_peers[i]; i++)
-		if (strlen(all_peers[i]->name) == len && memcmp(all_peers[i]->name, name, len) == 0)
-			return all_peers[i];
+	for (unsigned i = 0; peers_built_in[i]; i++)
+		if (strlen(peers_built_in[i]->name) == len && memcmp(peers_built_in[i]->name, name, len) == 0)
+			return peers_built_in[i];
 	return NULL;
 }
 
@@ -160,9 +148,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	*o = (struct opts){.count = 10000, .warmup = 1000, .timeout_ms = 2000, .topic = topic,
 			   .sizes = {125, 256, 512, 1024, 1500, 2000}, .nsizes = 6};
 	snprintf(topic, sizeof(topic), "herald-pp-%ld", (long)getpid());
-	for (unsigned i = 0; all_peers[i] && i < PEERS_MAX; i++) {
-		o->peers[i] = all_peers[i];
-		o->ports[i] = all_peers[i]->default_port;
+	for (unsigned i = 0; peers_built_in[i] && i < PEERS_MAX; i++) {
+		o->peers[i] = peers_built_in[i];
+		o->ports[i] = peers_built_in[i]->default_port;
 		o->npeers++;
 	}
 

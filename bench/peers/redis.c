@@ -6,6 +6,7 @@
  * the reply is read in settle(), after the delivery has been timed.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ struct peer {
 	redisContext *pub, *sub;
 	char topic[64];
 	unsigned pending; /* PUBLISH replies not read yet */
+	uint64_t *count;  /* fan-out subscriber: deliveries */
 };
 
 static redisContext *connect_to(const char *ip, uint16_t port, int timeout_ms)
@@ -48,7 +50,9 @@ static void redis_close(struct peer *p)
 	free(p);
 }
 
-static struct peer *redis_open(const char *ip, uint16_t port, const char *topic, int timeout_ms)
+/* A client with a publishing connection (@p pub) and/or a subscribed one (@p sub). */
+static struct peer *redis_client(const char *ip, uint16_t port, const char *topic, int timeout_ms,
+				 bool pub, bool sub)
 {
 	struct peer *p = calloc(1, sizeof(*p));
 	redisReply *r;
@@ -58,9 +62,14 @@ static struct peer *redis_open(const char *ip, uint16_t port, const char *topic,
 		return NULL;
 	}
 	strcpy(p->topic, topic);
-	p->pub = connect_to(ip, port, timeout_ms);
+	if (pub && (p->pub = connect_to(ip, port, timeout_ms)) == NULL) {
+		redis_close(p);
+		return NULL;
+	}
+	if (!sub)
+		return p;
 	p->sub = connect_to(ip, port, timeout_ms);
-	if (p->pub == NULL || p->sub == NULL) {
+	if (p->sub == NULL) {
 		redis_close(p);
 		return NULL;
 	}
@@ -75,6 +84,50 @@ static struct peer *redis_open(const char *ip, uint16_t port, const char *topic,
 	}
 	freeReplyObject(r);
 	return p;
+}
+
+static struct peer *redis_open(const char *ip, uint16_t port, const char *topic, int timeout_ms)
+{
+	return redis_client(ip, port, topic, timeout_ms, true, true);
+}
+
+static struct peer *redis_open_pub(const char *ip, uint16_t port, const char *topic, int timeout_ms)
+{
+	return redis_client(ip, port, topic, timeout_ms, true, false);
+}
+
+static struct peer *redis_open_sub(const char *ip, uint16_t port, const char *topic,
+				   int timeout_ms, uint64_t *count)
+{
+	struct peer *p = redis_client(ip, port, topic, timeout_ms, false, true);
+
+	if (p)
+		p->count = count;
+	return p;
+}
+
+static int redis_fd(struct peer *p)
+{
+	return p->sub->fd;
+}
+
+/* One read (the socket is readable), then every complete message in the buffer. */
+static int redis_drain(struct peer *p)
+{
+	void *r = NULL;
+
+	if (redisBufferRead(p->sub) != REDIS_OK) {
+		fprintf(stderr, "redis: read: %s\n", p->sub->errstr);
+		return -EIO;
+	}
+	for (;;) {
+		if (redisGetReplyFromReader(p->sub, &r) != REDIS_OK)
+			return -EPROTO;
+		if (r == NULL)
+			return 0;
+		freeReplyObject(r);
+		(*p->count)++;
+	}
 }
 
 static int redis_publish(struct peer *p, const void *buf, size_t len)
@@ -141,4 +194,8 @@ const struct peer_ops peer_redis = {
 	.receive = redis_receive,
 	.settle = redis_settle,
 	.close = redis_close,
+	.open_pub = redis_open_pub,
+	.open_sub = redis_open_sub,
+	.fd = redis_fd,
+	.drain = redis_drain,
 };
