@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * herald-loss: attach the loss injector to an interface for as long as it
- * runs, then print what it saw and dropped and detach.
+ * herald-loss: attach the loss and duplication injectors to an interface
+ * for as long as it runs, then print what they saw, dropped and duplicated,
+ * and detach.
  *
- *   herald-loss --iface IF --rate FRACTION [--duration S]
+ *   herald-loss --iface IF [--rate FRACTION] [--dup FRACTION] [--duration S]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,16 +31,17 @@ static void on_signal(int sig)
 
 static int usage(FILE *out, int rc)
 {
-	fprintf(out, "usage: herald-loss --iface IF --rate FRACTION [--duration SECONDS]\n"
-		     "  drops FRACTION (0..1) of herald frames arriving on IF until SIGINT/SIGTERM\n");
+	fprintf(out, "usage: herald-loss --iface IF [--rate FRACTION] [--dup FRACTION] [--duration SECONDS]\n"
+		     "  drops --rate (0..1) of the herald frames arriving on IF (XDP) and duplicates\n"
+		     "  --dup (0..1) of those left (tc ingress), until SIGINT/SIGTERM or --duration\n");
 	return rc;
 }
 
-static void stats_read(const struct loss_bpf *skel, unsigned long long out[2])
+static void stats_read(const struct loss_bpf *skel, unsigned long long out[3])
 {
 	int ncpu = libbpf_num_possible_cpus();
 	unsigned long long vals[ncpu > 0 ? ncpu : 1];
-	for (unsigned k = 0; k < 2; k++) {
+	for (unsigned k = 0; k < 3; k++) {
 		out[k] = 0;
 		if (ncpu > 0 && bpf_map_lookup_elem(bpf_map__fd(skel->maps.loss_stats), &k, vals) == 0)
 			for (int c = 0; c < ncpu; c++)
@@ -52,12 +54,13 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"iface", required_argument, NULL, 'i'},
 		{"rate", required_argument, NULL, 'r'},
+		{"dup", required_argument, NULL, 'D'},
 		{"duration", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const char *iface = NULL;
-	double rate = -1, duration = 0;
+	double rate = 0, dup = 0, duration = 0;
 	char *end;
 	int c;
 
@@ -70,6 +73,13 @@ int main(int argc, char **argv)
 			rate = strtod(optarg, &end);
 			if (*end != '\0' || rate < 0 || rate > 1) {
 				fprintf(stderr, "herald-loss: --rate expects a fraction in 0..1, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'D':
+			dup = strtod(optarg, &end);
+			if (*end != '\0' || dup < 0 || dup > 1) {
+				fprintf(stderr, "herald-loss: --dup expects a fraction in 0..1, got '%s'\n", optarg);
 				return 2;
 			}
 			break;
@@ -86,7 +96,7 @@ int main(int argc, char **argv)
 			return usage(stderr, 2);
 		}
 	}
-	if (iface == NULL || rate < 0)
+	if (iface == NULL)
 		return usage(stderr, 2);
 	unsigned ifindex = if_nametoindex(iface);
 	if (ifindex == 0) {
@@ -99,29 +109,51 @@ int main(int argc, char **argv)
 		fprintf(stderr, "herald-loss: cannot load the BPF program: %s\n", strerror(errno));
 		return 1;
 	}
-	__u32 zero = 0, ppm = (__u32)(rate * 1e6 + 0.5);
+	__u32 zero = 0, ppm = (__u32)(rate * 1e6 + 0.5), dppm = (__u32)(dup * 1e6 + 0.5);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, tc, .prog_fd = bpf_program__fd(skel->progs.herald_dup));
 	int rc = bpf_map_update_elem(bpf_map__fd(skel->maps.loss_ppm), &zero, &ppm, BPF_ANY);
-	int prog = bpf_program__fd(skel->progs.herald_loss);
 	if (rc == 0)
-		rc = bpf_xdp_attach((int)ifindex, prog, XDP_FLAGS_DRV_MODE, NULL);
+		rc = bpf_map_update_elem(bpf_map__fd(skel->maps.dup_ppm), &zero, &dppm, BPF_ANY);
+	if (rc == 0)
+		rc = bpf_xdp_attach((int)ifindex, bpf_program__fd(skel->progs.herald_loss),
+				    XDP_FLAGS_DRV_MODE, NULL);
 	if (rc < 0) {
-		fprintf(stderr, "herald-loss: cannot attach to %s: %s\n", iface, strerror(-rc));
+		fprintf(stderr, "herald-loss: cannot attach XDP to %s: %s\n", iface, strerror(-rc));
 		loss_bpf__destroy(skel);
 		return 1;
 	}
+	if (dppm != 0) {
+		rc = bpf_tc_hook_create(&hook); /* the clsact qdisc; -EEXIST if it is there */
+		if (rc == 0 || rc == -EEXIST)
+			rc = bpf_tc_attach(&hook, &tc);
+		if (rc < 0) {
+			fprintf(stderr, "herald-loss: cannot attach tc to %s: %s\n", iface, strerror(-rc));
+			bpf_xdp_detach((int)ifindex, XDP_FLAGS_DRV_MODE, NULL);
+			loss_bpf__destroy(skel);
+			return 1;
+		}
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	printf("herald-loss: dropping %.4f%% of herald frames on %s\n", rate * 100, iface);
+	printf("herald-loss: dropping %.4f%% and duplicating %.4f%% of herald frames on %s\n",
+	       rate * 100, dup * 100, iface);
 	fflush(stdout);
 
 	for (double t = 0; !stop && (duration == 0 || t < duration); t += 0.05)
 		usleep(50000);
 
-	unsigned long long st[2];
+	unsigned long long st[3];
 	stats_read(skel, st);
+	if (dppm != 0) {
+		tc.prog_fd = tc.prog_id = tc.flags = 0; /* detach by handle and priority */
+		bpf_tc_detach(&hook, &tc);
+		bpf_tc_hook_destroy(&hook);
+	}
 	bpf_xdp_detach((int)ifindex, XDP_FLAGS_DRV_MODE, NULL);
 	loss_bpf__destroy(skel);
-	printf("herald-loss: %s: seen %llu dropped %llu (%.2f%%)\n", iface, st[0], st[1],
-	       st[0] ? 100.0 * (double)st[1] / (double)st[0] : 0.0);
+	printf("herald-loss: %s: seen %llu dropped %llu (%.2f%%) duplicated %llu (%.2f%%)\n", iface,
+	       st[0], st[1], st[0] ? 100.0 * (double)st[1] / (double)st[0] : 0.0, st[2],
+	       st[0] ? 100.0 * (double)st[2] / (double)st[0] : 0.0);
 	return 0;
 }

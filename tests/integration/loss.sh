@@ -12,17 +12,17 @@
 check="$HERALD_BUILD/tests/integration/herald-conflation-check"
 loss_pid=
 
-loss_start() { # RATE LOG
+loss_start() { # RATE DUP LOG
 	# Not through in_client: $! must be herald-loss itself (ip netns exec execs it), so it gets our TERM.
 	ip netns exec "$CLIENT_NS" "$HERALD_BUILD/xdp/herald-loss" --iface "$CLIENT_IF" --rate "$1" \
-		>"$2" 2>&1 &
+		--dup "$2" >"$3" 2>&1 &
 	loss_pid=$!
 	for _ in $(seq 1 50); do
-		grep -qs dropping "$2" && return 0
+		grep -qs dropping "$3" && return 0
 		kill -0 "$loss_pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	cat "$2" >&2
+	cat "$3" >&2
 	fail "herald-loss did not attach to $CLIENT_IF"
 }
 
@@ -42,13 +42,13 @@ dp_report() { # LOG NAME...: the phase's dataplane counters
 	echo "dataplane:$line"
 }
 
-phase() { # NAME RATE CHECKER-OPTIONS...
-	local name=$1 rate=$2
-	shift 2
-	echo "== $name: $(awk -v r="$rate" 'BEGIN { printf "%g", r * 100 }') % loss =="
+phase() { # NAME RATE DUP CHECKER-OPTIONS...
+	local name=$1 rate=$2 dup=$3
+	shift 3
+	echo "== $name: $(awk -v r="$rate" -v d="$dup" 'BEGIN { printf "%g %% loss, %g %% duplication", r * 100, d * 100 }') =="
 	dataplane_start "$WORK/$name.dp.log" "af_xdp:$DATAPLANE_IF" --idle sleep \
 		--context 9=none --history 4096 --max-history-contexts 1
-	loss_start "$rate" "$WORK/$name.loss.log"
+	loss_start "$rate" "$dup" "$WORK/$name.loss.log"
 	in_client "$check" --node "$DATAPLANE_IP" --heartbeat-ms 50 "$@" |
 		tee "$WORK/$name.check.log" || { loss_stop "$WORK/$name.loss.log"; fail "$name failed"; }
 	loss_stop "$WORK/$name.loss.log"
@@ -59,15 +59,22 @@ phase() { # NAME RATE CHECKER-OPTIONS...
 	[ "${dropped:-0}" -gt 0 ] || fail "$name: herald-loss dropped nothing: the phase proved nothing"
 }
 
-phase replace_1pct 0.01 --mode converge --context 11 --subscribers 100 --updates 2000 \
+phase replace_1pct 0.01 0 --mode converge --context 11 --subscribers 100 --updates 2000 \
 	--keys 50 --rate 500 --settle-ms 30000
-phase replace_10pct 0.10 --mode converge --context 12 --subscribers 100 --updates 2000 \
+phase replace_10pct 0.10 0 --mode converge --context 12 --subscribers 100 --updates 2000 \
 	--keys 50 --rate 500 --settle-ms 60000
-phase none_1pct 0.01 --mode ordered --context 9 --subscribers 100 --updates 2000 \
+phase none_1pct 0.01 0 --mode ordered --context 9 --subscribers 100 --updates 2000 \
 	--keys 50 --batch 50 --settle-ms 30000
 log="$WORK/none_1pct.dp.log"
 [ "$(counter "$log" naks)" -gt 0 ] && [ "$(counter "$log" retransmits)" -gt 0 ] ||
 	fail "none context under loss: no NAK was answered by a retransmission"
 [ "$(counter "$log" sessions_cut)" -eq 0 ] && [ "$(counter "$log" drop_history_lost)" -eq 0 ] ||
 	fail "none context: the history was exceeded (size --history larger)"
-echo "ok: replace converged at 1 % and 10 % loss; none delivered every update once, in order, at 1 %"
+# Duplication (tc clone back into ingress) on top of loss: duplicates are
+# recognised by their sequence and dropped by the client, never delivered.
+phase none_dup 0.01 0.05 --mode ordered --context 9 --subscribers 100 --updates 2000 \
+	--keys 50 --batch 50 --settle-ms 30000
+duplicated=$(grep -o 'duplicated [0-9]*' "$WORK/none_dup.loss.log" | cut -d' ' -f2 || true)
+[ "${duplicated:-0}" -gt 0 ] || fail "none_dup: herald-loss duplicated nothing: the phase proved nothing"
+echo "ok: replace converged at 1 % and 10 % loss; none delivered every update once, in order," \
+	"at 1 % loss and at 1 % loss + 5 % duplication ($duplicated duplicates)"
