@@ -69,6 +69,7 @@ struct opts {
 	pid_t dp_pid;
 	const char *telemetry;
 	uint64_t mem_slack_kb, mem_slack_mbufs;
+	bool node_restarts; /* ERROR UNKNOWN_SESSION is expected: the node restarts mid-run */
 };
 
 /* Staleness histogram: exact up to HIST_MAX - 1, one overflow bucket above. */
@@ -120,7 +121,9 @@ static void usage(FILE *out)
 		"  --telemetry PATH    slow: its DPDK telemetry socket, for mbufs_in_use\n"
 		"  --mem-slack-kb N    allowed VmRSS growth, last third vs first third (default 4096)\n"
 		"  --mem-slack-mbufs N allowed mbufs_in_use growth, likewise (default 1024)\n"
-		"  --context ID        context id (default: random)\n",
+		"  --context ID        context id (default: random)\n"
+		"  --node-restarts     the node is restarted during the run: ERROR UNKNOWN_SESSION\n"
+		"                      and heartbeat timeouts are expected, not failures\n",
 		KEYS_MAX, PUBS_MAX);
 }
 
@@ -146,6 +149,7 @@ static int parse_args(int argc, char **argv)
 		{"mem-slack-kb", required_argument, NULL, 'K'},
 		{"mem-slack-mbufs", required_argument, NULL, 'F'},
 		{"context", required_argument, NULL, 'x'},
+		{"node-restarts", no_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -173,6 +177,9 @@ static int parse_args(int argc, char **argv)
 			continue;
 		case 't':
 			o.telemetry = optarg;
+			continue;
+		case 'R':
+			o.node_restarts = true;
 			continue;
 		case 'h':
 			usage(stdout);
@@ -459,6 +466,8 @@ static void on_error(void *user, uint32_t context, uint16_t code, const char *te
 	struct sub *s = user;
 
 	(void)context;
+	if (o.node_restarts && code == HERALD_ERR_UNKNOWN_SESSION)
+		return; /* the restarted node forgot the session; libherald resubscribes */
 	s->errors++;
 	complain(s, "ERROR %u: %.*s", code, (int)len, text);
 }
