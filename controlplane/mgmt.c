@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctl_msg.h"
 #include "mgmt.h"
 
 #define A_CONTEXT 1u
@@ -157,28 +158,6 @@ unsigned herald_mgmt_pollfds(const struct herald_mgmt *m, struct pollfd *p)
 	return HERALD_MGMT_CLIENTS + 1;
 }
 
-static int reply_send(int fd, json_t *r)
-{
-	char *text = json_dumps(r, JSON_COMPACT);
-	json_decref(r);
-	if (text == NULL)
-		return -ENOMEM;
-	size_t n = strlen(text), off = 0;
-	text[n++] = '\n'; /* overwrites the NUL: json_dumps's buffer has room for it */
-	while (off < n) {
-		ssize_t k = send(fd, text + off, n - off, MSG_NOSIGNAL);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			free(text);
-			return -EIO;
-		}
-		off += (size_t)k;
-	}
-	free(text);
-	return 0;
-}
-
 static void conn_close(struct herald_mgmt *m, int i)
 {
 	close(m->c[i].fd);
@@ -206,7 +185,7 @@ static void conn_rx(struct herald_mgmt *m, int i, herald_mgmt_handler h, void *a
 				    : h(&req, arg);
 		if (r == NULL)
 			r = herald_mgmt_error("out of memory");
-		if (reply_send(m->c[i].fd, r) < 0) {
+		if (herald_ctl_reply_send(m->c[i].fd, r) < 0) {
 			conn_close(m, i);
 			return;
 		}
@@ -214,7 +193,7 @@ static void conn_rx(struct herald_mgmt *m, int i, herald_mgmt_handler h, void *a
 		m->c[i].len -= ll + 1;
 	}
 	if (m->c[i].len == sizeof(m->c[i].buf)) {
-		reply_send(m->c[i].fd, herald_mgmt_error("request longer than %d bytes", HERALD_MGMT_LINE_MAX - 1));
+		herald_ctl_reply_send(m->c[i].fd, herald_mgmt_error("request longer than %d bytes", HERALD_MGMT_LINE_MAX - 1));
 		conn_close(m, i);
 	}
 }
@@ -235,7 +214,7 @@ void herald_mgmt_service(struct herald_mgmt *m, const struct pollfd *p, unsigned
 			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		}
 		if (fd >= 0 && slot < 0) {
-			reply_send(fd, herald_mgmt_error("too many connections (%d)", HERALD_MGMT_CLIENTS));
+			herald_ctl_reply_send(fd, herald_mgmt_error("too many connections (%d)", HERALD_MGMT_CLIENTS));
 			close(fd);
 		} else if (fd >= 0) {
 			m->c[slot].fd = fd;

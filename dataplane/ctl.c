@@ -299,28 +299,6 @@ struct ctl_client {
 	char buf[HERALD_CTL_LINE_MAX];
 };
 
-static int reply_send(int fd, json_t *r)
-{
-	char *text = json_dumps(r, JSON_COMPACT);
-	json_decref(r);
-	if (text == NULL)
-		return -ENOMEM;
-	size_t n = strlen(text), off = 0;
-	text[n++] = '\n'; /* json_dumps leaves room: it NUL-terminates */
-	while (off < n) {
-		ssize_t k = send(fd, text + off, n - off, MSG_NOSIGNAL);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			free(text);
-			return -EIO;
-		}
-		off += (size_t)k;
-	}
-	free(text);
-	return 0;
-}
-
 /* Read what a client sent and answer each complete line; <0: close it. */
 static int client_rx(struct ctl_client *c)
 {
@@ -333,13 +311,13 @@ static int client_rx(struct ctl_client *c)
 		if (nl == NULL)
 			break;
 		size_t line = (size_t)(nl - c->buf);
-		if (reply_send(c->fd, handle_line(c->buf, line)) < 0)
+		if (herald_ctl_reply_send(c->fd, handle_line(c->buf, line)) < 0)
 			return -1;
 		memmove(c->buf, nl + 1, c->len - line - 1);
 		c->len -= line + 1;
 	}
 	if (c->len == sizeof(c->buf)) {
-		reply_send(c->fd, error_reply("request longer than %d bytes", HERALD_CTL_LINE_MAX - 1));
+		herald_ctl_reply_send(c->fd, error_reply("request longer than %d bytes", HERALD_CTL_LINE_MAX - 1));
 		return -1;
 	}
 	return 0;
@@ -366,7 +344,7 @@ static void *ctl_main(void *arg)
 				if (clients[i].fd < 0)
 					slot = i;
 			if (fd >= 0 && slot < 0) {
-				reply_send(fd, error_reply("too many control connections (%d)", CTL_CLIENTS));
+				herald_ctl_reply_send(fd, error_reply("too many control connections (%d)", CTL_CLIENTS));
 				close(fd);
 			} else if (fd >= 0) {
 				clients[slot].fd = fd;

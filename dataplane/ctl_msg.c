@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Control requests: one JSON object per line, every field checked. */
 #include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -148,4 +150,26 @@ int herald_ctl_encode(const struct herald_ctl_req *req, char *buf, size_t cap)
 	buf[n] = '\n';
 	buf[n + 1] = '\0';
 	return (int)n + 1;
+}
+
+int herald_ctl_reply_send(int fd, json_t *reply)
+{
+	char *text = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	if (text == NULL)
+		return -ENOMEM;
+	size_t n = strlen(text), off = 0;
+	text[n++] = '\n'; /* overwrites the NUL: json_dumps's buffer has room for it */
+	while (off < n) {
+		ssize_t k = send(fd, text + off, n - off, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			free(text);
+			return -EIO;
+		}
+		off += (size_t)k;
+	}
+	free(text);
+	return 0;
 }

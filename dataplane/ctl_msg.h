@@ -2,9 +2,10 @@
 /**
  * @file ctl_msg.h
  * The dataplane's control protocol, one request per line of JSON, parsed
- * into a struct with every field checked (docs/heraldd.md). Pure: no DPDK,
- * no socket, so the unit tests feed it bad input directly. The dataplane
- * (ctl.c) serves it; heraldd speaks it.
+ * into a struct with every field checked (docs/heraldd.md). No DPDK, and
+ * the parser touches no socket, so the unit tests feed it bad input
+ * directly. The dataplane (ctl.c) serves it; heraldd speaks it, and serves
+ * the same framing on its own socket (controlplane/mgmt.c).
  */
 #ifndef HERALD_CTL_MSG_H
 #define HERALD_CTL_MSG_H
@@ -12,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 /** Longest request line the dataplane accepts, newline included. */
 #define HERALD_CTL_LINE_MAX 4096
@@ -51,5 +54,12 @@ int herald_ctl_parse(const char *line, size_t len, struct herald_ctl_req *out, c
  * @return the length written, or -ENOSPC.
  */
 int herald_ctl_encode(const struct herald_ctl_req *req, char *buf, size_t cap);
+
+/**
+ * Send @p reply as one line of compact JSON and take its reference, on a
+ * blocking stream socket (both ends of the control protocol answer this way).
+ * @return 0, -ENOMEM or -EIO (the peer is gone: close it).
+ */
+int herald_ctl_reply_send(int fd, json_t *reply);
 
 #endif /* HERALD_CTL_MSG_H */
