@@ -150,7 +150,7 @@ python3 bench/peers/table.py "$work" "$sizes" ${json:+"$json"} | tee "$work/tabl
 
 mkdir -p "$(dirname "$out")"
 {
-	echo "# herald vs peers ping-pong, $(date -u '+%F %T UTC')"
+	echo "# herald vs peers (ping-pong, fan-out), $(date -u '+%F %T UTC')"
 	echo "command:   sudo HERALD_BUILD=$HERALD_BUILD $cmdline"
 	echo "herald:    ip netns exec $CLIENT_NS taskset -c 0 ${herald[*]} --sizes SIZE"
 	echo "peers:     ip netns exec $CLIENT_NS taskset -c 0 ${peers[*]} --sizes SIZE"
