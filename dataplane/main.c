@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -24,6 +25,8 @@
 #include <rte_mbuf.h>
 
 #include "dataplane.h"
+#include "loader.h"
+#include "xdp.h"
 
 /* RX ring, TX in flight and per-lcore caches: mbufs the store may not take. */
 #define MBUFS_WORKING_SET 8192
@@ -53,6 +56,9 @@ static void usage(FILE *out)
 		"  --force-copy          copy payloads even if the port has multi-segment TX\n"
 		"  --stats-interval S    print a counter line every S seconds (default off)\n"
 		"  --ctl-sock PATH       serve the control socket for heraldd at PATH (default off)\n"
+		"  --xdp-pin-dir DIR     af_xdp: bpffs directory of the steer program's maps\n"
+		"                        (default " HERALD_XDP_PIN_DIR "; \"\" = do not pin)\n"
+		"  --no-xdp              af_xdp: keep the PMD's own XDP program (no steering)\n"
 		"  --help                this text\n",
 		herald_port_kinds(), dp_config_defaults.udp_port, dp_config_defaults.max_sessions,
 		dp_config_defaults.max_sessions_per_source,
@@ -76,6 +82,8 @@ static int parse_u32(const char *opt, const char *text, uint32_t min, uint32_t m
 }
 
 static const char *ctl_sock; /* --ctl-sock */
+static const char *xdp_pin_dir = HERALD_XDP_PIN_DIR; /* --xdp-pin-dir */
+static bool xdp_off; /* --no-xdp */
 
 static int parse_args(int argc, char **argv, struct dp_config *cfg)
 {
@@ -97,6 +105,8 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 		{"history", required_argument, NULL, 'H'},
 		{"max-history-contexts", required_argument, NULL, 'X'},
 		{"ctl-sock", required_argument, NULL, 'L'},
+		{"xdp-pin-dir", required_argument, NULL, 'x'},
+		{"no-xdp", no_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -209,6 +219,12 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 		case 'L':
 			ctl_sock = optarg;
 			break;
+		case 'x':
+			xdp_pin_dir = optarg;
+			break;
+		case 'N':
+			xdp_off = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -273,6 +289,7 @@ int main(int argc, char **argv)
 	struct herald_port port = {0};
 	struct dp_worker *workers = NULL;
 	struct rte_mempool *pool = NULL, *hdr_pool = NULL;
+	struct herald_xdp *xdp = NULL;
 	int rc, status = EXIT_FAILURE;
 
 	int eal_argc = rte_eal_init(argc, argv);
@@ -303,13 +320,30 @@ int main(int argc, char **argv)
 			rte_strerror(rte_errno));
 		goto out_pools;
 	}
+	/* af_xdp: the PMD loads Herald's steer program, then the dataplane configures it. */
+	bool steer = strcmp(cfg.port.kind->name, "af_xdp") == 0 && !xdp_off;
+	int obj_fd = steer ? dp_xdp_prepare(&cfg.port) : -1;
+	if (obj_fd < -1) {
+		fprintf(stderr, "herald-dataplane: cannot hand the XDP program to the port: %s\n",
+			strerror(-obj_fd));
+		goto out_pools;
+	}
 	rc = herald_port_open(&cfg.port, nb_queues, pool, !cfg.force_copy, &port);
+	if (obj_fd >= 0)
+		close(obj_fd);
 	if (rc < 0) {
 		fprintf(stderr, "herald-dataplane: cannot open port %s%s%s: %s\n", cfg.port.kind->name,
 			cfg.port.iface[0] ? ":" : "", cfg.port.iface, strerror(-rc));
 		goto out_pools;
 	}
 	herald_port_describe(&port, stdout);
+	if (steer) {
+		struct dp_xdp_opts xo = {.pin_dir = xdp_pin_dir, .port_base = cfg.udp_port,
+					 .nqueues = nb_queues, .node_ip = cfg.ip};
+		xdp = dp_xdp_take_over(&port, &xo);
+		if (xdp == NULL)
+			goto out_port;
+	}
 
 	workers = rte_zmalloc("workers", sizeof(*workers) * nb_queues, RTE_CACHE_LINE_SIZE);
 	if (workers == NULL)
@@ -345,6 +379,7 @@ int main(int argc, char **argv)
 	dp_ctl_stop();
 	status = EXIT_SUCCESS;
 	counters_dump(workers, nb_queues, stdout);
+	dp_xdp_dump(xdp, stdout);
 
 out_workers:
 	for (uint16_t q = 0; q < nb_queues; q++) {
@@ -354,6 +389,7 @@ out_workers:
 	rte_free(workers);
 out_port:
 	herald_port_close(&port);
+	herald_xdp_destroy(xdp);
 out_pools:
 	rte_mempool_free(hdr_pool);
 	rte_mempool_free(pool);

@@ -14,6 +14,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
 
 #include "loader.h"
 #include "steer.skel.h"
@@ -102,6 +103,12 @@ struct herald_xdp *herald_xdp_open(const struct herald_xdp_opts *opts)
 	}
 	x->skel->rodata->port_base = opts->port_base ? opts->port_base : HERALD_UDP_PORT_BASE;
 	x->skel->rodata->nqueues = opts->nqueues ? opts->nqueues : HERALD_XDP_MAX_QUEUES;
+	x->skel->rodata->node_ip = opts->node_ip;
+	if (opts->xsks_map_fd > 0) {
+		err = bpf_map__reuse_fd(x->skel->maps.xsks_map, opts->xsks_map_fd);
+		if (err)
+			goto out_destroy;
+	}
 	err = bpf_map__set_max_entries(x->skel->maps.herald_routes,
 				       opts->max_routes ? opts->max_routes : HERALD_XDP_MAX_ROUTES);
 	if (err)
@@ -110,6 +117,12 @@ struct herald_xdp *herald_xdp_open(const struct herald_xdp_opts *opts)
 		err = set_pin_paths(x);
 		if (err)
 			goto out_destroy;
+		/* libbpf would prefer a pinned map to the fd given: drop a stale pin. */
+		if (opts->xsks_map_fd > 0 && unlink(bpf_map__pin_path(x->skel->maps.xsks_map)) < 0 &&
+		    errno != ENOENT) {
+			err = -errno;
+			goto out_destroy;
+		}
 	}
 	err = steer_bpf__load(x->skel);
 	if (err)
@@ -154,6 +167,80 @@ int herald_xdp_attach(struct herald_xdp *x, int ifindex, uint32_t xdp_flags)
 	return bpf_xdp_attach(ifindex, bpf_program__fd(x->skel->progs.herald_steer), xdp_flags, NULL);
 }
 
+static int neg_errno(int rc)
+{
+	/* libbpf 1.x returns -errno directly; keep that contract explicit. */
+	return rc < 0 ? rc : 0;
+}
+
+int herald_xdp_replace(struct herald_xdp *x, int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	LIBBPF_OPTS(bpf_xdp_attach_opts, a);
+	uint32_t mode;
+	int err, old;
+
+	err = bpf_xdp_query(ifindex, 0, &q);
+	if (err)
+		return neg_errno(err);
+	switch (q.attach_mode) {
+	case XDP_ATTACHED_DRV: mode = XDP_FLAGS_DRV_MODE; old = (int)q.drv_prog_id; break;
+	case XDP_ATTACHED_SKB: mode = XDP_FLAGS_SKB_MODE; old = (int)q.skb_prog_id; break;
+	case XDP_ATTACHED_HW: mode = XDP_FLAGS_HW_MODE; old = (int)q.hw_prog_id; break;
+	default: return -ENOENT; /* none, or several modes at once */
+	}
+	a.old_prog_fd = bpf_prog_get_fd_by_id((uint32_t)old);
+	if (a.old_prog_fd < 0)
+		return -errno;
+	err = bpf_xdp_attach(ifindex, bpf_program__fd(x->skel->progs.herald_steer),
+			     mode | XDP_FLAGS_REPLACE, &a);
+	close(a.old_prog_fd);
+	return neg_errno(err);
+}
+
+int herald_xdp_attached_xsks(int ifindex)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info), ids[64], prog_id = 0;
+	int prog_fd, fd = -ENOENT, err;
+
+	err = bpf_xdp_query_id(ifindex, 0, &prog_id);
+	if (err)
+		return neg_errno(err);
+	if (prog_id == 0)
+		return -ENOENT;
+	prog_fd = bpf_prog_get_fd_by_id(prog_id);
+	if (prog_fd < 0)
+		return -errno;
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	info.map_ids = (uint64_t)(uintptr_t)ids;
+	err = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
+	close(prog_fd);
+	if (err)
+		return neg_errno(err);
+	for (uint32_t i = 0; i < info.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]) && fd < 0; i++) {
+		struct bpf_map_info mi;
+		uint32_t ml = sizeof(mi);
+		int m = bpf_map_get_fd_by_id(ids[i]);
+
+		if (m < 0)
+			continue;
+		memset(&mi, 0, sizeof(mi));
+		if (bpf_obj_get_info_by_fd(m, &mi, &ml) == 0 && mi.type == BPF_MAP_TYPE_XSKMAP &&
+		    strcmp(mi.name, "xsks_map") == 0)
+			fd = m;
+		else
+			close(m);
+	}
+	return fd;
+}
+
+const void *herald_xdp_object(size_t *len)
+{
+	return steer_bpf__elf_bytes(len);
+}
+
 int herald_xdp_detach(struct herald_xdp *x, int ifindex, uint32_t xdp_flags)
 {
 	(void)x;
@@ -173,12 +260,6 @@ int herald_xdp_xsks_fd(const struct herald_xdp *x)
 int herald_xdp_routes_fd(const struct herald_xdp *x)
 {
 	return bpf_map__fd(x->skel->maps.herald_routes);
-}
-
-static int neg_errno(int rc)
-{
-	/* libbpf 1.x returns -errno directly; keep that contract explicit. */
-	return rc < 0 ? rc : 0;
 }
 
 int herald_xdp_route_set(struct herald_xdp *x, uint32_t context, const struct herald_xdp_route *r)

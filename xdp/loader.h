@@ -27,6 +27,17 @@ struct herald_xdp_opts {
 	uint16_t port_base;   /**< UDP port of queue 0; 0: HERALD_UDP_PORT_BASE */
 	uint16_t nqueues;     /**< herald ports are [port_base, port_base + nqueues); 0: HERALD_XDP_MAX_QUEUES */
 	uint32_t max_routes;  /**< route map capacity; 0: HERALD_XDP_MAX_ROUTES */
+	/**
+	 * The node's IPv4 address, network order: ARP and ICMP for it go to the
+	 * AF_XDP socket (the dataplane owns the address). 0: they pass.
+	 */
+	uint32_t node_ip;
+	/**
+	 * > 0: use this XSKMAP as xsks_map instead of a pinned or new one (the
+	 * map the af_xdp PMD put its sockets in, herald_xdp_attached_xsks());
+	 * it replaces any xsks_map pinned in pin_dir. 0: none.
+	 */
+	int xsks_map_fd;
 };
 
 struct herald_xdp;
@@ -40,6 +51,22 @@ int herald_xdp_unpin(struct herald_xdp *x);
 
 /** Attach to @p ifindex; @p xdp_flags as for bpf_xdp_attach (XDP_FLAGS_DRV_MODE ...). */
 int herald_xdp_attach(struct herald_xdp *x, int ifindex, uint32_t xdp_flags);
+/**
+ * Take over @p ifindex: atomically replace the program attached there (in
+ * whatever mode it was attached) by this one. -ENOENT if none is attached.
+ */
+int herald_xdp_replace(struct herald_xdp *x, int ifindex);
+/**
+ * The xsks_map of the program attached to @p ifindex (a new fd, the caller
+ * closes it), as libxdp finds it: by name among the program's maps.
+ * -ENOENT if no program or no such map.
+ */
+int herald_xdp_attached_xsks(int ifindex);
+/**
+ * The steer object as built (ELF bytes, embedded in the skeleton), for a
+ * loader that takes a file: DPDK's net_af_xdp xdp_prog= devarg.
+ */
+const void *herald_xdp_object(size_t *len);
 /** Detach whatever program is attached to @p ifindex in that mode. */
 int herald_xdp_detach(struct herald_xdp *x, int ifindex, uint32_t xdp_flags);
 /** Program fd, e.g. for BPF_PROG_TEST_RUN. */

@@ -9,9 +9,13 @@
  *    userspace, which knows how to place a new context;
  *  - herald frames that fail the header checks are dropped and counted by
  *    the same reasons and in the same order as client/wire.c;
- *  - everything else (ARP, SSH, the daemon's own traffic) passes.
+ *  - ARP and ICMP for the node's own address (node_ip: the dataplane owns it,
+ *    the kernel does not) go to the AF_XDP socket too, so the dataplane's
+ *    ARP and ping responders see them;
+ *  - everything else (ARP for the host, SSH, the daemon's own traffic) passes.
  */
 #include <linux/bpf.h>
+#include <linux/if_arp.h>
 #include <linux/in.h>
 
 #include "parsing.bpf.h"
@@ -29,8 +33,16 @@ static __u64 (*const herald_ktime_get_tai_ns)(void) = (void *)BPF_FUNC_ktime_get
  * load. The defaults are what a loader that cannot set them gets (DPDK
  * 22.11's net_af_xdp xdp_prog= devarg): every port a queue could have.
  */
-const volatile __u16 port_base = HERALD_UDP_PORT_BASE;
-const volatile __u16 nqueues = HERALD_XDP_MAX_QUEUES;
+#ifndef HERALD_RODATA
+#define HERALD_RODATA const volatile /* the host fuzz target makes them writable */
+#endif
+HERALD_RODATA __u16 port_base = HERALD_UDP_PORT_BASE;
+HERALD_RODATA __u16 nqueues = HERALD_XDP_MAX_QUEUES;
+/*
+ * The dataplane's IPv4 address, network order; 0 (what a loader that cannot
+ * set it gets) steers no ARP or ICMP: they pass to the kernel.
+ */
+HERALD_RODATA __u32 node_ip = 0;
 
 /* Named xsks_map because DPDK's net_af_xdp PMD looks it up by that name. */
 struct {
@@ -204,6 +216,29 @@ static __always_inline int hello(struct ethhdr *eth, struct iphdr *ip, struct ud
 	return XDP_TX;
 }
 
+/* Into the AF_XDP socket of the queue the frame arrived on, or to the kernel. */
+static __always_inline int to_xsk(struct xdp_md *ctx, __u32 counter)
+{
+	long rc = bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
+
+	count(rc == XDP_REDIRECT ? counter : HERALD_XDP_CTR_XSK_MISSING);
+	return (int)rc;
+}
+
+/* ARP over Ethernet for IPv4 whose target is the node: the dataplane answers. */
+static __always_inline int arp_for_node(struct hdr_cursor *c, void *end)
+{
+	struct arphdr *a = c->pos;
+	__u8 *tpa = (__u8 *)(a + 1) + ETH_ALEN + 4 + ETH_ALEN;
+	__u32 target;
+
+	if ((void *)(tpa + 4) > end || a->ar_hrd != bpf_htons(ARPHRD_ETHER) ||
+	    a->ar_pro != bpf_htons(ETH_P_IP) || a->ar_hln != ETH_ALEN || a->ar_pln != 4)
+		return 0;
+	__builtin_memcpy(&target, tpa, sizeof(target));
+	return target == node_ip;
+}
+
 SEC("xdp")
 int herald_steer(struct xdp_md *ctx)
 {
@@ -216,12 +251,19 @@ int herald_steer(struct xdp_md *ctx)
 	struct herald_hdr *h;
 	int ihl_len, udp_len, ip_len, dlen;
 	__u16 flags;
-	long rc;
+	int proto;
 
-	if (parse_ethhdr(&c, end, &eth) != bpf_htons(ETH_P_IP))
+	proto = parse_ethhdr(&c, end, &eth);
+	if (proto == bpf_htons(ETH_P_ARP) && node_ip != 0 && arp_for_node(&c, end))
+		return to_xsk(ctx, HERALD_XDP_CTR_NODE_STEERED);
+	if (proto != bpf_htons(ETH_P_IP))
 		return pass(HERALD_XDP_CTR_PASSED);
 	ihl_len = parse_iphdr(&c, end, &ip);
-	if (ihl_len < 0 || ip->protocol != IPPROTO_UDP)
+	if (ihl_len < 0)
+		return pass(HERALD_XDP_CTR_PASSED);
+	if (ip->protocol == IPPROTO_ICMP && node_ip != 0 && ip->daddr == node_ip)
+		return to_xsk(ctx, HERALD_XDP_CTR_NODE_STEERED);
+	if (ip->protocol != IPPROTO_UDP)
 		return pass(HERALD_XDP_CTR_PASSED);
 	/*
 	 * A later fragment has no UDP header to tell whose it is; the kernel
@@ -266,12 +308,7 @@ int herald_steer(struct xdp_md *ctx)
 		return hello(eth, ip, udp, h, end);
 
 	/* The rest of the checks need the body and state: the dataplane's. */
-	rc = bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
-	if (rc == XDP_REDIRECT)
-		count(HERALD_XDP_CTR_XSK_REDIRECTED);
-	else
-		count(HERALD_XDP_CTR_XSK_MISSING);
-	return (int)rc;
+	return to_xsk(ctx, HERALD_XDP_CTR_XSK_REDIRECTED);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

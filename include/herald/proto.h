@@ -394,11 +394,12 @@ _Static_assert(sizeof(struct herald_xdp_secret) == 24, "secret map value is 24 b
 #define HERALD_XDP_COUNTERS(X)                                                          \
 	X(PASSED, "frames passed to the kernel: not herald traffic")                    \
 	X(XSK_REDIRECTED, "herald frames steered into their queue's AF_XDP socket")     \
-	X(XSK_MISSING, "herald frames passed to the kernel: no AF_XDP socket on the queue") \
+	X(XSK_MISSING, "frames for the dataplane passed to the kernel: no AF_XDP socket on the queue") \
 	X(REDIRECTS_SENT, "HELLOs answered with a REDIRECT from XDP (XDP_TX)")          \
 	X(HELLO_UNKNOWN_CONTEXT, "HELLOs passed to userspace: context not in the route map") \
 	X(HELLO_NO_KEY, "HELLOs passed to userspace: no token key configured yet")      \
-	X(HELLO_PUNTED, "HELLOs passed to userspace: IPv4 options or a multicast destination")
+	X(HELLO_PUNTED, "HELLOs passed to userspace: IPv4 options or a multicast destination") \
+	X(NODE_STEERED, "ARP and ICMP for the node's address steered into the AF_XDP socket")
 
 enum herald_xdp_counter {
 #define HERALD_X_ENUM(name, help) HERALD_XDP_CTR_##name,

@@ -12,7 +12,10 @@
  *   the dataplane's socket is one the codec does not reject on a header
  *   check: XDP and the dataplane agree on what is junk;
  * - an XDP_TX reply is no longer than the request (no amplification) and
- *   is a REDIRECT the codec accepts, sent back to the request's source.
+ *   is a REDIRECT the codec accepts, sent back to the request's source;
+ * - a frame steered as the node's own (node_steered) is an Ethernet/IPv4
+ *   ARP whose target is the node's address or an ICMP datagram to it, goes
+ *   to the socket untouched, and every such frame is steered.
  *
  * The program relies on the x86 JIT's unaligned packet loads (word loads of
  * the HELLO body), so this target is built without UBSan's alignment check.
@@ -34,7 +37,10 @@ static uint64_t host_tai_ns(void) { return 1800000000ull * 1000000000ull; }
 
 #pragma clang diagnostic ignored "-Wunused-variable"
 #pragma clang diagnostic ignored "-Wunused-const-variable"
+#define HERALD_RODATA volatile
 #include "../../xdp/steer.bpf.c"
+
+#define NODE_IP 0x0100a8c0u /* 192.168.0.1, network order on the host */
 
 #define CTX_ROUTED 0x00000007u
 #define XSK_VERDICT XDP_REDIRECT /* queue 0 has a socket in the (host) XSK map */
@@ -105,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int verdict;
 
 	if (pkt == NULL) {
+		node_ip = NODE_IP;
 		pkt = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
 			   -1, 0);
 		check(pkt != MAP_FAILED);
@@ -128,6 +135,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check((verdict == XDP_DROP) == (why != HERALD_DROP_NONE));
 	if (verdict != XDP_TX)
 		check(memcmp(frame, orig, size) == 0); /* only a reply rewrites the frame */
+
+	/* The node's own ARP and ICMP, told apart from the raw bytes. */
+	uint16_t ethertype = size >= 14 ? (uint16_t)(orig[12] << 8 | orig[13]) : 0;
+	uint32_t tpa = 0, daddr = 0;
+	if (size >= 14 + 28)
+		memcpy(&tpa, orig + 14 + 24, 4);
+	if (size >= 14 + 20)
+		memcpy(&daddr, orig + 14 + 16, 4);
+	int node_arp = ethertype == ETH_P_ARP && size >= 14 + 28 && memcmp(orig + 14, "\0\1\x08\0\6\4", 6) == 0 &&
+		       tpa == NODE_IP;
+	int node_icmp = ethertype == ETH_P_IP && size >= 14 + 20 && (orig[14] & 0x0f) >= 5 &&
+			size >= 14 + (size_t)(orig[14] & 0x0f) * 4 && orig[14 + 9] == IPPROTO_ICMP &&
+			daddr == NODE_IP;
+	check(stats[HERALD_XDP_CTR_NODE_STEERED] == (uint64_t)(node_arp || node_icmp));
+	if (node_arp || node_icmp) {
+		check(verdict == XSK_VERDICT);
+		return 0;
+	}
 
 	/* Past the IP/UDP checks, frame offsets are known to be sane. */
 	if (verdict == XSK_VERDICT || verdict == XDP_TX || header_level(why)) {

@@ -16,6 +16,7 @@ lab_cleanup() {
 	dataplane_stop || true
 	"$HERALD_ROOT/scripts/lab" down
 	rm -rf /dev/hugepages/"${HERALD_DP_PREFIX}"map_* 2>/dev/null || true
+	rm -rf "/sys/fs/bpf/$HERALD_DP_PREFIX" 2>/dev/null || true
 	rm -rf "$WORK"
 }
 trap lab_cleanup EXIT

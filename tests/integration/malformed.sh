@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Hostile and broken frames are dropped and counted by reason; the dataplane
-# keeps serving afterwards.
+# keeps serving afterwards. On af_xdp the steer XDP program drops header-level
+# junk before the dataplane sees it (xdp_drop_<reason> in the dump, same
+# reason names): a reason counts wherever it was dropped.
 . "$(dirname "$0")/lab.sh"
 
 dataplane_start "$WORK/dp.log" "af_xdp:$DATAPLANE_IF"
@@ -43,9 +45,11 @@ sleep 0.5
 in_client ping -c 2 -i 0.2 -W 2 "$DATAPLANE_IP" >/dev/null || fail "dataplane stopped answering after junk"
 dataplane_stop
 while read -r reason want; do
-	n=$(counter "$WORK/dp.log" "drop_$reason")
+	n=$(($(counter "$WORK/dp.log" "drop_$reason") + $(counter "$WORK/dp.log" "xdp_drop_$reason")))
 	[ "$n" -eq "$want" ] || fail "drop_$reason is $n, expected $want"
 done <"$WORK/expected"
-[ "$(counter "$WORK/dp.log" drop_wrong_port)" -ge 1 ] || fail "wrong-port datagram not counted"
+# Outside the herald ports XDP passes it to the kernel, which has no such address.
+[ "$(counter "$WORK/dp.log" drop_wrong_port)" -ge 1 ] || [ "$(counter "$WORK/dp.log" xdp_passed)" -ge 1 ] ||
+	fail "wrong-port datagram not counted"
 [ "$(counter "$WORK/dp.log" subscribes)" -eq 0 ] || fail "a malformed SUBSCRIBE opened a session"
 echo "ok: every malformed frame dropped and counted by reason"

@@ -221,7 +221,8 @@ static void expect_drop(const uint8_t *pkt, size_t len, enum herald_drop reason,
 
 static void load(const char *pin_dir, int with_secret)
 {
-	struct herald_xdp_opts o = {.pin_dir = pin_dir, .port_base = PORT_BASE, .nqueues = NQUEUES};
+	struct herald_xdp_opts o = {.pin_dir = pin_dir, .port_base = PORT_BASE, .nqueues = NQUEUES,
+				    .node_ip = htonl(NODE_IP)};
 	struct herald_xdp_route r = route;
 
 	if (geteuid() != 0) {
@@ -596,6 +597,21 @@ static void expect_passed(const uint8_t *pkt, size_t len)
 	cr_assert_arr_eq(r.out, pkt, len);
 }
 
+/* An ARP request from the client for @p target (host order). */
+static size_t arp_frame(uint8_t *pkt, uint32_t target)
+{
+	static const uint8_t arp[] = {0, 1, 8, 0, 6, 4, 0, 1};
+	uint32_t spa = htonl(CLIENT_IP), tpa = htonl(target);
+
+	memset(pkt, 0, 60);
+	eth_put(pkt, bcast, client_mac, ETH_P_ARP);
+	memcpy(pkt + IP_OFF, arp, sizeof(arp));
+	memcpy(pkt + IP_OFF + 8, client_mac, ETH_ALEN);
+	memcpy(pkt + IP_OFF + 14, &spa, 4);
+	memcpy(pkt + IP_OFF + 24, &tpa, 4);
+	return 60;
+}
+
 Test(steer, arp_passes)
 {
 	uint8_t pkt[60] = {0};
@@ -604,6 +620,33 @@ Test(steer, arp_passes)
 	eth_put(pkt, bcast, client_mac, ETH_P_ARP);
 	memcpy(pkt + IP_OFF, arp, sizeof(arp));
 	expect_passed(pkt, sizeof(pkt));
+	/* For another address (the host's own): the kernel's. */
+	expect_passed(pkt, arp_frame(pkt, HOST_IP));
+	/* For the node, but not Ethernet/IPv4 ARP, or cut short: not the dataplane's either. */
+	arp_frame(pkt, NODE_IP);
+	pkt[IP_OFF + 5] = 16;
+	expect_passed(pkt, 60);
+	expect_passed(pkt, arp_frame(pkt, NODE_IP) - 60 + IP_OFF + 27);
+}
+
+/*
+ * The node's address belongs to the dataplane, not the kernel: ARP and ICMP
+ * for it go to the queue's AF_XDP socket (here none is bound: XDP_PASS, as
+ * any frame for the dataplane without a socket).
+ */
+Test(steer, arp_and_icmp_for_node_go_to_the_dataplane)
+{
+	uint8_t p[64], pkt[128];
+	size_t len = arp_frame(pkt, NODE_IP);
+	struct run r = expect(pkt, len, XDP_PASS, HERALD_DROP_NONE, HERALD_XDP_CTR_XSK_MISSING);
+
+	cr_assert_arr_eq(r.out, pkt, len);
+	len = udp_frame(pkt, &client_to_node, p, hello_payload(p));
+	struct iphdr ip = ip_get(pkt);
+	ip.protocol = IPPROTO_ICMP;
+	ip_put(pkt, ip);
+	r = expect(pkt, len, XDP_PASS, HERALD_DROP_NONE, HERALD_XDP_CTR_XSK_MISSING);
+	cr_assert_arr_eq(r.out, pkt, len);
 }
 
 Test(steer, ipv6_passes)
@@ -621,9 +664,11 @@ Test(steer, icmp_and_tcp_to_herald_port_pass)
 	size_t len = udp_frame(pkt, &client_to_node, p, hello_payload(p));
 	struct iphdr ip = ip_get(pkt);
 
-	ip.protocol = IPPROTO_ICMP;
+	ip.protocol = IPPROTO_ICMP; /* to another address than the node's */
+	ip.daddr = htonl(HOST_IP);
 	ip_put(pkt, ip);
 	expect_passed(pkt, len);
+	ip.daddr = htonl(NODE_IP);
 	ip.protocol = IPPROTO_TCP;
 	ip_put(pkt, ip);
 	expect_passed(pkt, len);
@@ -742,6 +787,16 @@ Test(steer, data_frame_redirected_into_queue_xsk)
 	cr_assert_eq(d->len, len);
 	cr_assert_arr_eq(xsk_umem__get_data(s.area, d->addr), pkt, len);
 	xsk_ring_cons__release(&s.rx, 1);
+
+	/* ARP and ICMP for the node take the same way. */
+	uint8_t arp[60];
+	expect(arp, arp_frame(arp, NODE_IP), XDP_REDIRECT, HERALD_DROP_NONE, HERALD_XDP_CTR_NODE_STEERED);
+	uint8_t icmp[128];
+	memcpy(icmp, pkt, len);
+	struct iphdr ip = ip_get(icmp);
+	ip.protocol = IPPROTO_ICMP;
+	ip_put(icmp, ip);
+	expect(icmp, len, XDP_REDIRECT, HERALD_DROP_NONE, HERALD_XDP_CTR_NODE_STEERED);
 
 	/* The socket gone from the map: back to the kernel. */
 	cr_assert_eq(herald_xdp_xsk_del(x, 0), 0);
