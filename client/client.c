@@ -556,6 +556,9 @@ static int on_redirect(struct herald_client *c, struct sub *s, const struct hera
 		.expiry = ntohl(b.expiry),
 		.token = be64toh(b.token),
 	};
+	/* A publish route has no snapshot to end its backoff: an answer does. */
+	if (s->state == SUB_ROUTE)
+		s->attempt = 0;
 	if (s->state == SUB_PENDING) {
 		s->sub_tries = 0;
 		s->last_rx_ns = s->located_ns;

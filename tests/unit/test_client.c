@@ -2340,6 +2340,21 @@ Test(seeds, publish_finds_the_node_and_refreshes_the_route)
 	cr_assert(fd_poll(dp_fd[1], buf, &f));
 	cr_assert_eq(f.type, HERALD_T_PUBLISH);
 	cr_assert_eq(f.seq, 3, "one publish counter across nodes");
+	/* Answered refreshes do not build up backoff: a lost one is retried within the first window. */
+	for (int i = 0; i < 20; i++) {
+		fake_now += 500 * MS;
+		herald_client_poll(c, 0);
+		seed = hello_seed(CTX);
+		cr_assert_geq(seed, 0);
+		redirect_from(seed_fd[seed], CTX, 1, 2);
+		herald_client_poll(c, 0);
+	}
+	fake_now += 500 * MS;
+	herald_client_poll(c, 0);
+	cr_assert_geq(hello_seed(CTX), 0); /* this one is lost */
+	uint64_t waited = step_until_hello(CTX, &seed, 100000 * MS);
+	cr_assert_leq(waited, (uint64_t)HB_MS * MS, "refresh retried after %lu ms",
+		      (unsigned long)(waited / MS));
 	/* Subscribing to a published context takes over its route. */
 	cr_assert_eq(herald_subscribe(c, CTX), 0);
 	expect_subscribe_at(1);
