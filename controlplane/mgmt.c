@@ -130,10 +130,11 @@ int herald_mgmt_open(struct herald_mgmt *m, const char *path)
 	m->listen_fd = -1;
 	for (int i = 0; i < HERALD_MGMT_CLIENTS; i++)
 		m->c[i].fd = -1;
-	if (strlen(path) >= sizeof(sa.sun_path))
+	size_t n = strlen(path);
+	if (n >= sizeof(sa.sun_path) || n >= sizeof(m->path))
 		return -ENAMETOOLONG;
-	snprintf(m->path, sizeof(m->path), "%s", path);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
+	memcpy(m->path, path, n + 1);
+	memcpy(sa.sun_path, path, n + 1);
 	m->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (m->listen_fd < 0)
 		return -errno;
