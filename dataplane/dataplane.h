@@ -200,6 +200,7 @@ struct dp_worker {
 	uint64_t hb_default_tsc;
 	uint64_t next_timer_tsc, timer_period_tsc;
 	uint64_t grace_until_tsc;  /* after a stall of the worker itself, no session expires before this */
+	uint64_t confirm_min_tsc, confirm_max_tsc; /* bounds of an unconfirmed session's life */
 	uint32_t unknown_replies;  /* ERROR UNKNOWN_SESSION replies left in this timer period */
 	uint64_t next_stats_tsc, stats_period_tsc;
 	enum dp_idle idle;

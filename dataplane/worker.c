@@ -352,7 +352,9 @@ void dp_worker_timers(struct dp_worker *w)
 				dp_heartbeat_send(w, s);
 		} else if (!ses->confirmed) {
 			/* No heartbeats to an address that may not have asked for them. */
-			if (w->now - ses->last_rx_tsc > ses->hb_tsc * HERALD_SESSION_CONFIRM_BEATS) {
+			uint64_t wait = RTE_MIN(RTE_MAX(ses->hb_tsc * HERALD_SESSION_CONFIRM_BEATS,
+							w->confirm_min_tsc), w->confirm_max_tsc);
+			if (w->now - ses->last_rx_tsc > wait) {
 				dp_session_close(w, s);
 				w->ctr[HERALD_CTR_SESSIONS_UNCONFIRMED]++;
 			}
@@ -397,6 +399,8 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg,
 	w->hb_default_tsc = hz / 1000 * HERALD_HEARTBEAT_MS_DEFAULT;
 	w->reasm_timeout_tsc = hz / 1000 * REASM_TIMEOUT_MS;
 	w->timer_period_tsc = hz / 1000 * TIMER_PERIOD_MS;
+	w->confirm_min_tsc = hz / 1000 * HERALD_SESSION_CONFIRM_MIN_MS;
+	w->confirm_max_tsc = hz / 1000 * HERALD_SESSION_CONFIRM_MAX_MS;
 	w->stats_period_tsc = hz * cfg->stats_interval_s;
 	w->cfg = cfg;
 	return dp_store_init(w, cfg, queue);

@@ -171,6 +171,9 @@ enum herald_error {
  * a stream of traffic, and a slow client loses nothing by confirming late.
  */
 #define HERALD_SESSION_CONFIRM_BEATS 10
+/** ... but never less than this (a loaded client may be slow to answer) nor more than the max. */
+#define HERALD_SESSION_CONFIRM_MIN_MS 2000
+#define HERALD_SESSION_CONFIRM_MAX_MS 10000
 
 /*
  * Drop reasons and counters. Every layer names them from these tables, so a

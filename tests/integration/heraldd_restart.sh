@@ -28,7 +28,7 @@ trap '[ -z "$HD_PID" ] || kill -9 "$HD_PID" 2>/dev/null || true; lab_cleanup' EX
 dataplane_start "$WORK/dp.log" "af_packet:$DATAPLANE_IF" --ctl-sock "$WORK/dp.sock"
 heraldd_start
 in_client "$HERALD_BUILD/tests/integration/herald-fanout-check" --node "$DATAPLANE_IP" \
-	--subscribers "$SUBS" --updates 100000 --keys 50 --batch 50 --context "$CTX" \
+	--subscribers "$SUBS" --updates 300000 --keys 50 --batch 50 --context "$CTX" \
 	>"$WORK/check.log" 2>&1 &
 FC_PID=$!
 for i in $(seq 1 $RESTARTS); do
