@@ -89,7 +89,7 @@ done
 ip netns add "$P-cl"
 ip -n "$P-cl" link set lo up
 veth "$P-cl" eth0 cl "$CLIENT_IP"
-ip netns exec "$P-cl" sysctl -qw net.core.rmem_max=33554432 || true
+ip netns exec "$P-cl" sysctl -qw net.core.rmem_max=33554432 2>/dev/null || true
 
 start_node() {
 	local n=$1 peers=() m
@@ -100,7 +100,7 @@ start_node() {
 		>"$WORK/dp$n.log" 2>&1 &
 	DP_PID[$n]=$!
 	for _ in $(seq 1 150); do
-		grep -q "herald-dataplane: serving" "$WORK/dp$n.log" && [ -S "$WORK/dp$n.sock" ] && break
+		grep -qs "herald-dataplane: serving" "$WORK/dp$n.log" && [ -S "$WORK/dp$n.sock" ] && break
 		kill -0 "${DP_PID[$n]}" 2>/dev/null || fail "dataplane $n died"
 		sleep 0.1
 	done

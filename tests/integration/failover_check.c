@@ -546,6 +546,10 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i <= o.subs; i++)
 		herald_client_close(all[i]);
 	free(lat);
+	free(before);
+	free(pub_val);
+	free(all);
+	free(subs);
 	printf("%s\n", fail ? "FAIL" : "ok");
 	return fail;
 }
