@@ -1254,8 +1254,16 @@ static int on_frame(struct herald_client *c, const struct herald_frame *f,
 
 			c->st.history_lost++;
 			if (s->state != SUB_IDLE && !(s->state == SUB_PENDING && s->resync)) {
+				/*
+				 * Lost: up to what the NAK asked for, or, for a cut
+				 * session, up to the newest message the node names in
+				 * seq. A node that names none (seq 0) leaves the extent
+				 * unknown: the GAP notice then has next == expected.
+				 */
 				uint64_t next = s->nak_hi >= s->expected ? s->nak_hi + 1 : s->expected;
 
+				if (f->seq >= next)
+					next = f->seq + 1;
 				s->ra.active = false;
 				s->resubscribe = true;
 				gap(c, s, next);

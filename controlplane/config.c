@@ -308,7 +308,8 @@ static void expected(const struct key *k, char *buf, size_t len)
 		snprintf(buf, len, "1..%zu characters of A-Z a-z 0-9 . _ -", k->size - 1);
 		break;
 	case K_PATH:
-		snprintf(buf, len, "an absolute path of at most %zu characters, no blanks%s", k->size - 1,
+		snprintf(buf, len, "an absolute path of at most %zu printable ASCII characters, no blanks "
+			 "or quotes%s", k->size - 1,
 			 k->min ? "" : " (or empty)");
 		break;
 	case K_IP:
@@ -342,8 +343,9 @@ static bool path_ok(const char *v, size_t size, bool allow_empty)
 		return allow_empty;
 	if (*v != '/' || strlen(v) >= size)
 		return false;
+	/* Printable ASCII only: paths go into JSON (config show) and unit files. */
 	for (; *v; v++)
-		if (*v == ' ' || *v == '\t' || *v == '\'' || *v == '"' || *v == '$' || *v == '`' || *v == '\\')
+		if (*v <= ' ' || *v > '~' || strchr("'\"$`\\", *v) != NULL)
 			return false;
 	return true;
 }

@@ -96,8 +96,8 @@ int herald_peer_decode(const void *buf, size_t len, struct herald_peer_hb *hb,
 {
 	const uint8_t *b = buf;
 
-	if (len < 8 || get32(b) != HERALD_PEER_MAGIC || b[4] != HERALD_PEER_VERSION ||
-	    get16(b + 6) != len)
+	if (len < 8 || len > HERALD_PEER_DGRAM_MAX || get32(b) != HERALD_PEER_MAGIC ||
+	    b[4] != HERALD_PEER_VERSION || get16(b + 6) != len)
 		return -EBADMSG;
 	switch (b[5]) {
 	case HERALD_PEER_HEARTBEAT:

@@ -63,7 +63,8 @@ int herald_peer_place_encode(void *buf, size_t cap, const struct herald_peer_pla
 /**
  * Decode one peer datagram.
  * @return HERALD_PEER_HEARTBEAT (filled @p hb) or HERALD_PEER_PLACE (filled
- *         @p place); -EBADMSG for a bad magic, version, type or length;
+ *         @p place); -EBADMSG for a bad magic, version, type or length (a
+ *         datagram is at most HERALD_PEER_DGRAM_MAX bytes);
  *         -EINVAL for inconsistent fields (chunk >= chunks, n > contexts).
  */
 int herald_peer_decode(const void *buf, size_t len, struct herald_peer_hb *hb,

@@ -104,8 +104,10 @@ static void drain_one(struct dp_worker *w, uint32_t sidx)
 			return;
 		}
 		if (c->hist_head >= s->hist_next + w->history) {
-			dp_error_send(w, s->ip, s->port, &s->mac, c->id, HERALD_ERR_HISTORY_LOST,
-				      "fell beyond the history: resubscribe");
+			/* seq: the newest message it will not get one by one (its GAP's end). */
+			dp_error_send_seq(w, s->ip, s->port, &s->mac, c->id,
+					  (uint64_t)((int64_t)c->hist_head + s->seq_offset),
+					  HERALD_ERR_HISTORY_LOST, "fell beyond the history: resubscribe");
 			w->ctr[HERALD_CTR_SESSIONS_CUT]++;
 			dp_session_close(w, sidx);
 			return;

@@ -274,6 +274,10 @@ void dp_snapshot_send(struct dp_worker *w, uint32_t s);
 void dp_heartbeat_send(struct dp_worker *w, uint32_t s);
 void dp_error_send(struct dp_worker *w, uint32_t ip, uint16_t port, const struct rte_ether_addr *mac,
 		   uint32_t context, enum herald_error code, const char *text);
+/* The same with a sequence in the header (HISTORY_LOST for a cut session: the newest lost). */
+void dp_error_send_seq(struct dp_worker *w, uint32_t ip, uint16_t port,
+		       const struct rte_ether_addr *mac, uint32_t context, uint64_t seq,
+		       enum herald_error code, const char *text);
 
 /* net.c */
 void dp_net_rx(struct dp_worker *w, struct rte_mbuf *m);

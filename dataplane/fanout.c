@@ -185,10 +185,17 @@ void dp_heartbeat_send(struct dp_worker *w, uint32_t sidx)
 void dp_error_send(struct dp_worker *w, uint32_t ip, uint16_t port, const struct rte_ether_addr *mac,
 		   uint32_t context, enum herald_error code, const char *text)
 {
+	dp_error_send_seq(w, ip, port, mac, context, 0, code, text);
+}
+
+void dp_error_send_seq(struct dp_worker *w, uint32_t ip, uint16_t port,
+		       const struct rte_ether_addr *mac, uint32_t context, uint64_t seq,
+		       enum herald_error code, const char *text)
+{
 	uint8_t body[sizeof(struct herald_error_body) + HERALD_ERROR_TEXT_MAX];
 	size_t tlen = strnlen(text, HERALD_ERROR_TEXT_MAX);
 	struct herald_error_body eb = {.code = rte_cpu_to_be_16((uint16_t)code)};
-	struct herald_hdr_fields h = {.type = HERALD_T_ERROR, .context = context};
+	struct herald_hdr_fields h = {.type = HERALD_T_ERROR, .context = context, .seq = seq};
 
 	memcpy(body, &eb, sizeof(eb));
 	memcpy(body + sizeof(eb), text, tlen);

@@ -125,7 +125,9 @@ struct herald_callbacks {
 	 * (HERALD_SUB_ORDERED) this is the GAP notice: retransmission could not
 	 * repair the range (ERROR HERALD_ERR_HISTORY_LOST, reorder buffer
 	 * overflow, or HERALD_CLIENT_NAK_TRIES NAKs unanswered); messages held
-	 * after the hole are discarded and a fresh snapshot follows.
+	 * after the hole are discarded and a fresh snapshot follows. A session
+	 * the node cut names the newest lost message; if a node names none, the
+	 * extent is unknown and @p next equals @p expected.
 	 */
 	void (*on_gap)(void *user, uint32_t context, uint64_t expected, uint64_t next);
 	/**

@@ -370,11 +370,16 @@ static void node_heartbeat(uint64_t seq)
 	node_send_small(HERALD_T_HEARTBEAT, node_session, seq, NULL, 0);
 }
 
-static void node_error(uint16_t code)
+static void node_error_seq(uint16_t code, uint64_t seq)
 {
 	uint8_t body[4] = {(uint8_t)(code >> 8), (uint8_t)code, 0, 0};
 
-	node_send_small(HERALD_T_ERROR, 0, 0, body, sizeof(body));
+	node_send_small(HERALD_T_ERROR, 0, seq, body, sizeof(body));
+}
+
+static void node_error(uint16_t code)
+{
+	node_error_seq(code, 0);
 }
 
 static struct herald_client_stats stats(void)
@@ -1135,6 +1140,20 @@ Test(client, history_lost_without_nak_means_session_cut)
 	cr_assert_eq(events[5].kind, EV_ERROR);
 	cr_assert_eq(stats().gaps, 1);
 	cr_assert_eq(stats().history_lost, 2);
+}
+
+/* The node names the newest message a cut session lost: the GAP's range ends there. */
+Test(client, history_lost_cut_names_the_range)
+{
+	ordered_live((struct herald_client_opts){0});
+	delta(2);
+	pump_until(3);
+	node_error_seq(HERALD_ERR_HISTORY_LOST, 40);
+	pump_until(5);
+	cr_assert_eq(events[3].kind, EV_GAP);
+	cr_assert_eq(events[3].expected, 3);
+	cr_assert_eq(events[3].next, 41);
+	cr_assert_eq(stats().lost, 38);
 }
 
 Test(client, reorder_overflow_is_a_gap)

@@ -126,6 +126,8 @@ Test(config, bad_values)
 	refused(BASE "[dataplane]\nqueues = 65\n", (const char *[]){"1..64", NULL});
 	refused(BASE "[control]\nsocket = relative.sock\n", (const char *[]){"absolute path", NULL});
 	refused(BASE "[control]\nsocket = /tmp/$(reboot)\n", (const char *[]){"absolute path", NULL});
+	/* Found by fuzz_config: a non-ASCII byte in a path made config show --json fail. */
+	refused(BASE "[control]\nstatus_file = /tmp/st.js\x87n\n", (const char *[]){"printable ASCII", NULL});
 	refused(BASE "[dataplane]\ndevargs = a b\n", (const char *[]){"KEY=VALUE", NULL});
 	refused("[node]\nid = 1\n[dataplane]\ndriver = pci\n",
 		(const char *[]){"t.conf:4:", "driver", "af_xdp", "not built yet", NULL});

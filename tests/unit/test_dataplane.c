@@ -994,11 +994,14 @@ Test(dataplane, none_session_beyond_history_is_cut)
 	publish_str(CTX_NONE, "k", "v");
 	cr_assert_eq(collect(), 1);
 	cr_assert_eq(out[0].session, b);
+	uint64_t newest = out[0].seq; /* both sessions opened on the empty context: same numbering */
 
 	/* Message 2 has left the ring: A is cut. */
 	dp_budget_drain(&w);
 	cr_assert_eq(collect(), 1);
 	assert_error(&out[0], PORT_A, HERALD_ERR_HISTORY_LOST);
+	cr_assert_eq(out[0].seq, newest, "the ERROR names the newest lost message: %" PRIu64,
+		     out[0].seq);
 	cr_assert_str_eq(out[0].text, "fell beyond the history: resubscribe");
 	cr_assert_eq(w.ctr[HERALD_CTR_SESSIONS_CUT], 1);
 	cr_assert_eq(w.ctr[HERALD_CTR_SESSIONS_ACTIVE], 1);
