@@ -49,6 +49,7 @@ enum kind {
 	K_IDLE,
 	K_KEYFILE, /* path of 64 hex digits, read into key[] */
 	K_DEVARGS, /* key=value[,key=value...] */
+	K_PCI,     /* PCI address DDDD:BB:DD.F */
 };
 
 struct key {
@@ -67,6 +68,7 @@ static const struct key keys[] = {
 	{"node", "name", K_NAME, F(name), 0, 0, false, "a name for logs and heraldctl"},
 	{"dataplane", "driver", K_DRIVER, F(driver), 0, 0, true, "how the dataplane attaches to the NIC"},
 	{"dataplane", "interface", K_NAME, F(interface), 0, 0, false, "kernel interface for af_xdp, af_packet, tap"},
+	{"dataplane", "pci_address", K_PCI, F(pci_address), 0, 0, false, "driver pci: the NIC's PCI function"},
 	{"dataplane", "devargs", K_DEVARGS, F(devargs), 0, 0, false, "extra PMD arguments, KEY=VALUE[,KEY=VALUE]"},
 	{"dataplane", "ip", K_IP, F(ip), 0, 0, true, "IPv4 address clients reach the dataplane at"},
 	{"dataplane", "udp_port", K_U16, F(udp_port), 1, 65535, false, "base UDP port: queue q listens on udp_port + q"},
@@ -92,7 +94,7 @@ static const struct key keys[] = {
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const drivers[] = {"af_xdp", "af_packet", "tap", "memif", "null"};
+static const char *const drivers[] = {"pci", "af_xdp", "af_packet", "tap", "memif", "null"};
 #define NDRIVERS (sizeof(drivers) / sizeof(drivers[0]))
 
 /* Parse state: the configuration being built and the first error. */
@@ -320,13 +322,16 @@ static void expected(const struct key *k, char *buf, size_t len)
 		snprintf(buf, len, "ADDR:PORT (IPv4 address and a port in 1..65535)");
 		break;
 	case K_DRIVER:
-		snprintf(buf, len, "one of af_xdp, af_packet, tap, memif, null");
+		snprintf(buf, len, "one of pci, af_xdp, af_packet, tap, memif, null");
 		break;
 	case K_LCORES:
 		snprintf(buf, len, "an lcore list such as 1 or 2-5 or 2,4,6-7 (lcores < 1024)");
 		break;
 	case K_IDLE:
 		snprintf(buf, len, "spin or sleep");
+		break;
+	case K_PCI:
+		snprintf(buf, len, "a PCI address DDDD:BB:DD.F (hex, as lspci -D prints it)");
 		break;
 	case K_KEYFILE:
 		snprintf(buf, len, "an absolute path to a file of %d hex digits", 2 * HERALD_CONFIG_KEY_LEN);
@@ -335,6 +340,15 @@ static void expected(const struct key *k, char *buf, size_t len)
 		snprintf(buf, len, "KEY=VALUE[,KEY=VALUE...] without blanks");
 		break;
 	}
+}
+
+static bool pci_ok(const char *v)
+{
+	unsigned dom, bus, dev, fn;
+	int end = 0;
+
+	return strlen(v) == 12 && sscanf(v, "%4x:%2x:%2x.%1x%n", &dom, &bus, &dev, &fn, &end) == 4 &&
+	       end == 12 && dev < 32 && fn < 8 && strspn(v, "0123456789abcdefABCDEF:.") == 12;
 }
 
 static bool path_ok(const char *v, size_t size, bool allow_empty)
@@ -424,9 +438,10 @@ static int handler(void *user, const char *section, const char *name, const char
 			ok = strcmp(value, drivers[i]) == 0;
 		if (ok)
 			memcpy(field, value, strlen(value) + 1);
-		else if (strcmp(value, "pci") == 0)
-			snprintf(why, sizeof(why), " (the PCI PMD mode is not built yet: bind the NIC to its "
-				 "kernel driver and use af_xdp, docs/operations.md)");
+		break;
+	case K_PCI:
+		if ((ok = pci_ok(value)))
+			memcpy(field, value, strlen(value) + 1);
 		break;
 	case K_LCORES:
 		if ((ok = parse_lcores(value) && strlen(value) < k->size))
@@ -489,6 +504,14 @@ static void validate(struct parse *p)
 		return;
 	bool needs_iface = strcmp(c->driver, "af_xdp") == 0 || strcmp(c->driver, "af_packet") == 0 ||
 			   strcmp(c->driver, "tap") == 0;
+	bool pci = strcmp(c->driver, "pci") == 0;
+	if (pci && c->pci_address[0] == '\0')
+		fail(p, line_of(p, "dataplane", "driver"),
+		     "[dataplane] pci_address: missing: driver pci needs the NIC's PCI function");
+	else if (!pci && c->pci_address[0] != '\0')
+		fail(p, line_of(p, "dataplane", "pci_address"),
+		     "[dataplane] pci_address: driver %s takes no PCI address: expected driver = pci",
+		     c->driver);
 	if (needs_iface && c->interface[0] == '\0')
 		fail(p, line_of(p, "dataplane", "driver"),
 		     "[dataplane] interface: missing: driver %s needs one (a kernel interface name)", c->driver);
@@ -612,10 +635,11 @@ json_t *herald_config_to_json(const struct herald_config *c)
 	for (unsigned i = 0; i < c->npeers; i++)
 		json_array_append_new(peers, addr_json(&c->peers[i]));
 	inet_ntop(AF_INET, &c->ip, ip, sizeof(ip));
-	return json_pack("{ss s{sI ss} s{ss ss ss ss si si ss ss ss ss} s{so so so sI sI sI ss sb sI sI ss} s{ss ss} s{so}}",
+	return json_pack("{ss s{sI ss} s{ss ss ss ss ss si si ss ss ss ss} s{so so so sI sI sI ss sb sI sI ss} s{ss ss} s{so}}",
 		"path", c->path,
 		"node", "id", (json_int_t)c->node_id, "name", c->name,
-		"dataplane", "driver", c->driver, "interface", c->interface, "devargs", c->devargs,
+		"dataplane", "driver", c->driver, "interface", c->interface,
+		"pci_address", c->pci_address, "devargs", c->devargs,
 		"ip", ip, "udp_port", (int)c->udp_port, "queues", (int)c->queues, "lcores", c->lcores,
 		"idle", herald_config_idle_name(c->idle), "control_socket", c->dataplane_sock,
 		"file_prefix", c->file_prefix,
@@ -630,14 +654,21 @@ json_t *herald_config_to_json(const struct herald_config *c)
 
 int herald_config_dataplane_args(const struct herald_config *c, char *buf, size_t cap)
 {
-	char ip[INET_ADDRSTRLEN], port[200];
+	char ip[INET_ADDRSTRLEN], port[200], bus[40];
+	bool pci = c->pci_address[0] != '\0';
+	const char *where = pci ? c->pci_address : c->interface;
 	inet_ntop(AF_INET, &c->ip, ip, sizeof(ip));
-	snprintf(port, sizeof(port), "%s%s%s%s%s", c->driver, c->interface[0] ? ":" : "", c->interface,
+	snprintf(port, sizeof(port), "%s%s%s%s%s", c->driver, where[0] ? ":" : "", where,
 		 c->devargs[0] ? "," : "", c->devargs);
+	/* PCI mode: the EAL probes that one function (allow-list); otherwise no PCI at all. */
+	if (pci)
+		snprintf(bus, sizeof(bus), "-a\n%s", c->pci_address);
+	else
+		snprintf(bus, sizeof(bus), "--no-pci");
 	int n = snprintf(buf, cap,
-			 "-l\n%s\n--no-pci\n--file-prefix\n%s\n--\n--port\n%s\n--ip\n%s\n--udp-port\n%u\n"
+			 "-l\n%s\n%s\n--file-prefix\n%s\n--\n--port\n%s\n--ip\n%s\n--udp-port\n%u\n"
 			 "--idle\n%s\n--ctl-sock\n%s\n",
-			 c->lcores, c->file_prefix, port, ip, c->udp_port, herald_config_idle_name(c->idle),
-			 c->dataplane_sock);
+			 c->lcores, bus, c->file_prefix, port, ip, c->udp_port,
+			 herald_config_idle_name(c->idle), c->dataplane_sock);
 	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }

@@ -37,6 +37,7 @@ struct herald_config {
 	/* [dataplane] */
 	char driver[16];      /**< af_xdp, af_packet, tap, memif, null */
 	char interface[16];   /**< kernel interface for af_xdp, af_packet, tap */
+	char pci_address[16]; /**< driver pci: the NIC's PCI function, DDDD:BB:DD.F */
 	char devargs[128];    /**< extra PMD arguments, "" = the driver's defaults */
 	struct in_addr ip;    /**< the address clients reach the dataplane at */
 	uint16_t udp_port;    /**< queue 0's port (queue q: + q) */

@@ -88,6 +88,19 @@ Test(config, full_file)
 	json_decref(j);
 }
 
+/* PCI mode: the EAL probes only that function (-a), not --no-pci. */
+Test(config, pci_port)
+{
+	cr_assert_eq(load("[node]\nid = 3\n[dataplane]\ndriver = pci\npci_address = 0000:3b:00.1\n"
+			  "ip = 10.0.0.1\n[cluster]\nlisten = 10.0.1.1:7600\n"),
+		     0, "%s", err);
+	char args[512];
+	cr_assert_gt(herald_config_dataplane_args(&c, args, sizeof(args)), 0);
+	cr_assert(strstr(args, "\n-a\n0000:3b:00.1\n") != NULL, "%s", args);
+	cr_assert(strstr(args, "--no-pci") == NULL, "%s", args);
+	cr_assert(strstr(args, "--port\npci:0000:3b:00.1\n") != NULL, "%s", args);
+}
+
 Test(config, the_sample_file_is_valid)
 {
 	char path[512];
@@ -129,8 +142,12 @@ Test(config, bad_values)
 	/* Found by fuzz_config: a non-ASCII byte in a path made config show --json fail. */
 	refused(BASE "[control]\nstatus_file = /tmp/st.js\x87n\n", (const char *[]){"printable ASCII", NULL});
 	refused(BASE "[dataplane]\ndevargs = a b\n", (const char *[]){"KEY=VALUE", NULL});
-	refused("[node]\nid = 1\n[dataplane]\ndriver = pci\n",
-		(const char *[]){"t.conf:4:", "driver", "af_xdp", "not built yet", NULL});
+	refused("[node]\nid = 1\n[dataplane]\ndriver = pci\nip = 10.0.0.1\n[cluster]\nlisten = 1.1.1.1:1\n",
+		(const char *[]){"t.conf:4:", "pci_address: missing", NULL});
+	refused(BASE "[dataplane]\npci_address = 0000:03:00.0\n",
+		(const char *[]){"pci_address", "takes no PCI address", NULL});
+	refused("[node]\nid = 1\n[dataplane]\ndriver = pci\npci_address = 03:00.0\nip = 10.0.0.1\n",
+		(const char *[]){"t.conf:5:", "DDDD:BB:DD.F", "'03:00.0'", NULL});
 	refused("[node]\nid = 4294967295\n", (const char *[]){"t.conf:2:", "[node] id", NULL});
 }
 
