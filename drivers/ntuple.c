@@ -25,7 +25,7 @@ static int rxnfc(int fd, const char *iface, struct ethtool_rxnfc *nfc)
 {
 	struct ifreq ifr = {0};
 
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", iface);
+	memcpy(ifr.ifr_name, iface, strnlen(iface, sizeof(ifr.ifr_name) - 1));
 	ifr.ifr_data = (void *)nfc;
 	return ioctl(fd, SIOCETHTOOL, &ifr) < 0 ? -errno : 0;
 }

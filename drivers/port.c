@@ -5,6 +5,7 @@
  * The kinds themselves are the port_KIND.c modules (kinds.h).
  */
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -92,9 +93,9 @@ static int attachment_parse(const struct herald_port_kind *k, const char *s, siz
 		}
 		return 0;
 	case HERALD_PORT_IFACE:
-		if (len == 0 || len >= sizeof(spec->iface)) {
-			snprintf(err, errlen, "port kind %s needs an interface: %s:IFACE (1..%zu characters)",
-				 k->name, k->name, sizeof(spec->iface) - 1);
+		if (len == 0 || len >= IFNAMSIZ) {
+			snprintf(err, errlen, "port kind %s needs an interface: %s:IFACE (1..%d characters)",
+				 k->name, k->name, IFNAMSIZ - 1);
 			return -EINVAL;
 		}
 		memcpy(spec->iface, s, len);
