@@ -41,6 +41,7 @@
 #include "mgmt.h"
 #include "peer_msg.h"
 #include "redirect.h"
+#include "relay.h"
 
 #define MS 1000000ull
 #define PEERS_MAX (HERALD_NODES_MAX - 1)
@@ -49,6 +50,8 @@
 #define DP_TIMEOUT_MS 2000
 #define PENDING_MS 2000
 #define EVENTS_MAX 16
+#define RELAY_FDS 64
+#define COPY_GRACE_MS 3000 /* a restarted heraldd learns its replicas from peers before it drops copies */
 
 struct options {
 	uint32_t node_id;
@@ -94,6 +97,9 @@ static struct {
 	uint16_t queues;
 	uint32_t incarnation;
 	uint32_t *local, nlocal; /* contexts the local dataplane holds */
+	uint32_t *copies, ncopies; /* replica copies it holds (docs/heraldd.md, the relay) */
+	struct herald_relay *relay;
+	uint32_t *relay_ids, *relay_from;
 	uint64_t sessions;
 	struct peer peers[HERALD_NODES_MAX];
 	unsigned npeer;
@@ -520,20 +526,29 @@ static void claims_apply(uint32_t node, const uint32_t *ids, uint32_t n, uint64_
 
 /* ---- the dataplane ---- */
 
-static int dp_activate(uint32_t context)
+/* Activate @p context, or its replica copy; activating a copy as the context promotes it. */
+static int dp_activate_as(uint32_t context, bool replica)
 {
 	char err[256];
-	struct herald_ctl_req req = {.cmd = HERALD_CTL_ACTIVATE, .context = context,
+	struct herald_ctl_req req = {.cmd = HERALD_CTL_ACTIVATE, .context = context, .replica = replica,
 				     .queue = herald_director_queue(&d.dir, context, d.queues ? d.queues : 1)};
 	if (d.o.dp_sock == NULL)
 		return -ENOTCONN;
 	json_t *r = herald_dpctl_call(&d.dp, &req, DP_TIMEOUT_MS, err, sizeof(err));
 	if (r == NULL) {
-		logf_("activate context %u: %s", context, err);
+		logf_("activate context %u%s: %s", context, replica ? " (replica copy)" : "", err);
 		return -EIO;
 	}
+	if (json_is_true(json_object_get(r, "promoted")))
+		logf_("context %u: replica copy promoted (%" JSON_INTEGER_FORMAT " keys relayed)", context,
+		      json_integer_value(json_object_get(r, "keys")));
 	json_decref(r);
 	return 0;
+}
+
+static int dp_activate(uint32_t context)
+{
+	return dp_activate_as(context, false);
 }
 
 static void dp_connected(json_t *pong)
@@ -581,10 +596,15 @@ static void dp_poll(uint64_t now)
 	json_t *arr = json_object_get(r, "contexts"), *c;
 	size_t i;
 	uint64_t sessions = 0;
-	d.nlocal = 0;
+	d.nlocal = d.ncopies = 0;
 	json_array_foreach(arr, i, c) {
-		if (d.nlocal == LOCAL_MAX)
+		if (d.nlocal == LOCAL_MAX || d.ncopies == LOCAL_MAX)
 			break;
+		if (json_is_true(json_object_get(c, "replica"))) {
+			/* A copy the relay fills: not hosted here, so not claimed. */
+			d.copies[d.ncopies++] = (uint32_t)json_integer_value(json_object_get(c, "id"));
+			continue;
+		}
 		d.local[d.nlocal++] = (uint32_t)json_integer_value(json_object_get(c, "id"));
 		sessions += (uint64_t)json_integer_value(json_object_get(c, "sessions"));
 	}
@@ -609,6 +629,8 @@ static void failover(uint32_t dead, uint64_t now)
 	struct herald_move *mv = calloc(d.table.n + 1, sizeof(*mv));
 	if (as == NULL || mv == NULL)
 		goto out;
+	if (d.relay != NULL)
+		herald_relay_flush(d.relay); /* what the dead primary sent lands before a promotion */
 	HERALD_CTX_FOREACH(&d.table, e)
 		if (e->primary == dead || e->replica == dead)
 			as[n++] = (struct herald_assignment){.context = e->context, .primary = e->primary,
@@ -875,6 +897,18 @@ static void routes_sync(void)
 	}
 }
 
+static json_t *relay_json(void)
+{
+	struct herald_relay_stats st = {0};
+	if (d.relay != NULL)
+		herald_relay_stats(d.relay, &st);
+	return json_pack("{sIsIsIsIsIsIsIsIsIsI}", "contexts", (json_int_t)st.active, "synced",
+			 (json_int_t)st.synced, "copies", (json_int_t)d.ncopies, "entries", (json_int_t)st.entries,
+			 "puts", (json_int_t)st.puts, "put_errors", (json_int_t)st.put_errors, "gaps",
+			 (json_int_t)st.gaps, "snapshots", (json_int_t)st.snapshots, "timeouts",
+			 (json_int_t)st.timeouts, "put_ms_max", (json_int_t)(st.put_ns_max / MS));
+}
+
 static void status_write(void)
 {
 	char tmp[600];
@@ -895,10 +929,10 @@ static void status_write(void)
 			"replica", e->replica == HERALD_NODE_NONE ? (json_int_t)-1 : (json_int_t)e->replica,
 			"confirmed", e->confirmed));
 	}
-	json_t *s = json_pack("{sIsIsbsIsIsIsoso}", "node", (json_int_t)d.o.node_id, "epoch",
+	json_t *s = json_pack("{sIsIsbsIsIsIsososo}", "node", (json_int_t)d.o.node_id, "epoch",
 			      (json_int_t)d.view.epoch, "dataplane", d.dp_up, "redirects",
 			      (json_int_t)d.redirects, "hello_drops", (json_int_t)d.hello_drops, "moved",
-			      (json_int_t)d.moved, "members", members, "contexts", ctxs);
+			      (json_int_t)d.moved, "members", members, "contexts", ctxs, "relay", relay_json());
 	snprintf(tmp, sizeof(tmp), "%s.tmp", d.o.status_file);
 	if (json_dump_file(s, tmp, JSON_COMPACT) == 0)
 		rename(tmp, d.o.status_file);
@@ -1159,6 +1193,85 @@ static int udp_bind(const struct sockaddr_in *sa)
 	return fd;
 }
 
+/* ---- the replica relay (controlplane/relay.c) ---- */
+
+/* This node is the replica of @p e and its primary is a live peer: relay it. */
+static bool relay_wanted(const struct herald_ctx_entry *e)
+{
+	return d.dp_up && e->replica == d.o.node_id && e->primary != d.o.node_id && e->confirmed &&
+	       hosting(e->primary) && peer_get(e->primary, false) != NULL;
+}
+
+static void copy_drop(uint32_t context)
+{
+	char err[256];
+	struct herald_ctl_req req = {.cmd = HERALD_CTL_DEACTIVATE, .context = context,
+				     .queue = herald_director_queue(&d.dir, context, d.queues ? d.queues : 1)};
+	json_t *r = herald_dpctl_call(&d.dp, &req, DP_TIMEOUT_MS, err, sizeof(err));
+	if (r == NULL)
+		logf_("drop replica copy of context %u: %s", context, err);
+	json_decref(r);
+}
+
+/*
+ * Relays follow the table: a relay whose context moved (new primary, this
+ * node no longer its replica, gone) stops; its copy is dropped unless this
+ * node now hosts the context (promoted) or still replicates it (it restarts
+ * from the new primary's snapshot). Then every context this node is the
+ * replica of gets its copy activated and a relay started. Copies nobody
+ * relays are dropped once a restarted heraldd had time to hear its peers.
+ */
+static void relay_sync(uint64_t now)
+{
+	unsigned started = 0, stopped = 0, dropped = 0;
+	uint32_t from;
+
+	if (d.relay == NULL)
+		return;
+	uint32_t n = herald_relay_list(d.relay, d.relay_ids, d.relay_from, LOCAL_MAX);
+	for (uint32_t i = 0; i < n; i++) {
+		struct herald_ctx_entry *e = herald_ctx_find(&d.table, d.relay_ids[i]);
+		if (e != NULL && relay_wanted(e) && e->primary == d.relay_from[i])
+			continue;
+		herald_relay_stop(d.relay, d.relay_ids[i]);
+		stopped++;
+		if (e == NULL || (e->primary != d.o.node_id && e->replica != d.o.node_id)) {
+			copy_drop(d.relay_ids[i]);
+			dropped++;
+		}
+	}
+	HERALD_CTX_FOREACH(&d.table, e) {
+		struct herald_xdp_route rt;
+		if (!relay_wanted(e) || herald_relay_has(d.relay, e->context, NULL))
+			continue;
+		if (dp_activate_as(e->context, true) < 0)
+			continue;
+		route_of(e->primary, e->context, &rt);
+		struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = htons(rt.port),
+					  .sin_addr.s_addr = rt.node_ip};
+		int rc = herald_relay_start(d.relay, e->context, e->primary, &src,
+					    herald_director_queue(&d.dir, e->context, d.queues ? d.queues : 1));
+		if (rc < 0)
+			logf_("relay of context %u from node %u: %s", e->context, e->primary, strerror(-rc));
+		else
+			started++;
+	}
+	for (uint32_t i = 0; i < d.ncopies && now - d.started_ns > COPY_GRACE_MS * MS; i++) {
+		struct herald_ctx_entry *e = herald_ctx_find(&d.table, d.copies[i]);
+		if (herald_relay_has(d.relay, d.copies[i], &from) || (e != NULL && e->replica == d.o.node_id))
+			continue;
+		copy_drop(d.copies[i]);
+		d.copies[i--] = d.copies[--d.ncopies];
+		dropped++;
+	}
+	if (started || stopped || dropped) {
+		struct herald_relay_stats st;
+		herald_relay_stats(d.relay, &st);
+		logf_("relay: %u started, %u stopped, %u copies dropped; relaying %u context(s)", started,
+		      stopped, dropped, st.active);
+	}
+}
+
 static void keys_derive(void)
 {
 	uint8_t placement[HERALD_DIRECTOR_KEY_LEN];
@@ -1177,7 +1290,10 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &d.o) < 0)
 		return 2;
 	if (sodium_init() < 0 || herald_ctx_table_init(&d.table, LOCAL_MAX) < 0 ||
-	    (d.local = calloc(LOCAL_MAX, sizeof(uint32_t))) == NULL) {
+	    (d.local = calloc(LOCAL_MAX, sizeof(uint32_t))) == NULL ||
+	    (d.copies = calloc(LOCAL_MAX, sizeof(uint32_t))) == NULL ||
+	    (d.relay_ids = calloc(LOCAL_MAX, sizeof(uint32_t))) == NULL ||
+	    (d.relay_from = calloc(LOCAL_MAX, sizeof(uint32_t))) == NULL) {
 		fprintf(stderr, "heraldd: cannot initialise\n");
 		return 1;
 	}
@@ -1199,6 +1315,10 @@ int main(int argc, char **argv)
 	if (d.o.dp_sock != NULL) {
 		herald_dpctl_init(&d.dp, d.o.dp_sock);
 		d.dp.latency = &d.dp_latency;
+		if ((d.relay = herald_relay_new(&d.dp, LOCAL_MAX)) == NULL) {
+			fprintf(stderr, "heraldd: cannot initialise the relay\n");
+			return 1;
+		}
 	}
 	d.started_ns = now;
 	int rc = d.o.ctl_sock ? herald_mgmt_open(&d.mgmt, d.o.ctl_sock) : 0;
@@ -1225,13 +1345,14 @@ int main(int argc, char **argv)
 	uint64_t next_hb = now, next_dp = now + DP_POLL_MS * MS, next_status = now, last_loop = now;
 	uint64_t tick_ns = d.o.params.heartbeat_interval_ns / 5;
 	while (!quit) {
-		struct pollfd p[3 + HERALD_MGMT_CLIENTS + 1] = {{.fd = d.hb_fd, .events = POLLIN},
+		struct pollfd p[3 + HERALD_MGMT_CLIENTS + 1 + RELAY_FDS] = {{.fd = d.hb_fd, .events = POLLIN},
 								{.fd = d.hello_fd, .events = POLLIN},
 								{.fd = d.metrics ? herald_metrics_fd(d.metrics) : -1, .events = POLLIN}};
 		unsigned nm = herald_mgmt_pollfds(&d.mgmt, p + 3);
+		unsigned nr = d.relay ? herald_relay_pollfds(d.relay, p + 3 + nm, RELAY_FDS) : 0;
 		now = mono_ns();
 		uint64_t wake = next_hb < now + tick_ns ? next_hb : now + tick_ns;
-		poll(p, 3 + nm, wake > now ? (int)((wake - now + MS - 1) / MS) : 0);
+		poll(p, 3 + nm + nr, wake > now ? (int)((wake - now + MS - 1) / MS) : 0);
 		now = mono_ns();
 		stall_forgive(now, &last_loop);
 		if (p[0].revents & POLLIN)
@@ -1241,6 +1362,8 @@ int main(int argc, char **argv)
 		if (d.metrics != NULL && ((p[2].revents & POLLIN) || now >= next_status))
 			herald_metrics_run(d.metrics); /* also expires idle scrapers, once a second */
 		herald_mgmt_service(&d.mgmt, p + 3, nm, mgmt_handle, NULL);
+		if (d.relay != NULL)
+			herald_relay_service(d.relay); /* the relay clients' sockets and timers; the writes */
 		int n = herald_view_tick(&d.view, now, ev, EVENTS_MAX);
 		if (n > 0)
 			events_handle(ev, n, now);
@@ -1256,6 +1379,7 @@ int main(int argc, char **argv)
 			next_dp = now + DP_POLL_MS * MS;
 		}
 		if (d.dirty || now >= next_status) {
+			relay_sync(now);
 			routes_sync();
 			status_write();
 			d.dirty = false;
@@ -1263,6 +1387,7 @@ int main(int argc, char **argv)
 		}
 	}
 	logf_("stopping; the dataplane keeps serving");
+	herald_relay_free(d.relay);
 	herald_metrics_stop(d.metrics);
 	herald_mgmt_close(&d.mgmt);
 	herald_dpctl_close(&d.dp);

@@ -42,6 +42,7 @@ enum { OP_PENDING, OP_DONE, OP_ABANDONED };
 struct dp_ctl_ctx {
 	uint32_t id, keys, sessions;
 	struct dp_policy policy;
+	bool replica;
 };
 
 /* One request on its way to a worker and back. */
@@ -50,7 +51,8 @@ struct dp_ctl_op {
 	struct dp_policy policy;
 	/* Results, written by the worker before it marks the op done. */
 	int rc;
-	bool created;
+	bool created, promoted;
+	uint32_t stored, unknown; /* put: entries stored, entries for contexts not here */
 	struct dp_policy current;
 	uint32_t sessions, keys;
 	struct dp_ctl_ctx *list;
@@ -71,6 +73,7 @@ static struct {
 
 static void op_free(struct dp_ctl_op *op)
 {
+	herald_ctl_req_release(&op->req);
 	free(op->list);
 	free(op);
 }
@@ -86,15 +89,38 @@ static void op_run(struct dp_worker *w, struct dp_ctl_op *op)
 			ctx = dp_context_add(w, op->req.context, &op->policy);
 			op->rc = ctx == DP_NONE ? -ENOSPC : 0;
 			op->created = ctx != DP_NONE;
+			if (ctx != DP_NONE)
+				w->contexts[ctx].replica = op->req.replica;
 		} else if (op->req.policy[0] != '\0' &&
 			   (w->contexts[ctx].policy.kind != op->policy.kind ||
 			    w->contexts[ctx].policy.merge != op->policy.merge)) {
 			op->rc = -EEXIST;
+		} else if (op->req.replica && !w->contexts[ctx].replica && !w->contexts[ctx].ephemeral) {
+			op->rc = -EBUSY; /* hosted here: never demoted to a copy */
+		} else {
+			/* A copy activated as a context is promoted; a context a SUBSCRIBE made becomes the copy. */
+			op->promoted = w->contexts[ctx].replica && !op->req.replica;
+			w->contexts[ctx].replica = op->req.replica;
 		}
 		if (ctx != DP_NONE) {
 			w->contexts[ctx].ephemeral = false; /* the control plane wants it kept */
 			op->current = w->contexts[ctx].policy;
+			op->keys = w->contexts[ctx].nkeys;
 		}
+		break;
+	case HERALD_CTL_PUT:
+		for (uint32_t off = 0; off < op->req.data_len;) {
+			const uint8_t *e = op->req.data + off;
+			uint32_t id = (uint32_t)e[0] << 24 | (uint32_t)e[1] << 16 | (uint32_t)e[2] << 8 | e[3];
+			uint16_t len = (uint16_t)(e[4] << 8 | e[5]);
+			uint32_t c = dp_context_get(w, id, false);
+			off += HERALD_CTL_PUT_ENTRY_HDR + len;
+			if (c == DP_NONE)
+				op->unknown++;
+			else if (dp_put(w, c, e + HERALD_CTL_PUT_ENTRY_HDR, len) == 0)
+				op->stored++;
+		}
+		dp_tx_flush(w);
 		break;
 	case HERALD_CTL_DEACTIVATE:
 		if (ctx == DP_NONE)
@@ -108,6 +134,7 @@ static void op_run(struct dp_worker *w, struct dp_ctl_op *op)
 			if (c->in_use)
 				op->list[op->n++] = (struct dp_ctl_ctx){
 					.id = c->id, .keys = c->nkeys, .sessions = c->nsubs, .policy = c->policy,
+					.replica = c->replica,
 				};
 		}
 		break;
@@ -219,10 +246,10 @@ static json_t *contexts_reply(void)
 			return error_reply("queue %u: %s", q, strerror(-rc));
 		}
 		for (uint32_t i = 0; i < op->n; i++)
-			json_array_append_new(arr, json_pack("{sIsssIsIsi}", "id", (json_int_t)op->list[i].id,
+			json_array_append_new(arr, json_pack("{sIsssIsIsisb}", "id", (json_int_t)op->list[i].id,
 				"policy", dp_policy_name(&op->list[i].policy, pol, sizeof(pol)),
 				"keys", (json_int_t)op->list[i].keys, "sessions",
-				(json_int_t)op->list[i].sessions, "queue", (int)q));
+				(json_int_t)op->list[i].sessions, "queue", (int)q, "replica", op->list[i].replica));
 		op_free(op);
 	}
 	return json_pack("{sbso}", "ok", 1, "contexts", arr);
@@ -231,7 +258,8 @@ nomem:
 	return error_reply("out of memory");
 }
 
-static json_t *change_reply(const struct herald_ctl_req *req)
+/* The op takes the request's put data: a worker may still read it after a timeout. */
+static json_t *change_reply(struct herald_ctl_req *req)
 {
 	char err[128], pol[32];
 
@@ -242,6 +270,7 @@ static json_t *change_reply(const struct herald_ctl_req *req)
 	if (op == NULL)
 		return error_reply("out of memory");
 	op->req = *req;
+	req->data = NULL;
 	if (req->policy[0] == '\0') {
 		op->policy = *dp_policy_for(ctl.workers[0].cfg, req->context);
 	} else if (dp_policy_parse(req->policy, &op->policy, err, sizeof(err)) < 0) {
@@ -261,9 +290,15 @@ static json_t *change_reply(const struct herald_ctl_req *req)
 				dp_policy_name(&op->current, pol, sizeof(pol)));
 	else if (op->rc == -ENOENT)
 		r = error_reply("context %u is not active", req->context);
+	else if (op->rc == -EBUSY)
+		r = error_reply("context %u is hosted here, not a replica copy", req->context);
+	else if (req->cmd == HERALD_CTL_PUT)
+		r = json_pack("{sbsIsI}", "ok", 1, "stored", (json_int_t)op->stored, "unknown",
+			      (json_int_t)op->unknown);
 	else if (req->cmd == HERALD_CTL_ACTIVATE)
-		r = json_pack("{sbsIsssb}", "ok", 1, "context", (json_int_t)req->context, "policy",
-			      dp_policy_name(&op->current, pol, sizeof(pol)), "created", op->created);
+		r = json_pack("{sbsIsssbsbsbsI}", "ok", 1, "context", (json_int_t)req->context, "policy",
+			      dp_policy_name(&op->current, pol, sizeof(pol)), "created", op->created,
+			      "replica", req->replica, "promoted", op->promoted, "keys", (json_int_t)op->keys);
 	else
 		r = json_pack("{sbsIsIsI}", "ok", 1, "context", (json_int_t)req->context, "sessions",
 			      (json_int_t)op->sessions, "keys", (json_int_t)op->keys);
@@ -274,6 +309,7 @@ static json_t *change_reply(const struct herald_ctl_req *req)
 static json_t *handle_line(const char *line, size_t len)
 {
 	struct herald_ctl_req req;
+	json_t *r;
 	char err[256];
 
 	if (herald_ctl_parse(line, len, &req, err, sizeof(err)) < 0)
@@ -287,7 +323,10 @@ static json_t *handle_line(const char *line, size_t len)
 		return contexts_reply();
 	case HERALD_CTL_ACTIVATE:
 	case HERALD_CTL_DEACTIVATE:
-		return change_reply(&req);
+	case HERALD_CTL_PUT:
+		r = change_reply(&req);
+		herald_ctl_req_release(&req);
+		return r;
 	default:
 		return error_reply("unsupported command");
 	}
@@ -325,7 +364,7 @@ static int client_rx(struct ctl_client *c)
 
 static void *ctl_main(void *arg)
 {
-	struct ctl_client clients[CTL_CLIENTS];
+	static struct ctl_client clients[CTL_CLIENTS]; /* 128 KiB lines: not on the stack */
 	struct pollfd pfd[CTL_CLIENTS + 1];
 	(void)arg;
 

@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include <herald/proto.h>
+
 #include "ctl_msg.h"
 
 static const char *const cmd_names[HERALD_CTL_CMD_MAX] = {
@@ -17,15 +19,19 @@ static const char *const cmd_names[HERALD_CTL_CMD_MAX] = {
 	[HERALD_CTL_DEACTIVATE] = "deactivate",
 	[HERALD_CTL_CONTEXTS] = "contexts",
 	[HERALD_CTL_STATS] = "stats",
+	[HERALD_CTL_PUT] = "put",
 };
 
 /* Fields each command takes besides "cmd": context, policy, queue. */
 #define F_CONTEXT 1u
 #define F_POLICY 2u
 #define F_QUEUE 4u
+#define F_REPLICA 8u
+#define F_DATA 16u
 static const unsigned cmd_fields[HERALD_CTL_CMD_MAX] = {
-	[HERALD_CTL_ACTIVATE] = F_CONTEXT | F_POLICY | F_QUEUE,
+	[HERALD_CTL_ACTIVATE] = F_CONTEXT | F_POLICY | F_QUEUE | F_REPLICA,
 	[HERALD_CTL_DEACTIVATE] = F_CONTEXT | F_QUEUE,
+	[HERALD_CTL_PUT] = F_QUEUE | F_DATA,
 };
 
 const char *herald_ctl_cmd_name(enum herald_ctl_cmd c)
@@ -55,6 +61,71 @@ static int get_uint(json_t *v, const char *name, uint64_t max, uint64_t *out, ch
 	return 0;
 }
 
+void herald_ctl_req_release(struct herald_ctl_req *req)
+{
+	free(req->data);
+	req->data = NULL;
+	req->data_len = 0;
+}
+
+static uint32_t be_get(const uint8_t *p, unsigned n)
+{
+	uint32_t v = 0;
+	for (unsigned i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int herald_ctl_put_check(const uint8_t *data, size_t len, char *err, size_t errlen)
+{
+	int n = 0;
+	for (size_t off = 0; off < len; n++) {
+		if (len - off < HERALD_CTL_PUT_ENTRY_HDR + 2)
+			return fail(err, errlen, "put: entry %d truncated", n);
+		uint32_t ml = be_get(data + off + 4, 2), kl = be_get(data + off + HERALD_CTL_PUT_ENTRY_HDR, 2);
+		if (ml > len - off - HERALD_CTL_PUT_ENTRY_HDR)
+			return fail(err, errlen, "put: entry %d is %u bytes, %zu left", n, ml,
+				    len - off - HERALD_CTL_PUT_ENTRY_HDR);
+		if (kl == 0 || kl > HERALD_KEY_MAX || 2 + kl > ml || ml - 2 - kl > HERALD_VALUE_MAX)
+			return fail(err, errlen, "put: entry %d: key of %u bytes in %u (key 1..%d, value up to %d bytes)",
+				    n, kl, ml, HERALD_KEY_MAX, HERALD_VALUE_MAX);
+		off += HERALD_CTL_PUT_ENTRY_HDR + ml;
+	}
+	return n;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* "data": lower-case hex of the put entries. */
+static int parse_data(json_t *v, struct herald_ctl_req *out, char *err, size_t errlen)
+{
+	if (!json_is_string(v))
+		return fail(err, errlen, "\"data\" must be a string of hex digits");
+	const char *h = json_string_value(v);
+	size_t n = json_string_length(v);
+	if (n == 0 || n % 2 || n / 2 > HERALD_CTL_PUT_MAX)
+		return fail(err, errlen, "\"data\" must be 2..%d hex digits, even, got %zu",
+			    2 * HERALD_CTL_PUT_MAX, n);
+	free(out->data);
+	if ((out->data = malloc(n / 2)) == NULL)
+		return fail(err, errlen, "out of memory");
+	out->data_len = (uint32_t)(n / 2);
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hex_digit(h[2 * i]), lo = hex_digit(h[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return fail(err, errlen, "\"data\": not a lower-case hex digit at %zu", 2 * i);
+		out->data[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return herald_ctl_put_check(out->data, out->data_len, err, errlen) < 0 ? -EINVAL : 0;
+}
+
 static int parse_fields(json_t *o, unsigned allowed, struct herald_ctl_req *out, char *err,
 			size_t errlen)
 {
@@ -82,12 +153,21 @@ static int parse_fields(json_t *o, unsigned allowed, struct herald_ctl_req *out,
 				return fail(err, errlen, "\"policy\" longer than %zu characters",
 					    sizeof(out->policy) - 1);
 			memcpy(out->policy, json_string_value(v), json_string_length(v) + 1);
+		} else if (strcmp(name, "replica") == 0 && (allowed & F_REPLICA)) {
+			if (!json_is_boolean(v))
+				return fail(err, errlen, "\"replica\" must be true or false");
+			out->replica = json_is_true(v);
+		} else if (strcmp(name, "data") == 0 && (allowed & F_DATA)) {
+			if (parse_data(v, out, err, errlen) < 0)
+				return -EINVAL;
 		} else {
 			return fail(err, errlen, "%s takes no field \"%s\"", cmd_names[out->cmd], name);
 		}
 	}
 	if ((allowed & F_CONTEXT) && !have_context)
 		return fail(err, errlen, "%s needs \"context\"", cmd_names[out->cmd]);
+	if ((allowed & F_DATA) && out->data == NULL)
+		return fail(err, errlen, "%s needs \"data\"", cmd_names[out->cmd]);
 	return 0;
 }
 
@@ -119,12 +199,14 @@ int herald_ctl_parse(const char *line, size_t len, struct herald_ctl_req *out, c
 		if (strcmp(json_string_value(cmd), cmd_names[c]) == 0)
 			break;
 	if (c == HERALD_CTL_CMD_MAX) {
-		fail(err, errlen, "unknown command \"%.40s\" (ping, activate, deactivate, contexts, stats)",
+		fail(err, errlen, "unknown command \"%.40s\" (ping, activate, deactivate, contexts, stats, put)",
 		     json_string_value(cmd));
 		goto out;
 	}
 	out->cmd = (enum herald_ctl_cmd)c;
 	rc = parse_fields(o, cmd_fields[c], out, err, errlen);
+	if (rc < 0)
+		herald_ctl_req_release(out);
 out:
 	json_decref(o);
 	return rc;
@@ -143,6 +225,22 @@ int herald_ctl_encode(const struct herald_ctl_req *req, char *buf, size_t cap)
 		json_object_set_new(o, "policy", json_string(req->policy));
 	if (fields & F_QUEUE)
 		json_object_set_new(o, "queue", json_integer(req->queue));
+	if ((fields & F_REPLICA) && req->replica)
+		json_object_set_new(o, "replica", json_true());
+	if ((fields & F_DATA) && req->data != NULL) {
+		static const char digits[] = "0123456789abcdef";
+		char *h = malloc((size_t)req->data_len * 2 + 1);
+		if (h == NULL) {
+			json_decref(o);
+			return -ENOMEM;
+		}
+		for (uint32_t i = 0; i < req->data_len; i++) {
+			h[2 * i] = digits[req->data[i] >> 4];
+			h[2 * i + 1] = digits[req->data[i] & 15];
+		}
+		json_object_set_new(o, "data", json_stringn(h, (size_t)req->data_len * 2));
+		free(h);
+	}
 	size_t n = json_dumpb(o, buf, cap, JSON_COMPACT);
 	json_decref(o);
 	if (n == 0 || n + 1 >= cap)

@@ -16,8 +16,13 @@
 
 #include <jansson.h>
 
-/** Longest request line the dataplane accepts, newline included. */
-#define HERALD_CTL_LINE_MAX 4096
+/**
+ * Longest request line the dataplane accepts, newline included: room for a
+ * `put` of a dozen entries of the largest value, hex-encoded.
+ */
+#define HERALD_CTL_LINE_MAX (1 << 17)
+/** Bytes of `put` entries (decoded) one request carries at most. */
+#define HERALD_CTL_PUT_MAX ((HERALD_CTL_LINE_MAX - 256) / 2)
 /** Longest policy text ("merge:max"). */
 #define HERALD_CTL_POLICY_MAX 32
 
@@ -27,6 +32,7 @@ enum herald_ctl_cmd {
 	HERALD_CTL_DEACTIVATE, /**< drop a context, its keys and sessions */
 	HERALD_CTL_CONTEXTS,   /**< list contexts: id, policy, keys, sessions */
 	HERALD_CTL_STATS,      /**< counters and drops */
+	HERALD_CTL_PUT,        /**< store entries as they are (the replica relay) */
 	HERALD_CTL_CMD_MAX
 };
 
@@ -34,8 +40,29 @@ struct herald_ctl_req {
 	enum herald_ctl_cmd cmd;
 	uint32_t context;                      /**< activate, deactivate */
 	char policy[HERALD_CTL_POLICY_MAX];    /**< activate; "" = the dataplane's policy for the id */
-	uint16_t queue;                        /**< activate, deactivate; 0 unless given */
+	uint16_t queue;                        /**< activate, deactivate, put; 0 unless given */
+	bool replica;                          /**< activate: as a replica copy (see docs/heraldd.md) */
+	/**
+	 * put: entries, each `context (u32) | length (u16) | PUBLISH body`
+	 * (the body: key length u16, key, value), big-endian, checked by the
+	 * parser. Allocated by herald_ctl_parse(); herald_ctl_req_release() frees it.
+	 */
+	uint8_t *data;
+	uint32_t data_len;
 };
+
+/** Bytes of one `put` entry in front of its PUBLISH body: context and length. */
+#define HERALD_CTL_PUT_ENTRY_HDR 6
+
+/** Free what herald_ctl_parse() allocated in @p req (the `put` data). */
+void herald_ctl_req_release(struct herald_ctl_req *req);
+
+/**
+ * Check `put` entries: every entry complete, its key 1..HERALD_KEY_MAX
+ * bytes, its value at most HERALD_VALUE_MAX.
+ * @return the number of entries, or -EINVAL with @p err filled.
+ */
+int herald_ctl_put_check(const uint8_t *data, size_t len, char *err, size_t errlen);
 
 /** Command name ("activate"), or NULL. */
 const char *herald_ctl_cmd_name(enum herald_ctl_cmd c);

@@ -128,6 +128,12 @@ struct dp_context {
 	 * table. A PUBLISH or an activation from the control plane keeps it.
 	 */
 	bool ephemeral;
+	/*
+	 * A replica copy (heraldd's relay, docs/heraldd.md): filled by `put`
+	 * with the primary's values as they are; not listed as hosted by its
+	 * node's heraldd. An activation without "replica" promotes it.
+	 */
+	bool replica;
 };
 
 /*
@@ -287,6 +293,8 @@ void dp_headers_write(const struct dp_worker *w, uint8_t *dst, const struct rte_
 /* worker.c */
 void dp_tx(struct dp_worker *w, struct rte_mbuf *m);
 void dp_tx_flush(struct dp_worker *w);
+/* Store one PUBLISH body as it is (no merge) and fan it out: the relay's `put`. */
+int dp_put(struct dp_worker *w, uint32_t ctx, const uint8_t *body, uint16_t len);
 void dp_herald_rx(struct dp_worker *w, struct rte_mbuf *m, const struct rte_ether_hdr *eth,
 		  uint32_t src_ip, uint16_t src_port, const uint8_t *udp_payload, uint16_t len);
 int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg, const struct herald_port *port,

@@ -4,6 +4,7 @@
  * drain TX, run timers. Nothing here locks, allocates memory (beyond mbufs),
  * logs or makes a system call while there is traffic.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -131,9 +132,13 @@ static struct rte_mbuf *merge_fold(struct dp_worker *w, const struct dp_context 
 	return m;
 }
 
-/* Install a complete PUBLISH body (its fragments, in order) and fan it out. */
+/*
+ * Install a complete PUBLISH body (its fragments, in order) and fan it out.
+ * @p raw: the body is a value the primary already merged (the relay's
+ * `put`): stored as it is, since folding it in again would count it twice.
+ */
 static void publish_apply(struct dp_worker *w, uint32_t ctx, struct rte_mbuf **frags,
-			  uint8_t nfrags, uint16_t msg_len)
+			  uint8_t nfrags, uint16_t msg_len, bool raw)
 {
 	const struct dp_context *c = &w->contexts[ctx];
 	const uint8_t *body = rte_pktmbuf_mtod(frags[0], const uint8_t *);
@@ -143,7 +148,7 @@ static void publish_apply(struct dp_worker *w, uint32_t ctx, struct rte_mbuf **f
 		return frags_drop(w, frags, nfrags, HERALD_DROP_BAD_VALUE);
 	uint32_t k = dp_key_find(w, ctx, body + 2, key_len, false);
 	struct rte_mbuf *merged;
-	if (c->policy.kind == DP_POLICY_MERGE) {
+	if (c->policy.kind == DP_POLICY_MERGE && !raw) {
 		/* Folded before the key is created: a key never exists without a value. */
 		merged = merge_fold(w, c, k == DP_NONE ? NULL : &w->keys[k], frags[0], key_len);
 		if (merged == NULL)
@@ -213,7 +218,7 @@ static void publish_rx(struct dp_worker *w, struct rte_mbuf *m, const struct her
 	rte_pktmbuf_trim(m, m->data_len - f->length);
 
 	if (f->frag_off == 0 && f->length == f->msg_len)
-		return publish_apply(w, ctx, &m, 1, f->msg_len);
+		return publish_apply(w, ctx, &m, 1, f->msg_len, false);
 
 	struct dp_reasm *r;
 	enum herald_drop why = dp_reasm_add(w, ip, port, f, m, &r);
@@ -221,9 +226,31 @@ static void publish_rx(struct dp_worker *w, struct rte_mbuf *m, const struct her
 		return dp_drop(w, m, why);
 	if (r != NULL) {
 		w->ctr[HERALD_CTR_FRAGMENTS_REASSEMBLED]++;
-		publish_apply(w, ctx, r->frag, r->nfrags, r->msg_len);
+		publish_apply(w, ctx, r->frag, r->nfrags, r->msg_len, false);
 		dp_reasm_release(r, false);
 	}
+}
+
+int dp_put(struct dp_worker *w, uint32_t ctx, const uint8_t *body, uint16_t len)
+{
+	struct rte_mbuf *frags[HERALD_FRAGS_MAX];
+	uint8_t n = 0;
+
+	for (uint16_t off = 0; off < len; off = (uint16_t)(off + HERALD_FRAG_BODY_MAX)) {
+		uint16_t part = (uint16_t)RTE_MIN(len - off, HERALD_FRAG_BODY_MAX);
+		char *dst;
+		if (n == HERALD_FRAGS_MAX || (frags[n] = rte_pktmbuf_alloc(w->pool)) == NULL ||
+		    (dst = rte_pktmbuf_append(frags[n], part)) == NULL) {
+			if (n < HERALD_FRAGS_MAX && frags[n] != NULL)
+				n++;
+			frags_drop(w, frags, n, HERALD_DROP_NO_MBUF);
+			return -ENOMEM;
+		}
+		memcpy(dst, body + off, part);
+		n++;
+	}
+	publish_apply(w, ctx, frags, n, len, true);
+	return 0;
 }
 
 /* HEARTBEAT and BYE name a session, which must belong to the sender. */
