@@ -19,7 +19,7 @@
 #include <herald/client.h>
 
 /* Clients one checker polls at most. */
-#define CHECK_CLIENTS_MAX 1100
+#define CHECK_CLIENTS_MAX 1200
 
 static inline uint64_t now_ns(void)
 {

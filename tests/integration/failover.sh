@@ -7,9 +7,11 @@
 # responders. The checker kills node 3's dataplane and heraldd (kill -9)
 # under publish load and prints the time until every subscriber of a moved
 # context gets updates from its new primary, the reconnect rate in 100 ms
-# buckets, that only node 3's contexts moved, and that every subscriber ends
-# with the publisher's final state. This script adds the detection time
-# from the survivors' logs and checks their tables agree.
+# buckets, that only node 3's contexts moved, the replica relay (every
+# context's copy on its replica holds the primary's state, relay lag), and
+# that every subscriber ends with the publisher's final state without a
+# republish. This script adds the detection time from the survivors' logs,
+# checks their tables agree, and prints what each relay did.
 #
 # HERALD_FAILOVER_CLIENTS / HERALD_FAILOVER_CONTEXTS: 100 / 20 by default
 # (CI); the issue's size is 1000 / 100. Times are printed; only liveness is
@@ -24,6 +26,7 @@ fi
 
 CLIENTS=${HERALD_FAILOVER_CLIENTS:-100}
 CONTEXTS=${HERALD_FAILOVER_CONTEXTS:-20}
+MERGES=${HERALD_FAILOVER_MERGES:-6} # merge:add contexts 9000.., configured on every dataplane
 RATE=${HERALD_FAILOVER_RATE:-1000}
 INTERVAL_MS=50
 DEAD_AFTER=${HERALD_FAILOVER_DEAD_AFTER:-10}
@@ -91,12 +94,15 @@ ip -n "$P-cl" link set lo up
 veth "$P-cl" eth0 cl "$CLIENT_IP"
 ip netns exec "$P-cl" sysctl -qw net.core.rmem_max=33554432 2>/dev/null || true
 
+MERGE_OPTS=()
+for ((i = 0; i < MERGES; i++)); do MERGE_OPTS+=(--context "$((9000 + i))=merge:add"); done
 start_node() {
 	local n=$1 peers=() m
 	ip netns exec "$P-n$n" "$HERALD_BUILD/dataplane/herald-dataplane" -l $((n % 2)) --no-pci \
 		--file-prefix "$P-dp$n" --log-level=lib.eal:warning -- --port "af_packet:dp0" \
 		--ip "$(dp_ip "$n")" --idle sleep --max-contexts 1024 --max-keys 8192 \
 		--max-sessions 4096 --max-history-contexts 1 --history 64 --ctl-sock "$WORK/dp$n.sock" \
+		"${MERGE_OPTS[@]}" \
 		>"$WORK/dp$n.log" 2>&1 &
 	DP_PID[$n]=$!
 	for _ in $(seq 1 150); do
@@ -138,7 +144,9 @@ echo "ok: three nodes up (dataplanes on af_packet, heraldd with --hello)"
 SEEDS="$(ctl_ip 1):7400,$(ctl_ip 2):7400,$(ctl_ip 3):7400"
 cmd=(ip netns exec "$P-cl" "$HERALD_BUILD/tests/integration/herald-failover-check" --seeds "$SEEDS"
 	--victim "$(dp_ip 3)" --kill "${DP_PID[3]},${HD_PID[3]}" --subscribers "$CLIENTS"
-	--contexts "$CONTEXTS" --rate "$RATE" --status "$WORK/st1.json" --status-before "$WORK/before1.json")
+	--contexts "$CONTEXTS" --merge-contexts "$MERGES" --rate "$RATE" --status "$WORK/st1.json"
+	--status-before "$WORK/before1.json" --dataplanes "$(dp_ip 1),$(dp_ip 2),$(dp_ip 3)"
+	--node-status "$WORK/st1.json,$WORK/st2.json,$WORK/st3.json")
 echo "clients: $CLIENTS on $CONTEXTS contexts, publisher at $RATE updates/s"
 rc=0
 "${cmd[@]}" | tee "$WORK/check.log" || rc=$?
@@ -154,6 +162,8 @@ for n in 1 2; do
 	echo "detection: node $n declared node 3 dead $((t - t_kill)) ms after the kill (${line#*: })"
 	fo=$(grep -m1 "failover of node 3" "$WORK/hd$n.log") || fail "node $n did no failover"
 	echo "  ${fo#*] }"
+	echo "  replica copies promoted: $(grep -c "replica copy promoted" "$WORK/hd$n.log" || true)"
+	echo "  relay: $(status "$WORK/st$n.json" "s['relay']")"
 done
 # False detections (a peer declared dead that was not killed) move contexts of live nodes.
 false_dead=$(grep -h "dead: silent" "$WORK"/hd[123].log | grep -v "node 3 dead" || true)
