@@ -1258,8 +1258,9 @@ static void relay_sync(uint64_t now)
 	}
 	for (uint32_t i = 0; i < d.ncopies && now - d.started_ns > COPY_GRACE_MS * MS; i++) {
 		struct herald_ctx_entry *e = herald_ctx_find(&d.table, d.copies[i]);
-		if (herald_relay_has(d.relay, d.copies[i], &from) || (e != NULL && e->replica == d.o.node_id))
-			continue;
+		if (herald_relay_has(d.relay, d.copies[i], &from) ||
+		    (e != NULL && (e->replica == d.o.node_id || e->primary == d.o.node_id)))
+			continue; /* relayed, to be relayed, or promoted since the last poll */
 		copy_drop(d.copies[i]);
 		d.copies[i--] = d.copies[--d.ncopies];
 		dropped++;

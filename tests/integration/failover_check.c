@@ -83,6 +83,7 @@ struct sub {
 	uint64_t hellos;     /* stats.hellos at the last look */
 	char val[KEYS][VAL_MAX];
 	int64_t sum;         /* merge contexts: the merged value */
+	bool in_snap;        /* between a snapshot's first entry and its end */
 };
 
 static struct {
@@ -156,17 +157,32 @@ static void store(struct sub *s, const struct herald_entry *e)
 	s->val[k][e->value_len] = '\0';
 }
 
+/* A snapshot replaces the view: what the node does not hold, the view must not keep. */
+static void view_clear(struct sub *s)
+{
+	memset(s->val, 0, sizeof(s->val));
+	s->sum = 0;
+}
+
 static void on_snapshot(void *u, const struct herald_entry *e)
 {
-	store(u, e);
+	struct sub *s = u;
+
+	if (!s->in_snap)
+		view_clear(s);
+	s->in_snap = true;
+	store(s, e);
 }
 
 /* The cold keys as the publisher last wrote them (merge: the primary's sum before the kill). */
 static bool holds_cold(const struct sub *s)
 {
 	if (s->ci >= (int)o.contexts)
-		return s->sum == merge_ref[s->ci - o.contexts];
-	return memcmp(s->val[HOT_KEYS], pub_val[s->ci][HOT_KEYS], sizeof(s->val[0]) * (KEYS - HOT_KEYS)) == 0;
+		return merge_ref[s->ci - o.contexts] != 0 && s->sum == merge_ref[s->ci - o.contexts];
+	for (unsigned k = HOT_KEYS; k < KEYS; k++)
+		if (pub_val[s->ci][k][0] == '\0' || strcmp(s->val[k], pub_val[s->ci][k]) != 0)
+			return false;
+	return true;
 }
 
 /* Served by a node other than the victim since the kill, holding the cold state. */
@@ -207,6 +223,9 @@ static void on_snapshot_end(void *u, uint32_t ctx, uint64_t seq)
 
 	(void)ctx;
 	(void)seq;
+	if (!s->in_snap)
+		view_clear(s); /* an empty snapshot */
+	s->in_snap = false;
 	s->live = true;
 	if (!s->observer && t_kill != 0 && s->new_snap_ms < 0 && herald_client_route(s->c, s->context, &r) == 0 &&
 	    r.node.sin_addr.s_addr != o.victim.s_addr)
@@ -264,8 +283,9 @@ static void publish_due(void)
 	unsigned burst = 0;
 
 	while (pub_next_ns <= t && burst++ < 64) {
-		unsigned ci = pub_ctx++ % o.contexts;
-		unsigned k = (unsigned)(pub_counter % (cold_stopped ? HOT_KEYS : KEYS));
+		/* Every context gets every key: the key turns once per round over the contexts. */
+		unsigned ci = pub_ctx % o.contexts;
+		unsigned k = (pub_ctx++ / o.contexts) % (cold_stopped ? HOT_KEYS : KEYS);
 		char key[3] = {'k', (char)('0' + k), 0}, v[VAL_MAX];
 		int n = snprintf(v, sizeof(v), "c%u-%" PRIu64, o.base + ci, pub_counter);
 		int r = herald_publish(pub, o.base + ci, key, 2, v, (size_t)n);
