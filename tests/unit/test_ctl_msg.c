@@ -123,3 +123,98 @@ Test(ctl_msg, encode_round_trip)
 	struct herald_ctl_req bad = {.cmd = HERALD_CTL_CMD_MAX};
 	cr_assert_eq(herald_ctl_encode(&bad, buf, sizeof(buf)), -EINVAL);
 }
+
+/* One put entry: context, body length, key length, key, value. */
+static size_t put_entry(uint8_t *p, uint32_t context, const char *key, size_t vlen, uint8_t fill)
+{
+	size_t kl = strlen(key), body = 2 + kl + vlen;
+	p[0] = (uint8_t)(context >> 24);
+	p[1] = (uint8_t)(context >> 16);
+	p[2] = (uint8_t)(context >> 8);
+	p[3] = (uint8_t)context;
+	p[4] = (uint8_t)(body >> 8);
+	p[5] = (uint8_t)body;
+	p[6] = 0;
+	p[7] = (uint8_t)kl;
+	memcpy(p + 8, key, kl);
+	memset(p + 8 + kl, fill, vlen);
+	return HERALD_CTL_PUT_ENTRY_HDR + body;
+}
+
+Test(ctl_msg, replica_activation)
+{
+	cr_assert_eq(parse("{\"cmd\":\"activate\",\"context\":7,\"replica\":true}"), 0, "%s", err);
+	cr_assert(req.replica);
+	cr_assert_eq(parse("{\"cmd\":\"activate\",\"context\":7,\"replica\":false}"), 0, "%s", err);
+	cr_assert(!req.replica);
+	cr_assert_eq(parse("{\"cmd\":\"activate\",\"context\":7}"), 0, "%s", err);
+	cr_assert(!req.replica, "not a copy unless asked");
+	refused("{\"cmd\":\"activate\",\"context\":7,\"replica\":1}", "\"replica\" must be true or false");
+	refused("{\"cmd\":\"deactivate\",\"context\":7,\"replica\":true}", "deactivate takes no field \"replica\"");
+	char buf[256];
+	struct herald_ctl_req in = {.cmd = HERALD_CTL_ACTIVATE, .context = 9, .replica = true};
+	int n = herald_ctl_encode(&in, buf, sizeof(buf));
+	cr_assert_gt(n, 0);
+	cr_assert_eq(herald_ctl_parse(buf, (size_t)n, &req, err, sizeof(err)), 0, "%s", err);
+	cr_assert(req.replica && req.context == 9);
+}
+
+/* What heraldd's relay encodes, the dataplane parses back byte for byte, the largest value included. */
+Test(ctl_msg, put_round_trip)
+{
+	static uint8_t data[2 * (HERALD_CTL_PUT_ENTRY_HDR + 2 + 64 + 4096)];
+	static char line[HERALD_CTL_LINE_MAX];
+	size_t len = put_entry(data, 4000000000u, "k1", 8, 0xab);
+	len += put_entry(data + len, 12, "a-key-of-sixty-four-bytes-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 4096, 0x5c);
+	struct herald_ctl_req in = {.cmd = HERALD_CTL_PUT, .queue = 3, .data = data, .data_len = (uint32_t)len};
+
+	cr_assert_eq(herald_ctl_put_check(data, len, err, sizeof(err)), 2, "%s", err);
+	int n = herald_ctl_encode(&in, line, sizeof(line));
+	cr_assert_gt(n, 0);
+	cr_assert_eq(herald_ctl_parse(line, (size_t)n, &req, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(req.cmd, HERALD_CTL_PUT);
+	cr_assert_eq(req.queue, 3);
+	cr_assert_eq(req.data_len, len);
+	cr_assert_eq(memcmp(req.data, data, len), 0);
+	herald_ctl_req_release(&req);
+	cr_assert_null(req.data);
+	cr_assert_eq(herald_ctl_encode(&in, line, 64), -ENOSPC);
+}
+
+Test(ctl_msg, put_refused)
+{
+	uint8_t data[HERALD_CTL_PUT_ENTRY_HDR + 2 + 65 + 8];
+	char line[1024];
+	static const char hex[] = "0123456789abcdef";
+
+	refused("{\"cmd\":\"put\"}", "put needs \"data\"");
+	refused("{\"cmd\":\"put\",\"data\":7}", "\"data\" must be a string");
+	refused("{\"cmd\":\"put\",\"data\":\"\"}", "must be 2..");
+	refused("{\"cmd\":\"put\",\"data\":\"abc\"}", "even");
+	refused("{\"cmd\":\"put\",\"data\":\"0000000C000A00026B31AB\"}", "not a lower-case hex digit");
+	refused("{\"cmd\":\"put\",\"data\":\"zz\"}", "not a lower-case hex digit");
+	refused("{\"cmd\":\"put\",\"context\":1,\"data\":\"00\"}", "put takes no field \"context\"");
+	refused("{\"cmd\":\"put\",\"data\":\"0000000c\"}", "entry 0 truncated");
+	/* body length beyond the data */
+	refused("{\"cmd\":\"put\",\"data\":\"0000000c00ff00026b31\"}", "entry 0 is 255 bytes");
+	/* key of 0 bytes, and of 65 */
+	refused("{\"cmd\":\"put\",\"data\":\"0000000c00020000\"}", "entry 0: key of 0 bytes");
+	size_t n = put_entry(data, 1, "k", 8, 1);
+	data[7] = 65;
+	data[5] = 2 + 65 + 8;
+	memset(data + 8, 'k', 65 + 8);
+	n = HERALD_CTL_PUT_ENTRY_HDR + 2 + 65 + 8;
+	char *p = line + sprintf(line, "{\"cmd\":\"put\",\"data\":\"");
+	for (size_t i = 0; i < n; i++) {
+		*p++ = hex[data[i] >> 4];
+		*p++ = hex[data[i] & 15];
+	}
+	strcpy(p, "\"}");
+	refused(line, "key of 65 bytes");
+	cr_assert_null(req.data, "a refused put frees what it decoded");
+	/* a value over HERALD_VALUE_MAX is refused by the check itself */
+	static uint8_t big[HERALD_CTL_PUT_ENTRY_HDR + 2 + 1 + 4097];
+	put_entry(big, 1, "k", 4097, 0);
+	cr_assert_eq(herald_ctl_put_check(big, sizeof(big), err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "value up to 4096") != NULL, "%s", err);
+}
