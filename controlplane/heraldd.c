@@ -1034,7 +1034,9 @@ static json_t *context_json(uint32_t id, const struct herald_ctx_entry *e, json_
 		json_object_set_new(o, "confirmed", json_boolean(e->confirmed));
 		json_object_set_new(o, "epoch", json_integer(e->epoch));
 	} else {
-		json_object_set_new(o, "primary", json_integer(d.o.node_id));
+		/* A replica copy (the relay's) is not hosted here. */
+		json_object_set_new(o, "primary", json_is_true(json_object_get(local, "replica")) ? json_null()
+						  : json_integer(d.o.node_id));
 	}
 	json_object_set_new(o, "local", json_boolean(local != NULL));
 	if (local != NULL)
