@@ -22,7 +22,8 @@ static void check(int cond)
 static int same(const struct herald_ctl_req *a, const struct herald_ctl_req *b)
 {
 	return a->cmd == b->cmd && a->context == b->context && a->queue == b->queue &&
-	       strcmp(a->policy, b->policy) == 0;
+	       strcmp(a->policy, b->policy) == 0 && a->replica == b->replica &&
+	       a->data_len == b->data_len && (a->data_len == 0 || memcmp(a->data, b->data, a->data_len) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct herald_ctl_req req, again;
-	char err[256], line[HERALD_CTL_LINE_MAX];
+	char err[256];
+	static char line[HERALD_CTL_LINE_MAX]; /* 128 KiB */
 
 	memset(err, 0, sizeof(err));
 	if (herald_ctl_parse((const char *)data, size, &req, err, sizeof(err)) != 0) {
@@ -43,5 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(n > 0 && (size_t)n < sizeof(line) && line[n - 1] == '\n');
 	check(herald_ctl_parse(line, (size_t)n, &again, err, sizeof(err)) == 0);
 	check(same(&req, &again));
+	/* A put's entries passed the check the dataplane's worker relies on. */
+	check(req.cmd != HERALD_CTL_PUT || herald_ctl_put_check(req.data, req.data_len, err, sizeof(err)) > 0);
+	herald_ctl_req_release(&req);
+	herald_ctl_req_release(&again);
 	return 0;
 }
