@@ -7,7 +7,7 @@
 #
 #   sudo bench/floor.sh [--rounds N] [--sizes LIST] [--count N] [--rate N]
 #                       [--port af_xdp|af_packet] [--out FILE] [--json FILE]
-#                       [--png FILE]
+#                       [--png FILE] [--busy-poll]
 #
 # The veth's dataplane end can be owned by one process at a time, so a run is
 # --rounds (default 3) rounds of two phases, alternating which goes first:
@@ -23,7 +23,8 @@
 # datagrams are IP fragments, and 5tswap also swaps 4 payload bytes of the
 # second fragment; the checksum still holds and herald-pingpong only reads the
 # first 8 bytes). --rate N measures open loop at N round trips/s instead of
-# closed loop. Results (table, exact commands, commit, top samples) are
+# closed loop; --busy-poll makes the client poll its sockets instead of
+# sleeping (herald-pingpong --busy-poll). Results (table, exact commands, commit, top samples) are
 # appended to bench/results/floor-<date>.txt (or --out); --json writes the
 # summary, --png the percentile plot of the last round (bench/pingpong_plot.py).
 set -euo pipefail
@@ -32,7 +33,7 @@ export HERALD_LAB_PREFIX=${HERALD_LAB_PREFIX:-hfloor}
 export HERALD_DP_PREFIX=${HERALD_DP_PREFIX:-$HERALD_LAB_PREFIX}
 . scripts/lib.sh
 
-rounds=3 sizes=125,512,1024 count=10000 rate= port=af_xdp json= png=
+rounds=3 sizes=125,512,1024 count=10000 rate= port=af_xdp json= png= busy=
 out=bench/results/floor-$(date +%F).txt
 cmdline="$0 $*"
 while [ $# -gt 0 ]; do
@@ -44,8 +45,9 @@ while [ $# -gt 0 ]; do
 	--port) port=${2:?--port needs af_xdp or af_packet}; shift 2 ;;
 	--out) out=$(realpath -m "${2:?--out needs a file name}"); shift 2 ;;
 	--json) json=$(realpath -m "${2:?--json needs a file name}"); shift 2 ;;
+	--busy-poll) busy=--busy-poll; shift ;;
 	--png) png=$(realpath -m "${2:?--png needs a file name}"); shift 2 ;;
-	-h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
 	*) echo "floor.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -125,7 +127,7 @@ load >"$work/load.txt"
 (while sleep 15; do load; done) >>"$work/load.txt" &
 sampler=$!
 
-pp=("$HERALD_BUILD/bench/herald-pingpong" --cpu 0 --sizes "$sizes" --count "$count" ${rate:+--rate "$rate"}
+pp=("$HERALD_BUILD/bench/herald-pingpong" --cpu 0 --sizes "$sizes" --count "$count" ${rate:+--rate "$rate"} $busy
 	--echo "echo=$ECHO_IP:7400")
 in_client() { ip netns exec "$CLIENT_NS" "$@"; }
 status=0

@@ -77,6 +77,7 @@ struct opts {
 	int timeout_ms;
 	unsigned long rate; /* round trips per second; 0: closed loop */
 	uint64_t spin_ns;   /* open loop: busy-poll this long before each scheduled send */
+	bool busy;	    /* busy-poll for replies instead of sleeping in ppoll() */
 	int cpu;	    /* -1: not pinned */
 };
 
@@ -142,6 +143,9 @@ static void usage(FILE *out)
 		"                      busy-poll, so the send is on time despite the wake-up\n"
 		"                      latency of a sleep (default 200; 0: sleep only; the JSON's\n"
 		"                      send_lag_* say how late sends were)\n"
+		"  --busy-poll         never sleep: poll the sockets without blocking while waiting for\n"
+		"                      replies (and sends), as a DPDK client would; the reply is then\n"
+		"                      not timed after a wake-up. Default: sleep in ppoll().\n"
 		"  --cpu N             pin the process to CPU N\n"
 		"  --context ID        context id (default: derived from the pid)\n"
 		"  --timeout-ms MS     a reply later than this is counted lost (closed loop: per round\n"
@@ -219,6 +223,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"rate", required_argument, NULL, 'r'},
 		{"cpu", required_argument, NULL, 'u'},
 		{"spin-us", required_argument, NULL, 'p'},
+		{"busy-poll", no_argument, NULL, 'b'},
 		{"context", required_argument, NULL, 'x'},
 		{"timeout-ms", required_argument, NULL, 't'},
 		{"json", required_argument, NULL, 'j'},
@@ -281,6 +286,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (parse_uint(optarg, 1000000, &v) < 0)
 				return bad_arg("--spin-us", optarg, "0..1000000 microseconds");
 			o->spin_ns = v * 1000ull;
+			break;
+		case 'b':
+			o->busy = true;
 			break;
 		case 'x':
 			if (parse_uint(optarg, UINT32_MAX, &v) < 0)
@@ -548,7 +556,7 @@ static int closed_loop(struct path *pa, struct run *r, struct result *res)
 			return ret;
 		if (r->start[k] == 0)
 			continue;
-		ret = wait_until(pa, r, r->start[k] + timeout, (long)k, 0);
+		ret = wait_until(pa, r, r->start[k] + timeout, (long)k, r->o->busy ? UINT64_MAX : 0);
 		if (ret < 0)
 			return ret;
 		if (!r->done[k])
@@ -567,7 +575,7 @@ static int open_loop(struct path *pa, struct run *r, struct result *res)
 		int ret;
 
 		sched = t0 + (uint64_t)((double)k * period);
-		ret = wait_until(pa, r, sched, -1, r->o->spin_ns);
+		ret = wait_until(pa, r, sched, -1, r->o->busy ? UINT64_MAX : r->o->spin_ns);
 		if (ret < 0)
 			return ret;
 		r->start[k] = sched;
@@ -578,7 +586,8 @@ static int open_loop(struct path *pa, struct run *r, struct result *res)
 		if (k >= r->o->warmup)
 			hist_record(r->lag, t - sched);
 	}
-	return wait_until(pa, r, sched + (uint64_t)r->o->timeout_ms * 1000000ull, -2, 0);
+	return wait_until(pa, r, sched + (uint64_t)r->o->timeout_ms * 1000000ull, -2,
+			  r->o->busy ? UINT64_MAX : 0);
 }
 
 static void summarize(const struct run *r, struct result *res)
@@ -715,12 +724,12 @@ static int write_json(const struct opts *o, const struct path *paths, unsigned n
 			}
 		json_array_append_new(rows, row);
 	}
-	root = json_pack("{s:s?, s:s?, s:o, s:s, s:I, s:s, s:i, s:I, s:I, s:I, s:I, s:s, s:s, s:o}",
+	root = json_pack("{s:s?, s:s?, s:o, s:s, s:I, s:s, s:i, s:b, s:I, s:I, s:I, s:I, s:s, s:s, s:o}",
 			 "node", o->node, "echo", o->necho ? o->echo_addr[0] : NULL, "paths", jpaths,
 			 "mode", o->rate ? "open-loop" : "closed-loop", "rate_per_s",
 			 (json_int_t)o->rate, "latency_from",
 			 o->rate ? "scheduled send (coordinated omission corrected)" : "actual send",
-			 "cpu", o->cpu, "context", (json_int_t)o->context, "count",
+			 "cpu", o->cpu, "busy_poll", o->busy, "context", (json_int_t)o->context, "count",
 			 (json_int_t)o->count, "warmup", (json_int_t)o->warmup, "timeout_ms",
 			 (json_int_t)o->timeout_ms, "histogram",
 			 "log-linear, 128 buckets per power of two; percentiles nearest-rank, at most 0.8 % above",
@@ -738,6 +747,8 @@ static void print_table(const struct opts *o, const struct path *paths, unsigned
 		       "scheduled send (coordinated omission corrected)\n", o->rate);
 	else
 		printf("herald-pingpong: closed loop, one round trip outstanding, latency from the send\n");
+	if (o->busy)
+		printf("busy-polling the sockets (no sleep while waiting for a reply)\n");
 	if (o->node)
 		printf("node %s context %" PRIu32 "; ", o->node, o->context);
 	printf("%u round trips per size and path after %u warm-up\n", o->count, o->warmup);
