@@ -55,7 +55,7 @@ def main():
         he = med(lambda h, t: h["herald"]["p50_us"] / h["echo"]["p50_us"])
         te = med(lambda h, t: t["testpmd"]["p50_us"] / t["echo"]["p50_us"])
         lost = sum(h[s]["herald"]["lost"] + t[s]["testpmd"]["lost"] for h, t in runs)
-        verdict = "met" if r50 <= TARGET else f"missed by {100 * (r50 / TARGET - 1):.0f} %"
+        verdict = "met" if r50 <= TARGET else f"missed by {100 * (r50 / TARGET - 1):.1f} %"
         print(f"{s:6d} {hp:11.1f} {tp:12.1f} {r50:8.2f} {r99:8.2f} {rmin:8.2f} {he:11.2f} {te:11.2f}  "
               f"{', '.join(f'{x:.2f}' for x in per):18s} {verdict}")
         summary["sizes"].append({
