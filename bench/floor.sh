@@ -7,7 +7,7 @@
 #
 #   sudo bench/floor.sh [--rounds N] [--sizes LIST] [--count N] [--rate N]
 #                       [--port af_xdp|af_packet] [--out FILE] [--json FILE]
-#                       [--png FILE] [--busy-poll]
+#                       [--png FILE] [--busy-poll] [-- herald-pingpong options]
 #
 # The veth's dataplane end can be owned by one process at a time, so a run is
 # --rounds (default 3) rounds of two phases, alternating which goes first:
@@ -33,7 +33,7 @@ export HERALD_LAB_PREFIX=${HERALD_LAB_PREFIX:-hfloor}
 export HERALD_DP_PREFIX=${HERALD_DP_PREFIX:-$HERALD_LAB_PREFIX}
 . scripts/lib.sh
 
-rounds=3 sizes=125,512,1024 count=10000 rate= port=af_xdp json= png= busy=
+rounds=3 sizes=125,512,1024 count=10000 rate= port=af_xdp json= png= busy= extra=()
 out=bench/results/floor-$(date +%F).txt
 cmdline="$0 $*"
 while [ $# -gt 0 ]; do
@@ -47,6 +47,7 @@ while [ $# -gt 0 ]; do
 	--json) json=$(realpath -m "${2:?--json needs a file name}"); shift 2 ;;
 	--busy-poll) busy=--busy-poll; shift ;;
 	--png) png=$(realpath -m "${2:?--png needs a file name}"); shift 2 ;;
+	--) shift; extra=("$@"); break ;;
 	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
 	*) echo "floor.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -128,7 +129,7 @@ load >"$work/load.txt"
 sampler=$!
 
 pp=("$HERALD_BUILD/bench/herald-pingpong" --cpu 0 --sizes "$sizes" --count "$count" ${rate:+--rate "$rate"} $busy
-	--echo "echo=$ECHO_IP:7400")
+	--echo "echo=$ECHO_IP:7400" ${extra[@]+"${extra[@]}"})
 in_client() { ip netns exec "$CLIENT_NS" "$@"; }
 status=0
 phase_herald() {
