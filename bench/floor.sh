@@ -26,7 +26,8 @@
 # closed loop; --busy-poll makes the client poll its sockets instead of
 # sleeping (herald-pingpong --busy-poll). Results (table, exact commands, commit, top samples) are
 # appended to bench/results/floor-<date>.txt (or --out); --json writes the
-# summary, --png the percentile plot of the last round (bench/pingpong_plot.py).
+# summary, --png the percentile plot of the last round at the first size
+# (bench/pingpong_plot.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HERALD_LAB_PREFIX=${HERALD_LAB_PREFIX:-hfloor}
@@ -163,7 +164,7 @@ load >>"$work/load.txt"
 
 python3 bench/floor_table.py "$work" "$rounds" ${json:+"$json"} | tee "$work/table.txt" || status=1
 if [ -n "$png" ]; then
-	python3 bench/pingpong_plot.py "$png" "$work/herald-$rounds.json" "$work/testpmd-$rounds.json" \
+	python3 bench/pingpong_plot.py "$png" "$work/herald-$rounds.json" "$work/testpmd-$rounds.json" --sizes "${sizes%%,*}" \
 		--title "round trip by percentile, round $rounds of bench/floor.sh ($port, ${rate:+open loop $rate/s}${rate:-closed loop})" ||
 		status=1
 fi
