@@ -307,7 +307,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 	}
 	/* Reflectors alone are a valid run (the floor without a node). */
-	return args_finish(argc, argv, o->node ? o->node : o->necho ? "" : NULL, usage);
+	if (o->node == NULL && o->necho == 0) {
+		fprintf(stderr, "herald-pingpong: --node IP[:PORT] or --echo IP:PORT is required\n");
+		usage(stderr);
+		return -EINVAL;
+	}
+	return args_finish(argc, argv, o->node ? o->node : "", usage);
 }
 
 static void fill_payload(uint8_t *buf, unsigned size, uint64_t counter)
