@@ -49,7 +49,8 @@ static struct {
 	const char *socket; /* NULL: from the config file, else HERALD_CONFIG_CTL_SOCK */
 	const char *config; /* NULL: HERALD_CONFIG_PATH if it exists */
 	bool json;
-} g;
+	int refused; /* exit code when heraldd refuses: EXIT_REFUSED unless a command says otherwise */
+} g = {.refused = EXIT_REFUSED};
 
 static const char *const counter_help[HERALD_CTR_MAX] = {
 #define HERALD_X_HELP(name, help) help,
@@ -98,13 +99,12 @@ static void json_out(json_t *o)
 
 static const char *socket_path(void)
 {
-	static struct herald_config c;
-	char err[512];
+	static char path[108];
 	if (g.socket != NULL)
 		return g.socket;
-	const char *file = g.config ? g.config : HERALD_CONFIG_PATH;
-	if ((g.config != NULL || access(file, R_OK) == 0) && herald_config_load(file, &c, err, sizeof(err)) == 0)
-		return c.control_sock;
+	/* The key alone: a file that is being edited (config reload) may be invalid elsewhere. */
+	if (herald_config_control_socket(g.config ? g.config : HERALD_CONFIG_PATH, path, sizeof(path)) == 0)
+		return path;
 	return HERALD_CONFIG_CTL_SOCK;
 }
 
@@ -162,7 +162,7 @@ static int call(json_t *req, json_t **reply)
 		rc = fail(EXIT_UNREACHABLE, "heraldd at %s: reply is not JSON: %s", path, je.text);
 	} else if (!json_is_true(json_object_get(*reply, "ok"))) {
 		const char *e = json_string_value(json_object_get(*reply, "error"));
-		rc = fail(EXIT_REFUSED, "%s", e ? e : "refused");
+		rc = fail(g.refused, "%s", e ? e : "refused");
 		json_decref(*reply);
 		*reply = NULL;
 	} else {
@@ -184,6 +184,13 @@ static int parse_u32(const char *what, const char *text, uint32_t *out)
 	if (errno || end == text || *end || text[0] == '-' || v > UINT32_MAX)
 		return fail(EXIT_USAGE, "%s: expected an integer in 0..%u, got '%s'", what, UINT32_MAX, text);
 	*out = (uint32_t)v;
+	return EXIT_OK;
+}
+
+static int policy_check(const char *what, const char *p)
+{
+	if (strcmp(p, "replace") != 0 && strcmp(p, "none") != 0 && strncmp(p, "merge:", 6) != 0)
+		return fail(EXIT_USAGE, "%s: expected replace, none or merge:OP (add, max, min...), got '%s'", what, p);
 	return EXIT_OK;
 }
 
@@ -307,7 +314,8 @@ static void context_header(void)
 
 static int do_contexts(int argc, char **argv)
 {
-	static const char *usage = "contexts list | show CONTEXT | create CONTEXT [--policy P] | evict CONTEXT";
+	static const char *usage = "contexts list | show CONTEXT | create CONTEXT [--policy P] | "
+				   "set-policy CONTEXT POLICY | evict CONTEXT";
 	const char *sub = argc > 1 ? argv[1] : "list";
 	json_t *r, *c;
 	uint32_t id = 0;
@@ -331,19 +339,33 @@ static int do_contexts(int argc, char **argv)
 		json_decref(r);
 		return EXIT_OK;
 	}
-	if (strcmp(sub, "show") != 0 && strcmp(sub, "create") != 0 && strcmp(sub, "evict") != 0)
+	if (strcmp(sub, "show") != 0 && strcmp(sub, "create") != 0 && strcmp(sub, "evict") != 0 &&
+	    strcmp(sub, "set-policy") != 0)
 		return fail(EXIT_USAGE, "contexts: unknown subcommand '%s': expected %s", sub, usage);
 	if (argc < 3)
 		return fail(EXIT_USAGE, "contexts %s: expected a CONTEXT id", sub);
 	if ((rc = parse_u32("CONTEXT", argv[2], &id)))
 		return rc;
 	json_t *req = json_pack("{sssI}", "cmd", strcmp(sub, "show") == 0 ? "context" : sub, "context", (json_int_t)id);
+	if (strcmp(sub, "set-policy") == 0) {
+		json_object_set_new(req, "cmd", json_string("set_policy"));
+		if (argc != 4) {
+			json_decref(req);
+			return fail(EXIT_USAGE, "contexts set-policy: expected CONTEXT POLICY");
+		}
+		if ((rc = policy_check("POLICY", argv[3]))) {
+			json_decref(req);
+			return rc;
+		}
+		json_object_set_new(req, "policy", json_string(argv[3]));
+		argc = 3;
+	}
 	for (int a = 3; a < argc; a++) {
 		if (strcmp(sub, "create") == 0 && strcmp(argv[a], "--policy") == 0 && a + 1 < argc) {
 			const char *p = argv[++a];
-			if (strcmp(p, "replace") != 0 && strcmp(p, "none") != 0 && strncmp(p, "merge:", 6) != 0) {
+			if ((rc = policy_check("--policy", p))) {
 				json_decref(req);
-				return fail(EXIT_USAGE, "--policy: expected replace, none or merge:OP (add, max, min...), got '%s'", p);
+				return rc;
 			}
 			json_object_set_new(req, "policy", json_string(p));
 		} else {
@@ -359,6 +381,10 @@ static int do_contexts(int argc, char **argv)
 		c = json_object_get(r, "context");
 		context_header();
 		context_row(c);
+	} else if (strcmp(sub, "set-policy") == 0) {
+		printf("context %u on node %" JSON_INTEGER_FORMAT ": policy %s -> %s; %" JSON_INTEGER_FORMAT
+		       " key(s) and %" JSON_INTEGER_FORMAT " session(s) kept, the next publish applies it\n",
+		       id, iget(r, "node"), sget(r, "previous"), sget(r, "policy"), iget(r, "keys"), iget(r, "sessions"));
 	} else if (strcmp(sub, "create") == 0) {
 		printf("context %u %s on node %" JSON_INTEGER_FORMAT " with policy %s\n", id,
 		       json_is_true(json_object_get(r, "created")) ? "created" : "already active",
@@ -415,6 +441,111 @@ static int do_stats(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static void client_row(const json_t *c)
+{
+	printf("%-10" JSON_INTEGER_FORMAT " %-10" JSON_INTEGER_FORMAT " %-21s %10" JSON_INTEGER_FORMAT
+	       " %-9s %-10s %6" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT "\n",
+	       iget(c, "session"), iget(c, "context"), sget(c, "client"), iget(c, "seq"),
+	       json_is_true(json_object_get(c, "confirmed")) ? "yes" : "pending",
+	       iget(c, "budget") == 0 ? "unlimited" : json_is_true(json_object_get(c, "credit_mode")) ? "credits" : "rate",
+	       iget(c, "dirty_keys"), iget(c, "idle_ms"), iget(c, "queue"));
+}
+
+static void client_header(void)
+{
+	printf("%-10s %-10s %-21s %10s %-9s %-10s %6s %8s %5s\n", "SESSION", "CONTEXT", "CLIENT", "SEQ",
+	       "CONFIRMED", "BUDGET", "DIRTY", "IDLE_MS", "QUEUE");
+}
+
+static int do_clients(int argc, char **argv)
+{
+	static const char *usage = "clients list [--context CONTEXT] | show SESSION | kick SESSION";
+	const char *sub = argc > 1 ? argv[1] : "list";
+	json_t *r, *c, *req;
+	uint32_t id;
+	size_t i;
+	int rc;
+
+	if (strcmp(sub, "list") == 0) {
+		req = json_pack("{ss}", "cmd", "clients");
+		if (argc == 4 && strcmp(argv[2], "--context") == 0) {
+			if ((rc = parse_u32("--context", argv[3], &id))) {
+				json_decref(req);
+				return rc;
+			}
+			json_object_set_new(req, "context", json_integer(id));
+		} else if (argc > 2) {
+			json_decref(req);
+			return fail(EXIT_USAGE, "clients list: unexpected argument '%s' (expected --context CONTEXT)", argv[2]);
+		}
+		if ((rc = call(req, &r)))
+			return rc;
+		if (g.json) {
+			json_out(r);
+		} else {
+			client_header();
+			json_array_foreach(json_object_get(r, "sessions"), i, c)
+				client_row(c);
+			if ((size_t)iget(r, "total") > json_array_size(json_object_get(r, "sessions")))
+				printf("(%" JSON_INTEGER_FORMAT " sessions in all; the first %zu listed)\n", iget(r, "total"),
+				       json_array_size(json_object_get(r, "sessions")));
+		}
+		json_decref(r);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "show") != 0 && strcmp(sub, "kick") != 0)
+		return fail(EXIT_USAGE, "clients: unknown subcommand '%s': expected %s", sub, usage);
+	if (argc != 3)
+		return fail(EXIT_USAGE, "clients %s: expected one SESSION id (see clients list)", sub);
+	if ((rc = parse_u32("SESSION", argv[2], &id)))
+		return rc;
+	if ((rc = call(json_pack("{sssI}", "cmd", strcmp(sub, "show") == 0 ? "client" : "kick", "session",
+				 (json_int_t)id), &r)))
+		return rc;
+	if (g.json) {
+		json_out(r);
+	} else if (strcmp(sub, "show") == 0) {
+		client_header();
+		client_row(json_object_get(r, "client"));
+	} else {
+		printf("session %u of context %" JSON_INTEGER_FORMAT " closed on node %" JSON_INTEGER_FORMAT
+		       "; its client was sent BYE\n", id, iget(r, "context"), iget(r, "node"));
+	}
+	json_decref(r);
+	return EXIT_OK;
+}
+
+static int do_drain(int argc, char **argv)
+{
+	json_t *r, *m;
+	uint32_t node;
+	size_t i;
+	int rc;
+	bool undo = argc == 3 && strcmp(argv[2], "--undo") == 0;
+
+	if (argc < 2 || argc > 3 || (argc == 3 && !undo))
+		return fail(EXIT_USAGE, "drain: expected NODE [--undo]");
+	if ((rc = parse_u32("NODE", argv[1], &node)))
+		return rc;
+	if ((rc = call(json_pack("{sssIsb}", "cmd", "drain", "node", (json_int_t)node, "undo", undo), &r)))
+		return rc;
+	if (g.json) {
+		json_out(r);
+	} else if (undo) {
+		printf("node %u: drain ended; new contexts may be placed here again\n", node);
+	} else {
+		json_array_foreach(json_object_get(r, "moved"), i, m)
+			printf("context %-10" JSON_INTEGER_FORMAT " -> node %-10" JSON_INTEGER_FORMAT
+			       " %" JSON_INTEGER_FORMAT " session(s) told to move\n",
+			       iget(m, "context"), iget(m, "to"), iget(m, "sessions"));
+		printf("node %u draining: %zu context(s) moved, %" JSON_INTEGER_FORMAT
+		       " left here; no new context is placed here until 'drain %u --undo'\n", node,
+		       json_array_size(json_object_get(r, "moved")), iget(r, "remaining"), node);
+	}
+	json_decref(r);
+	return EXIT_OK;
+}
+
 static void config_print(const json_t *c)
 {
 	const char *sect, *key;
@@ -442,7 +573,7 @@ static void config_print(const json_t *c)
 
 static int do_config(int argc, char **argv)
 {
-	static const char *usage = "config show [FILE] | check FILE | dataplane-args [FILE]";
+	static const char *usage = "config show [FILE] | check FILE | dataplane-args [FILE] | reload";
 	struct herald_config c;
 	char err[512];
 	json_t *r;
@@ -461,6 +592,23 @@ static int do_config(int argc, char **argv)
 			json_out(r);
 		else
 			config_print(json_object_get(r, "config"));
+		json_decref(r);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "reload") == 0) {
+		if (file != NULL)
+			return fail(EXIT_USAGE, "config reload: unexpected argument '%s' (heraldd re-reads its own file)", file);
+		g.refused = EXIT_BAD_CONFIG; /* heraldd refuses a reload only for its file */
+		if ((rc = call(json_pack("{ss}", "cmd", "reload"), &r)))
+			return rc;
+		if (g.json) {
+			json_out(r);
+		} else {
+			char *list = json_dumps(json_object_get(r, "changed"), JSON_COMPACT);
+			printf("%s reloaded; changed: %s\n", sget(r, "file"),
+			       json_array_size(json_object_get(r, "changed")) ? list : "nothing");
+			free(list);
+		}
 		json_decref(r);
 		return EXIT_OK;
 	}
@@ -563,7 +711,7 @@ static int node_opts_parse(int argc, char **argv, int first, struct node_opts *o
 
 struct sub_state {
 	uint32_t seen;
-	bool snapshot_done;
+	bool snapshot_done, closed;
 };
 
 static json_t *bytes_json(const void *p, size_t n)
@@ -627,6 +775,18 @@ static void on_gap(void *u, uint32_t ctx, uint64_t expected, uint64_t next)
 	fflush(stdout);
 }
 
+/* The node closed the session (heraldctl clients kick, or the context moved): sub ends. */
+static void on_closed(void *u, uint32_t ctx)
+{
+	struct sub_state *st = u;
+	st->closed = true;
+	if (g.json)
+		printf("{\"event\":\"closed\",\"context\":%u}\n", ctx);
+	else
+		printf("[%u] -- the node closed the session --\n", ctx);
+	fflush(stdout);
+}
+
 static void on_error(void *u, uint32_t ctx, uint16_t code, const char *text, size_t len)
 {
 	(void)u;
@@ -653,7 +813,8 @@ static int do_sub(int argc, char **argv)
 	    (rc = locate(ctx, &o)))
 		return rc;
 	struct herald_callbacks cb = {.on_snapshot = on_snapshot, .on_snapshot_end = on_snapshot_end,
-				      .on_delta = on_delta, .on_gap = on_gap, .on_error = on_error, .user = &st};
+				      .on_delta = on_delta, .on_gap = on_gap, .on_error = on_error,
+				      .on_closed = on_closed, .user = &st};
 	struct herald_client_opts co = {.node = o.node, .auto_resync = 1};
 	struct herald_client *c = herald_client_open(&co, &cb);
 	if (c == NULL)
@@ -667,11 +828,13 @@ static int do_sub(int argc, char **argv)
 	uint64_t deadline = o.timeout_s > 0 ? mono_ms() + (uint64_t)(o.timeout_s * 1000) : UINT64_MAX;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	while (!quit && (o.count == 0 || st.seen < o.count) && mono_ms() < deadline)
+	while (!quit && !st.closed && (o.count == 0 || st.seen < o.count) && mono_ms() < deadline)
 		if ((rc = herald_client_poll(c, 50)) < 0 && rc != -EINTR && rc != -ECONNREFUSED)
 			break;
 	herald_unsubscribe(c, ctx);
 	herald_client_close(c);
+	if (st.closed)
+		return fail(EXIT_REFUSED, "sub: the node closed the session on context %u", ctx);
 	if (o.count > 0 && st.seen < o.count)
 		return fail(EXIT_NO_DATA, "sub: %u of %u message(s) from context %u before the timeout", st.seen,
 			    o.count, ctx);
@@ -723,12 +886,19 @@ static int do_pub(int argc, char **argv)
 static const struct cmd cmds[] = {
 	{"status", "", "the node: id, epoch, dataplane, contexts, sessions, peers, redirects", do_status},
 	{"nodes", "", "the cluster as this node sees it: state, epoch, weight, contexts per node", do_nodes},
-	{"contexts", "list | show CONTEXT | create CONTEXT [--policy replace|none|merge:OP] | evict CONTEXT",
-	 "where contexts live, their policy, keys and sessions; create or evict one on this node", do_contexts},
+	{"contexts", "list | show CONTEXT | create CONTEXT [--policy replace|none|merge:OP] | "
+	 "set-policy CONTEXT POLICY | evict CONTEXT",
+	 "where contexts live, their policy, keys and sessions; create, re-police or evict one on this node",
+	 do_contexts},
+	{"clients", "list [--context CONTEXT] | show SESSION | kick SESSION",
+	 "sessions on this node's dataplane: client, context, sequence, budget; close one", do_clients},
+	{"drain", "NODE [--undo]", "move every context off this node (NODE) and place none here until --undo",
+	 do_drain},
 	{"stats", "[--nonzero]", "every dataplane counter and drop reason, zero-copy vs copied, daemon counters",
 	 do_stats},
-	{"config", "show [FILE] | check FILE | dataplane-args [FILE]",
-	 "the running configuration (show), validate a file (check), the dataplane's command line", do_config},
+	{"config", "show [FILE] | check FILE | dataplane-args [FILE] | reload",
+	 "the running configuration (show), validate a file (check), the dataplane's command line, "
+	 "make heraldd re-read its file (reload)", do_config},
 	{"sub", "CONTEXT [--node A.B.C.D[:PORT]] [--count N] [--timeout S] [--ordered]",
 	 "print a context's snapshot, then every update, until Ctrl-C, N messages or S seconds", do_sub},
 	{"pub", "CONTEXT KEY VALUE [--node A.B.C.D[:PORT]]", "publish one KEY = VALUE to a context", do_pub},

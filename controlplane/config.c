@@ -93,6 +93,7 @@ static const struct key keys[] = {
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= HERALD_CONFIG_KEYS_MAX, "key_line has a slot per key");
 
 static const char *const drivers[] = {"pci", "af_xdp", "af_packet", "tap", "memif", "null"};
 #define NDRIVERS (sizeof(drivers) / sizeof(drivers[0]))
@@ -565,6 +566,7 @@ static int load(struct parse *p, const char *name, struct herald_config *out, ch
 		*out = herald_config_defaults;
 		return -EINVAL;
 	}
+	memcpy(p->c.key_line, p->key_line, sizeof(p->key_line));
 	*out = p->c;
 	return 0;
 }
@@ -610,6 +612,72 @@ int herald_config_load_string(const char *name, const char *text, struct herald_
 			      char *err, size_t errlen)
 {
 	return load_from(name, NULL, text, out, err, errlen);
+}
+
+/* Keys a running heraldd applies on reload; every other key needs a restart. */
+static const char *const live_keys[] = {
+	"node.name", "cluster.peer", "cluster.heartbeat_ms", "cluster.suspect_after",
+	"cluster.dead_after", "cluster.token_ttl_s", "cluster.capacity", "control.status_file",
+};
+
+int herald_config_reload_check(const struct herald_config *old, const struct herald_config *next,
+			       json_t **changed, char *err, size_t errlen)
+{
+	char name[64];
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		bool differs = memcmp((const char *)old + k->off, (const char *)next + k->off, k->size) != 0;
+		if (k->kind == K_PEER)
+			differs = old->npeers != next->npeers ||
+				  memcmp(old->peers, next->peers, next->npeers * sizeof(next->peers[0])) != 0;
+		if (k->kind == K_KEYFILE)
+			differs |= old->key_set != next->key_set || memcmp(old->key, next->key, sizeof(old->key)) != 0;
+		if (!differs)
+			continue;
+		snprintf(name, sizeof(name), "%s.%s", k->section, k->name);
+		bool live = false;
+		for (size_t l = 0; l < sizeof(live_keys) / sizeof(live_keys[0]); l++)
+			live |= strcmp(live_keys[l], name) == 0;
+		if (!live) {
+			int line = next->key_line[i] ? next->key_line[i] : old->key_line[i];
+			snprintf(err, errlen, "%s%s%.0d: [%s] %s: %s; it applies only when heraldd restarts, "
+				 "so nothing was applied", next->path, line ? ":" : "", line, k->section, k->name,
+				 next->key_line[i] ? "changed" : "removed");
+			json_decref(list);
+			return -EINVAL;
+		}
+		json_array_append_new(list, json_string(name));
+	}
+	if (changed != NULL)
+		*changed = list;
+	else
+		json_decref(list);
+	return 0;
+}
+
+struct sock_scan {
+	char *out;
+	size_t len;
+	bool found;
+};
+
+static int sock_scan(void *user, const char *section, const char *name, const char *value)
+{
+	struct sock_scan *s = user;
+	if (strcmp(section, "control") == 0 && strcmp(name, "socket") == 0 && strlen(value) < s->len) {
+		memcpy(s->out, value, strlen(value) + 1);
+		s->found = true;
+	}
+	return 1; /* keep going past errors: only this key matters here */
+}
+
+int herald_config_control_socket(const char *path, char *out, size_t len)
+{
+	struct sock_scan s = {.out = out, .len = len};
+	ini_parse(path, sock_scan, &s);
+	return s.found ? 0 : -ENOENT;
 }
 
 const char *herald_config_idle_name(enum herald_config_idle idle)

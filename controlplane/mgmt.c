@@ -6,6 +6,7 @@
  * heartbeats for long.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,9 @@
 
 #define A_CONTEXT 1u
 #define A_POLICY 2u
+#define A_SESSION 4u
+#define A_NODE 8u
+#define A_UNDO 16u
 
 static const struct {
 	const char *name;
@@ -35,6 +39,12 @@ static const struct {
 	[HERALD_MGMT_STATS] = {"stats", 0, 0},
 	[HERALD_MGMT_CONFIG] = {"config", 0, 0},
 	[HERALD_MGMT_LOCATE] = {"locate", A_CONTEXT, A_CONTEXT},
+	[HERALD_MGMT_SET_POLICY] = {"set_policy", A_CONTEXT | A_POLICY, A_CONTEXT | A_POLICY},
+	[HERALD_MGMT_SESSIONS] = {"clients", A_CONTEXT, 0},
+	[HERALD_MGMT_SESSION] = {"client", A_SESSION, A_SESSION},
+	[HERALD_MGMT_KICK] = {"kick", A_SESSION, A_SESSION},
+	[HERALD_MGMT_DRAIN] = {"drain", A_NODE | A_UNDO, A_NODE},
+	[HERALD_MGMT_RELOAD] = {"reload", 0, 0},
 };
 
 const char *herald_mgmt_cmd_name(enum herald_mgmt_cmd c)
@@ -44,7 +54,7 @@ const char *herald_mgmt_cmd_name(enum herald_mgmt_cmd c)
 
 json_t *herald_mgmt_error(const char *fmt, ...)
 {
-	char text[256];
+	char text[600];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
@@ -71,12 +81,30 @@ static int fields(json_t *o, struct herald_mgmt_req *out, char *err, size_t errl
 	json_object_foreach(o, name, v) {
 		if (strcmp(name, "cmd") == 0)
 			continue;
-		if (strcmp(name, "context") == 0 && (allowed & A_CONTEXT)) {
-			json_int_t i = json_integer_value(v);
-			if (!json_is_integer(v) || i < 0 || i > UINT32_MAX)
-				return refuse(err, errlen, "\"context\" must be an integer in 0..%u", UINT32_MAX);
-			out->context = (uint32_t)i;
-			seen |= A_CONTEXT;
+		static const struct {
+			const char *name;
+			unsigned bit;
+			size_t off;
+		} ints[] = {
+			{"context", A_CONTEXT, offsetof(struct herald_mgmt_req, context)},
+			{"session", A_SESSION, offsetof(struct herald_mgmt_req, session)},
+			{"node", A_NODE, offsetof(struct herald_mgmt_req, node)},
+		};
+		unsigned bit = 0;
+		for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]); k++)
+			if (strcmp(name, ints[k].name) == 0 && (allowed & ints[k].bit)) {
+				json_int_t i = json_integer_value(v);
+				if (!json_is_integer(v) || i < 0 || i > UINT32_MAX)
+					return refuse(err, errlen, "\"%s\" must be an integer in 0..%u", name, UINT32_MAX);
+				*(uint32_t *)((char *)out + ints[k].off) = (uint32_t)i;
+				seen |= bit = ints[k].bit;
+			}
+		if (bit != 0) {
+			out->has_context |= bit == A_CONTEXT;
+		} else if (strcmp(name, "undo") == 0 && (allowed & A_UNDO)) {
+			if (!json_is_boolean(v))
+				return refuse(err, errlen, "\"undo\" must be true or false");
+			out->undo = json_is_true(v);
 		} else if (strcmp(name, "policy") == 0 && (allowed & A_POLICY)) {
 			if (!json_is_string(v) || json_string_length(v) >= sizeof(out->policy))
 				return refuse(err, errlen, "\"policy\" must be a string of at most %zu characters",
@@ -87,8 +115,10 @@ static int fields(json_t *o, struct herald_mgmt_req *out, char *err, size_t errl
 			return refuse(err, errlen, "%s takes no field \"%s\"", cmds[out->cmd].name, name);
 		}
 	}
-	if ((cmds[out->cmd].needs & A_CONTEXT) && !(seen & A_CONTEXT))
-		return refuse(err, errlen, "%s needs \"context\"", cmds[out->cmd].name);
+	static const char *const names[] = {"context", "policy", "session", "node"};
+	for (unsigned k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		if ((cmds[out->cmd].needs & (1u << k)) && !(seen & (1u << k)))
+			return refuse(err, errlen, "%s needs \"%s\"", cmds[out->cmd].name, names[k]);
 	return 0;
 }
 

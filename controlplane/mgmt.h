@@ -31,13 +31,23 @@ enum herald_mgmt_cmd {
 	HERALD_MGMT_STATS,    /**< the dataplane's counters and drops, and the daemon's */
 	HERALD_MGMT_CONFIG,   /**< the configuration heraldd runs with */
 	HERALD_MGMT_LOCATE,   /**< where a client reaches a context (address, port) */
+	HERALD_MGMT_SET_POLICY, /**< change a live context's policy on this node's dataplane */
+	HERALD_MGMT_SESSIONS, /**< sessions on this node's dataplane (all, or one context's) */
+	HERALD_MGMT_SESSION,  /**< one session */
+	HERALD_MGMT_KICK,     /**< close one session (its client gets BYE) */
+	HERALD_MGMT_DRAIN,    /**< move every context off this node and place none here (undo: stop) */
+	HERALD_MGMT_RELOAD,   /**< re-read the config file; apply it whole or refuse it whole */
 	HERALD_MGMT_CMD_MAX
 };
 
 struct herald_mgmt_req {
 	enum herald_mgmt_cmd cmd;
-	uint32_t context; /**< context, create, evict, locate */
-	char policy[32];  /**< create; "" = the dataplane's policy for the id */
+	uint32_t context; /**< context, create, evict, locate, set_policy; clients: a filter */
+	bool has_context;
+	char policy[32];  /**< create; "" = the dataplane's policy for the id; set_policy */
+	uint32_t session; /**< client, kick: the id on the wire */
+	uint32_t node;    /**< drain */
+	bool undo;        /**< drain: stop draining */
 };
 
 /** Command name ("contexts"), or NULL. */

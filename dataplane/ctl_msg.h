@@ -27,6 +27,9 @@ enum herald_ctl_cmd {
 	HERALD_CTL_DEACTIVATE, /**< drop a context, its keys and sessions */
 	HERALD_CTL_CONTEXTS,   /**< list contexts: id, policy, keys, sessions */
 	HERALD_CTL_STATS,      /**< counters and drops */
+	HERALD_CTL_SET_POLICY, /**< change a live context's policy (docs/cli.md: what is kept) */
+	HERALD_CTL_SESSIONS,   /**< list sessions (all, or one context's) */
+	HERALD_CTL_KICK,       /**< close one session, telling its client (BYE) */
 	HERALD_CTL_CMD_MAX
 };
 
@@ -34,7 +37,10 @@ struct herald_ctl_req {
 	enum herald_ctl_cmd cmd;
 	uint32_t context;                      /**< activate, deactivate */
 	char policy[HERALD_CTL_POLICY_MAX];    /**< activate; "" = the dataplane's policy for the id */
-	uint16_t queue;                        /**< activate, deactivate; 0 unless given */
+	uint16_t queue;                        /**< activate, deactivate, set_policy; 0 unless given */
+	bool has_context;                      /**< sessions: list only @p context's */
+	uint32_t session;                      /**< kick: the session id clients see on the wire */
+	bool moved;                            /**< deactivate: tell each session's client to look again (ERROR MOVED) */
 };
 
 /** Command name ("activate"), or NULL. */
