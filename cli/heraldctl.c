@@ -662,6 +662,7 @@ static int do_config(int argc, char **argv)
 
 struct node_opts {
 	const char *node;
+	const char *seeds; /* sub: HELLO responders; the client follows the context when it moves */
 	char located[64];
 	uint32_t count;
 	double timeout_s;
@@ -692,6 +693,8 @@ static int node_opts_parse(int argc, char **argv, int first, struct node_opts *o
 			o->node = argv[++a];
 			if (herald_addr_parse(o->node, HERALD_UDP_PORT_BASE, &sa) < 0)
 				return fail(EXIT_USAGE, "--node: expected A.B.C.D[:PORT], got '%s'", o->node);
+		} else if (sub && strcmp(argv[a], "--seeds") == 0 && a + 1 < argc) {
+			o->seeds = argv[++a];
 		} else if (sub && strcmp(argv[a], "--count") == 0 && a + 1 < argc) {
 			if (parse_u32("--count", argv[++a], &o->count))
 				return EXIT_USAGE;
@@ -790,6 +793,14 @@ static void on_closed(void *u, uint32_t ctx)
 static void on_error(void *u, uint32_t ctx, uint16_t code, const char *text, size_t len)
 {
 	(void)u;
+	if (code == HERALD_ERR_MOVED) { /* drain: with --seeds the client looks the context up again */
+		if (g.json)
+			printf("{\"event\":\"moved\",\"context\":%u}\n", ctx);
+		else
+			printf("[%u] -- the context left its node (drain); looking it up again --\n", ctx);
+		fflush(stdout);
+		return;
+	}
 	fprintf(stderr, "heraldctl: node refused context %u: error %u: %.*s\n", ctx, code, (int)len, text);
 }
 
@@ -809,22 +820,27 @@ static int do_sub(int argc, char **argv)
 
 	if (argc < 2)
 		return fail(EXIT_USAGE, "sub: expected a CONTEXT id");
-	if ((rc = parse_u32("CONTEXT", argv[1], &ctx)) || (rc = node_opts_parse(argc, argv, 2, &o, true)) ||
-	    (rc = locate(ctx, &o)))
+	if ((rc = parse_u32("CONTEXT", argv[1], &ctx)) || (rc = node_opts_parse(argc, argv, 2, &o, true)))
+		return rc;
+	if (o.seeds != NULL && o.node != NULL)
+		return fail(EXIT_USAGE, "sub: --node and --seeds exclude each other");
+	if (o.seeds == NULL && (rc = locate(ctx, &o)))
 		return rc;
 	struct herald_callbacks cb = {.on_snapshot = on_snapshot, .on_snapshot_end = on_snapshot_end,
 				      .on_delta = on_delta, .on_gap = on_gap, .on_error = on_error,
 				      .on_closed = on_closed, .user = &st};
-	struct herald_client_opts co = {.node = o.node, .auto_resync = 1};
+	struct herald_client_opts co = {.node = o.node, .seeds = o.seeds, .auto_resync = 1};
+	const char *where = o.seeds ? o.seeds : o.node;
 	struct herald_client *c = herald_client_open(&co, &cb);
 	if (c == NULL)
-		return fail(EXIT_UNREACHABLE, "cannot open a client for %s: %s", o.node, strerror(errno));
+		return fail(o.seeds && errno == EINVAL ? EXIT_USAGE : EXIT_UNREACHABLE, "cannot open a client for %s: %s",
+			    where, strerror(errno));
 	if ((rc = herald_subscribe_ex(c, ctx, o.ordered ? HERALD_SUB_ORDERED : 0)) < 0) {
 		herald_client_close(c);
-		return fail(EXIT_UNREACHABLE, "subscribe to %u at %s: %s", ctx, o.node, strerror(-rc));
+		return fail(EXIT_UNREACHABLE, "subscribe to %u at %s: %s", ctx, where, strerror(-rc));
 	}
 	if (!g.json)
-		fprintf(stderr, "heraldctl: subscribed to context %u at %s (Ctrl-C ends)\n", ctx, o.node);
+		fprintf(stderr, "heraldctl: subscribed to context %u at %s (Ctrl-C ends)\n", ctx, where);
 	uint64_t deadline = o.timeout_s > 0 ? mono_ms() + (uint64_t)(o.timeout_s * 1000) : UINT64_MAX;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -899,8 +915,9 @@ static const struct cmd cmds[] = {
 	{"config", "show [FILE] | check FILE | dataplane-args [FILE] | reload",
 	 "the running configuration (show), validate a file (check), the dataplane's command line, "
 	 "make heraldd re-read its file (reload)", do_config},
-	{"sub", "CONTEXT [--node A.B.C.D[:PORT]] [--count N] [--timeout S] [--ordered]",
-	 "print a context's snapshot, then every update, until Ctrl-C, N messages or S seconds", do_sub},
+	{"sub", "CONTEXT [--node A.B.C.D[:PORT] | --seeds A[:P],B[:P]...] [--count N] [--timeout S] [--ordered]",
+	 "print a context's snapshot, then every update, until Ctrl-C, N messages or S seconds; "
+	 "with --seeds it follows the context to another node", do_sub},
 	{"pub", "CONTEXT KEY VALUE [--node A.B.C.D[:PORT]]", "publish one KEY = VALUE to a context", do_pub},
 	{NULL, NULL, NULL, NULL},
 };

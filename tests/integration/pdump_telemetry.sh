@@ -41,12 +41,12 @@ IFACE=$(grep -o 'net_af_packet[^ ]*' "$WORK/ports.txt" | head -n 1)
 [ -n "$IFACE" ] || fail "dpdk-dumpcap does not see the dataplane's af_packet port"
 dpdk-dumpcap --file-prefix="$HERALD_DP_PREFIX" -i "$IFACE" -w "$WORK/lab.pcap" -P >"$WORK/dumpcap.log" 2>&1 &
 CAP_PID=$!
-for _ in $(seq 1 100); do # it says so once the primary installed its callbacks
-	grep -q "Capturing on" "$WORK/dumpcap.log" && break
+for _ in $(seq 1 100); do # it counts once the primary installed its callbacks
+	grep -q "Packets captured" "$WORK/dumpcap.log" && break
 	kill -0 "$CAP_PID" 2>/dev/null || fail "dpdk-dumpcap exited: $(cat "$WORK/dumpcap.log")"
 	sleep 0.1
 done
-grep -q "Capturing on" "$WORK/dumpcap.log" || fail "dpdk-dumpcap did not start: $(cat "$WORK/dumpcap.log")"
+grep -q "Packets captured" "$WORK/dumpcap.log" || fail "dpdk-dumpcap did not start: $(cat "$WORK/dumpcap.log")"
 in_client ping -c 3 -i 0.2 -W 2 "$DATAPLANE_IP" >/dev/null || fail "no ping answer while capturing"
 for i in 1 2 3; do
 	in_client "$CTL" pub 300 "key$i" "captured-$i" --node "$NODE" >/dev/null || fail "pub $i"
