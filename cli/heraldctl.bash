@@ -10,16 +10,16 @@ _heraldctl()
 		cword=$COMP_CWORD
 	}
 	local commands="status nodes contexts clients drain stats config sub pub"
-	local global="--socket --config --json --help"
+	local global="--socket --remote --key-file --config --json --help"
 
 	case $prev in
-	--socket | --config)
+	--socket | --config | --key-file)
 		_filedir 2>/dev/null || COMPREPLY=($(compgen -f -- "$cur"))
 		return ;;
 	--policy)
 		COMPREPLY=($(compgen -W "replace none merge:add merge:max merge:min" -- "$cur"))
 		return ;;
-	--node | --seeds | --count | --timeout | --context)
+	--node | --seeds | --count | --timeout | --context | --remote)
 		return ;;
 	esac
 
@@ -27,7 +27,7 @@ _heraldctl()
 	local cmd="" sub="" i
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
-		--socket | --config) ((i++)) ;;
+		--socket | --config | --remote | --key-file) ((i++)) ;;
 		-*) ;;
 		*) if [ -z "$cmd" ]; then cmd=${words[i]}; elif [ -z "$sub" ]; then sub=${words[i]}; fi ;;
 		esac

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include <herald/client.h>
 #include <herald/proto.h>
@@ -48,6 +49,8 @@ enum {
 static struct {
 	const char *socket; /* NULL: from the config file, else HERALD_CONFIG_CTL_SOCK */
 	const char *config; /* NULL: HERALD_CONFIG_PATH if it exists */
+	const char *remote;   /* ADDR:PORT of heraldd's [control] remote endpoint, NULL = the Unix socket */
+	const char *key_file; /* the key it asks to be proven */
 	bool json;
 	int refused; /* exit code when heraldd refuses: EXIT_REFUSED unless a command says otherwise */
 } g = {.refused = EXIT_REFUSED};
@@ -108,58 +111,136 @@ static const char *socket_path(void)
 	return HERALD_CONFIG_CTL_SOCK;
 }
 
-/* One request to heraldd; *reply is the object with "ok" true. @return an exit code. */
-static int call(json_t *req, json_t **reply)
+/* Read one line into buf (REPLY_MAX); the newline becomes a NUL. @return its length, or -1. */
+static ssize_t line_read(int fd, char *buf, size_t *len)
+{
+	char *nl;
+	while ((nl = memchr(buf, '\n', *len)) == NULL) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (*len == REPLY_MAX || poll(&p, 1, CALL_TIMEOUT_MS) <= 0)
+			return -1;
+		ssize_t k = recv(fd, buf + *len, REPLY_MAX - *len, 0);
+		if (k <= 0)
+			return -1;
+		*len += (size_t)k;
+	}
+	*nl = '\0';
+	return nl - buf;
+}
+
+/*
+ * The remote endpoint: TCP, then prove the key. heraldd sends
+ * {"challenge":HEX}; the answer is {"auth":HEX}, HMAC-SHA-256 of the
+ * challenge's bytes under the key file's key. @return the fd, or -exit code.
+ */
+static int remote_connect(char *buf)
+{
+	struct sockaddr_in sa;
+	uint8_t key[HERALD_CONFIG_KEY_LEN], nonce[32], mac[crypto_auth_hmacsha256_BYTES];
+	char why[300], hex[2 * sizeof(mac) + 1], line[128];
+	size_t len = 0, n = 0;
+	int fd = -1, rc;
+
+	if (herald_addr_parse(g.remote, 0, &sa) < 0 || sa.sin_port == 0)
+		return -fail(EXIT_USAGE, "--remote: expected ADDR:PORT, got '%s'", g.remote);
+	if (g.key_file == NULL)
+		return -fail(EXIT_USAGE, "--remote needs --key-file (the [control] remote_key_file of that node)");
+	if (sodium_init() < 0 || herald_config_key_read(g.key_file, key, why, sizeof(why)) < 0)
+		return -fail(EXIT_USAGE, "--key-file: %s", why);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = fail(EXIT_UNREACHABLE, "cannot reach heraldd at %s: %s", g.remote, strerror(errno));
+		goto out;
+	}
+	ssize_t ll = line_read(fd, buf, &len);
+	json_t *o = ll < 0 ? NULL : json_loads(buf, 0, NULL);
+	const char *c = json_string_value(json_object_get(o, "challenge"));
+	if (c == NULL || sodium_hex2bin(nonce, sizeof(nonce), c, strlen(c), NULL, &n, NULL) != 0 || n != sizeof(nonce)) {
+		json_decref(o);
+		rc = fail(EXIT_UNREACHABLE, "heraldd at %s sent no challenge", g.remote);
+		goto out;
+	}
+	json_decref(o);
+	crypto_auth_hmacsha256(mac, nonce, sizeof(nonce), key);
+	sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
+	int k = snprintf(line, sizeof(line), "{\"auth\":\"%s\"}\n", hex);
+	len -= (size_t)ll + 1;
+	memmove(buf, buf + ll + 1, len);
+	if (send(fd, line, (size_t)k, MSG_NOSIGNAL) != k || (ll = line_read(fd, buf, &len)) < 0) {
+		rc = fail(EXIT_UNREACHABLE, "heraldd at %s closed the connection", g.remote);
+		goto out;
+	}
+	o = json_loads(buf, 0, NULL);
+	if (!json_is_true(json_object_get(o, "authenticated"))) {
+		const char *e = json_string_value(json_object_get(o, "error"));
+		rc = fail(EXIT_REFUSED, "heraldd at %s: %s", g.remote, e ? e : "authentication refused");
+		json_decref(o);
+		goto out;
+	}
+	json_decref(o);
+	sodium_memzero(key, sizeof(key));
+	return fd;
+out:
+	sodium_memzero(key, sizeof(key));
+	if (fd >= 0)
+		close(fd);
+	return -rc;
+}
+
+static int local_connect(void)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	const char *path = socket_path();
-	char *line = json_dumps(req, JSON_COMPACT), *buf = NULL;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -fail(EXIT_USAGE, "--socket: path longer than %zu characters", sizeof(sa.sun_path) - 1);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int rc = fail(EXIT_UNREACHABLE, "cannot reach heraldd at %s: %s (is it running with --ctl-sock? "
+			      "--socket PATH names another)", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -rc;
+	}
+	return fd;
+}
+
+/* One request to heraldd; *reply is the object with "ok" true. @return an exit code. */
+static int call(json_t *req, json_t **reply)
+{
+	const char *where = g.remote ? g.remote : socket_path();
+	char *line = json_dumps(req, JSON_COMPACT), *buf = malloc(REPLY_MAX);
 	size_t len = 0;
 	int fd = -1, rc = EXIT_UNREACHABLE;
 	json_error_t je;
 
 	json_decref(req);
 	*reply = NULL;
-	if (line == NULL)
-		return fail(EXIT_REFUSED, "out of memory");
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		rc = fail(EXIT_USAGE, "--socket: path longer than %zu characters", sizeof(sa.sun_path) - 1);
+	if (line == NULL || buf == NULL) {
+		rc = fail(EXIT_REFUSED, "out of memory");
 		goto out;
 	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = fail(EXIT_UNREACHABLE, "cannot reach heraldd at %s: %s (is it running with --ctl-sock? "
-			  "--socket PATH names another)", path, strerror(errno));
+	fd = g.remote ? remote_connect(buf) : local_connect();
+	if (fd < 0) {
+		rc = -fd;
+		fd = -1;
 		goto out;
 	}
 	size_t n = strlen(line);
 	line[n] = '\n'; /* json_dumps leaves room: the NUL */
 	if (send(fd, line, n + 1, MSG_NOSIGNAL) != (ssize_t)(n + 1)) {
-		rc = fail(EXIT_UNREACHABLE, "heraldd at %s: send: %s", path, strerror(errno));
+		rc = fail(EXIT_UNREACHABLE, "heraldd at %s: send: %s", where, strerror(errno));
 		goto out;
 	}
-	buf = malloc(REPLY_MAX);
-	if (buf == NULL) {
-		rc = fail(EXIT_REFUSED, "out of memory");
+	ssize_t ll = line_read(fd, buf, &len);
+	if (ll < 0) {
+		rc = fail(EXIT_UNREACHABLE, "heraldd at %s: no reply in %d ms, or the connection closed", where,
+			  CALL_TIMEOUT_MS);
 		goto out;
 	}
-	while (memchr(buf, '\n', len) == NULL) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (len == REPLY_MAX || poll(&p, 1, CALL_TIMEOUT_MS) <= 0) {
-			rc = fail(EXIT_UNREACHABLE, "heraldd at %s: no reply in %d ms", path, CALL_TIMEOUT_MS);
-			goto out;
-		}
-		ssize_t k = recv(fd, buf + len, REPLY_MAX - len, 0);
-		if (k <= 0) {
-			rc = fail(EXIT_UNREACHABLE, "heraldd at %s closed the connection", path);
-			goto out;
-		}
-		len += (size_t)k;
-	}
-	*reply = json_loadb(buf, (size_t)((char *)memchr(buf, '\n', len) - buf), 0, &je);
+	*reply = json_loadb(buf, (size_t)ll, 0, &je);
 	if (*reply == NULL) {
-		rc = fail(EXIT_UNREACHABLE, "heraldd at %s: reply is not JSON: %s", path, je.text);
+		rc = fail(EXIT_UNREACHABLE, "heraldd at %s: reply is not JSON: %s", where, je.text);
 	} else if (!json_is_true(json_object_get(*reply, "ok"))) {
 		const char *e = json_string_value(json_object_get(*reply, "error"));
 		rc = fail(g.refused, "%s", e ? e : "refused");
@@ -924,11 +1005,13 @@ static const struct cmd cmds[] = {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: heraldctl [--socket PATH] [--config FILE] [--json] COMMAND [ARGS]\n\n"
+	fprintf(out, "usage: heraldctl [--socket PATH | --remote ADDR:PORT --key-file FILE] [--config FILE] [--json] COMMAND [ARGS]\n\n"
 		"options:\n"
 		"  --socket PATH  heraldd's control socket (default: [control] socket of the config\n"
 		"                 file, else %s)\n"
 		"  --config FILE  the config file (default %s)\n"
+		"  --remote ADDR:PORT  heraldd's remote endpoint ([control] remote) instead of the socket\n"
+		"  --key-file FILE     with --remote: the key it asks to be proven ([control] remote_key_file)\n"
 		"  --json         machine-readable output (errors too, on stdout)\n"
 		"  --help         this text; COMMAND --help for one command\n\ncommands:\n",
 		HERALD_CONFIG_CTL_SOCK, HERALD_CONFIG_PATH);
@@ -943,6 +1026,8 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"config", required_argument, NULL, 'c'},
+		{"remote", required_argument, NULL, 'r'},
+		{"key-file", required_argument, NULL, 'k'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -958,6 +1043,12 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			g.config = optarg;
+			break;
+		case 'r':
+			g.remote = optarg;
+			break;
+		case 'k':
+			g.key_file = optarg;
 			break;
 		case 'j':
 			g.json = true;

@@ -62,6 +62,10 @@ struct herald_config {
 	/* [control] */
 	char control_sock[108];
 	char status_file[256];
+	struct sockaddr_in remote;  /**< sin_port 0: no remote heraldctl endpoint */
+	char remote_key_file[256];
+	uint8_t remote_key[HERALD_CONFIG_KEY_LEN]; /**< read from remote_key_file */
+	bool remote_key_set;
 	/* [metrics] */
 	struct sockaddr_in metrics; /**< sin_port 0: no metrics endpoint */
 	/** Line each key was set on, in the order of config.c's table; 0 = not set. */
@@ -117,6 +121,13 @@ int herald_config_reload_check(const struct herald_config *old, const struct her
  * @return 0 with @p out filled, or -ENOENT (no such key or file).
  */
 int herald_config_control_socket(const char *path, char *out, size_t len);
+
+/**
+ * Read a key file: exactly 2 * HERALD_CONFIG_KEY_LEN hex digits on one line
+ * (the cluster secret, the remote heraldctl key).
+ * @return 0, or -1 with @p why filled.
+ */
+int herald_config_key_read(const char *path, uint8_t key[HERALD_CONFIG_KEY_LEN], char *why, size_t len);
 
 /** "spin" or "sleep". */
 const char *herald_config_idle_name(enum herald_config_idle idle);

@@ -109,7 +109,7 @@ static struct {
 	uint64_t started_ns;
 	bool draining;      /* heraldctl drain: place nothing here, move every local context off */
 	json_t *drain_log;  /* while a drain request runs: the moves, for its reply */
-} d = {.hb_fd = -1, .hello_fd = -1, .routes_fd = -1, .secret_fd = -1, .mgmt = {.listen_fd = -1}};
+} d = {.hb_fd = -1, .hello_fd = -1, .routes_fd = -1, .secret_fd = -1, .mgmt = {.listen_fd = -1, .tcp_fd = -1}};
 
 static volatile sig_atomic_t quit, reload_asked;
 
@@ -1397,6 +1397,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "heraldd: control socket %s: %s\n", d.o.ctl_sock, strerror(-rc));
 		return 1;
 	}
+	if (d.have_cfg && d.cfg.remote.sin_port != 0 &&
+	    (rc = herald_mgmt_open_remote(&d.mgmt, &d.cfg.remote, d.cfg.remote_key)) < 0) {
+		fprintf(stderr, "heraldd: [control] remote port %u: %s\n", ntohs(d.cfg.remote.sin_port), strerror(-rc));
+		herald_mgmt_close(&d.mgmt);
+		return 1;
+	}
 	if (d.o.metrics.sin_port != 0 &&
 	    (d.metrics = herald_metrics_start(&d.o.metrics, metrics_render, NULL)) == NULL) {
 		fprintf(stderr, "heraldd: metrics on port %u: %s\n", ntohs(d.o.metrics.sin_port), strerror(errno));
@@ -1416,7 +1422,7 @@ int main(int argc, char **argv)
 	uint64_t next_hb = now, next_dp = now + DP_POLL_MS * MS, next_status = now, last_loop = now;
 	while (!quit) {
 		uint64_t tick_ns = d.o.params.heartbeat_interval_ns / 5; /* a reload may change it */
-		struct pollfd p[3 + HERALD_MGMT_CLIENTS + 1] = {{.fd = d.hb_fd, .events = POLLIN},
+		struct pollfd p[3 + HERALD_MGMT_POLLFDS] = {{.fd = d.hb_fd, .events = POLLIN},
 								{.fd = d.hello_fd, .events = POLLIN},
 								{.fd = d.metrics ? herald_metrics_fd(d.metrics) : -1, .events = POLLIN}};
 		unsigned nm = herald_mgmt_pollfds(&d.mgmt, p + 3);

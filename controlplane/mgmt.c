@@ -17,6 +17,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "ctl_msg.h"
 #include "mgmt.h"
 
@@ -157,7 +159,7 @@ int herald_mgmt_open(struct herald_mgmt *m, const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
-	m->listen_fd = -1;
+	m->listen_fd = m->tcp_fd = -1;
 	for (int i = 0; i < HERALD_MGMT_CLIENTS; i++)
 		m->c[i].fd = -1;
 	size_t n = strlen(path);
@@ -179,20 +181,67 @@ int herald_mgmt_open(struct herald_mgmt *m, const char *path)
 	return 0;
 }
 
+int herald_mgmt_open_remote(struct herald_mgmt *m, const struct sockaddr_in *addr,
+			    const uint8_t key[HERALD_MGMT_KEY_LEN])
+{
+	int one = 1;
+	if (sodium_init() < 0)
+		return -EIO;
+	memcpy(m->key, key, sizeof(m->key));
+	m->tcp_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (m->tcp_fd < 0)
+		return -errno;
+	setsockopt(m->tcp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(m->tcp_fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0 ||
+	    listen(m->tcp_fd, HERALD_MGMT_CLIENTS) < 0) {
+		int rc = -errno;
+		close(m->tcp_fd);
+		m->tcp_fd = -1;
+		return rc;
+	}
+	return 0;
+}
+
 unsigned herald_mgmt_pollfds(const struct herald_mgmt *m, struct pollfd *p)
 {
 	if (m->listen_fd < 0)
 		return 0;
 	p[0] = (struct pollfd){.fd = m->listen_fd, .events = POLLIN};
+	p[1] = (struct pollfd){.fd = m->tcp_fd, .events = POLLIN}; /* poll skips -1 */
 	for (int i = 0; i < HERALD_MGMT_CLIENTS; i++)
-		p[i + 1] = (struct pollfd){.fd = m->c[i].fd, .events = POLLIN};
-	return HERALD_MGMT_CLIENTS + 1;
+		p[i + 2] = (struct pollfd){.fd = m->c[i].fd, .events = POLLIN};
+	return HERALD_MGMT_POLLFDS;
+}
+
+/* A remote connection's first line: {"auth":HEX}, the HMAC of its challenge. */
+static json_t *auth_check(struct herald_mgmt *m, int i, const char *line, size_t len)
+{
+	uint8_t mac[crypto_auth_hmacsha256_BYTES];
+	json_t *o = json_loadb(line, len, 0, NULL);
+	const char *hex = json_string_value(json_object_get(o, "auth"));
+	size_t n = 0;
+	bool ok = hex != NULL && sodium_hex2bin(mac, sizeof(mac), hex, strlen(hex), NULL, &n, NULL) == 0 &&
+		  n == sizeof(mac) && crypto_auth_hmacsha256_verify(mac, m->c[i].nonce, sizeof(m->c[i].nonce), m->key) == 0;
+	json_decref(o);
+	if (!ok)
+		return NULL;
+	m->c[i].authed = true;
+	return json_pack("{sbsb}", "ok", 1, "authenticated", 1);
 }
 
 static void conn_close(struct herald_mgmt *m, int i)
 {
 	close(m->c[i].fd);
 	m->c[i].fd = -1;
+}
+
+static void challenge_send(struct herald_mgmt *m, int i)
+{
+	char hex[2 * HERALD_MGMT_KEY_LEN + 1];
+	randombytes_buf(m->c[i].nonce, sizeof(m->c[i].nonce));
+	sodium_bin2hex(hex, sizeof(hex), m->c[i].nonce, sizeof(m->c[i].nonce));
+	if (herald_ctl_reply_send(m->c[i].fd, json_pack("{ss}", "challenge", hex)) < 0)
+		conn_close(m, i);
 }
 
 static void conn_rx(struct herald_mgmt *m, int i, herald_mgmt_handler h, void *arg)
@@ -211,9 +260,19 @@ static void conn_rx(struct herald_mgmt *m, int i, herald_mgmt_handler h, void *a
 	char *nl;
 	while ((nl = memchr(m->c[i].buf, '\n', m->c[i].len)) != NULL) {
 		size_t ll = (size_t)(nl - m->c[i].buf);
-		json_t *r = herald_mgmt_parse(m->c[i].buf, ll, &req, err, sizeof(err)) < 0
-				    ? herald_mgmt_error("%s", err)
-				    : h(&req, arg);
+		json_t *r;
+		if (!m->c[i].authed) {
+			if ((r = auth_check(m, i, m->c[i].buf, ll)) == NULL) {
+				herald_ctl_reply_send(m->c[i].fd, herald_mgmt_error(
+					"authentication failed: expected {\"auth\":HEX}, the HMAC-SHA-256 of the challenge "
+					"under the [control] remote_key_file key"));
+				conn_close(m, i);
+				return;
+			}
+		} else {
+			r = herald_mgmt_parse(m->c[i].buf, ll, &req, err, sizeof(err)) < 0 ? herald_mgmt_error("%s", err)
+											  : h(&req, arg);
+		}
 		if (r == NULL)
 			r = herald_mgmt_error("out of memory");
 		if (herald_ctl_reply_send(m->c[i].fd, r) < 0) {
@@ -232,10 +291,12 @@ static void conn_rx(struct herald_mgmt *m, int i, herald_mgmt_handler h, void *a
 void herald_mgmt_service(struct herald_mgmt *m, const struct pollfd *p, unsigned n,
 			 herald_mgmt_handler h, void *arg)
 {
-	if (m->listen_fd < 0 || n < HERALD_MGMT_CLIENTS + 1)
+	if (m->listen_fd < 0 || n < HERALD_MGMT_POLLFDS)
 		return;
-	if (p[0].revents & POLLIN) {
-		int fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	for (int l = 0; l < 2; l++) {
+		if (!(p[l].revents & POLLIN))
+			continue;
+		int fd = accept4(l ? m->tcp_fd : m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		int slot = -1;
 		for (int i = 0; i < HERALD_MGMT_CLIENTS && fd >= 0 && slot < 0; i++)
 			if (m->c[i].fd < 0)
@@ -250,11 +311,14 @@ void herald_mgmt_service(struct herald_mgmt *m, const struct pollfd *p, unsigned
 		} else if (fd >= 0) {
 			m->c[slot].fd = fd;
 			m->c[slot].len = 0;
+			m->c[slot].authed = l == 0;
+			if (l == 1)
+				challenge_send(m, slot);
 		}
 	}
 	for (int i = 0; i < HERALD_MGMT_CLIENTS; i++)
-		if (m->c[i].fd >= 0 && p[i + 1].fd == m->c[i].fd &&
-		    (p[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
+		if (m->c[i].fd >= 0 && p[i + 2].fd == m->c[i].fd &&
+		    (p[i + 2].revents & (POLLIN | POLLHUP | POLLERR)))
 			conn_rx(m, i, h, arg);
 }
 
@@ -268,4 +332,9 @@ void herald_mgmt_close(struct herald_mgmt *m)
 		m->listen_fd = -1;
 		unlink(m->path);
 	}
+	if (m->tcp_fd >= 0) {
+		close(m->tcp_fd);
+		m->tcp_fd = -1;
+	}
+	sodium_memzero(m->key, sizeof(m->key));
 }

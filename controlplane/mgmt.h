@@ -10,6 +10,7 @@
 #ifndef HERALD_MGMT_H
 #define HERALD_MGMT_H
 
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -64,11 +65,20 @@ int herald_mgmt_parse(const char *line, size_t len, struct herald_mgmt_req *out,
 /** Handler: the reply object for a checked request (the server frees it). */
 typedef json_t *(*herald_mgmt_handler)(const struct herald_mgmt_req *req, void *arg);
 
+/** Bytes of the remote endpoint's key and of each connection's challenge. */
+#define HERALD_MGMT_KEY_LEN 32
+/** pollfds herald_mgmt_pollfds() fills at most: two listeners and the connections. */
+#define HERALD_MGMT_POLLFDS (HERALD_MGMT_CLIENTS + 2)
+
 struct herald_mgmt {
-	int listen_fd;
+	int listen_fd; /* the Unix socket */
+	int tcp_fd;    /* the remote endpoint, -1 = none */
 	char path[108];
+	uint8_t key[HERALD_MGMT_KEY_LEN];
 	struct {
 		int fd;
+		bool authed; /* Unix connections are; TCP ones once they answered the challenge */
+		uint8_t nonce[HERALD_MGMT_KEY_LEN];
 		size_t len;
 		char buf[HERALD_MGMT_LINE_MAX];
 	} c[HERALD_MGMT_CLIENTS];
@@ -79,7 +89,17 @@ struct herald_mgmt {
  * @return 0 or -errno.
  */
 int herald_mgmt_open(struct herald_mgmt *m, const char *path);
-/** Fill up to 1 + HERALD_MGMT_CLIENTS pollfds. @return how many. */
+/**
+ * Also listen on TCP @p addr for remote heraldctl. A connection is sent
+ * {"challenge":HEX} (32 random bytes) and must answer {"auth":HEX}, the
+ * HMAC-SHA-256 of those bytes under @p key, before any request; a wrong or
+ * missing answer is refused and the connection closed. This proves the key,
+ * it does not encrypt: use it on a management network or through a tunnel.
+ * @return 0 or -errno.
+ */
+int herald_mgmt_open_remote(struct herald_mgmt *m, const struct sockaddr_in *addr,
+			    const uint8_t key[HERALD_MGMT_KEY_LEN]);
+/** Fill up to HERALD_MGMT_POLLFDS pollfds. @return how many. */
 unsigned herald_mgmt_pollfds(const struct herald_mgmt *m, struct pollfd *p);
 /** Accept, read and answer what @p p (from herald_mgmt_pollfds) says is ready. */
 void herald_mgmt_service(struct herald_mgmt *m, const struct pollfd *p, unsigned n,

@@ -10,6 +10,7 @@
 CTL="$HERALD_BUILD/cli/heraldctl"
 HPORT=$((18000 + $$ % 1000))
 MPORT=$((HPORT + 500))
+RPORT=$((HPORT + 700))
 HD_PID=
 SUB_PID=
 trap '[ -z "$HD_PID" ] || kill -9 "$HD_PID" 2>/dev/null || true
@@ -17,6 +18,8 @@ trap '[ -z "$HD_PID" ] || kill -9 "$HD_PID" 2>/dev/null || true
 command -v jq >/dev/null || fail "jq is missing (scripts/deps installs it)"
 command -v promtool >/dev/null || fail "promtool is missing (scripts/deps installs prometheus)"
 
+head -c 32 /dev/urandom | xxd -p -c 64 >"$WORK/remote.key"
+head -c 32 /dev/urandom | xxd -p -c 64 >"$WORK/wrong.key"
 cat >"$WORK/herald.conf" <<EOF
 [node]
 id = 1
@@ -34,6 +37,8 @@ xdp_pin_dir =
 [control]
 socket = $WORK/hd.sock
 status_file = $WORK/st.json
+remote = 127.0.0.1:$RPORT
+remote_key_file = $WORK/remote.key
 [metrics]
 listen = 127.0.0.1:$MPORT
 EOF
@@ -249,12 +254,35 @@ grep -q '^herald_daemon_dataplane_request_seconds_count ' "$WORK/metrics.txt" ||
 echo "metrics: $(grep -vc '^#' "$WORK/metrics.txt") samples, promtool ok"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/other")" = 404 ] || fail "not 404 off /metrics"
 
+echo "== remote endpoint (TCP, HMAC challenge)"
+R() { "$CTL" --remote "127.0.0.1:$RPORT" "$@"; }
+expect 0 R --key-file "$WORK/remote.key" --json status
+jqt '.node == 1 and .dataplane.connected'
+expect 0 R --key-file "$WORK/remote.key" contexts list
+echo "$OUT"
+expect 1 R --key-file "$WORK/wrong.key" status
+grep -q "authentication failed" <<<"$OUT" || fail "a wrong key was not refused: $OUT"
+expect 1 R --key-file "$WORK/wrong.key" --json status
+jqt '.ok == false and .exit == 1'
+expect 2 R status
+grep -q "needs --key-file" <<<"$OUT" || fail "--remote without a key: $OUT"
+expect 2 "$CTL" --remote nowhere --key-file "$WORK/remote.key" status
+# a client that skips the challenge gets nothing but the refusal
+exec 3<>"/dev/tcp/127.0.0.1/$RPORT"
+read -r -t 5 challenge <&3 || fail "no challenge"
+jq -e '.challenge | length == 64' <<<"$challenge" >/dev/null || fail "challenge: $challenge"
+echo '{"cmd":"status"}' >&3
+read -r -t 5 answer <&3 || fail "no answer to a request without auth"
+exec 3<&-
+jq -e '.ok == false and (.error | test("authentication failed"))' <<<"$answer" >/dev/null || fail "unauthenticated request: $answer"
+echo "remote: the right key is served, a wrong or missing one refused"
+
 echo "== config show"
 expect 0 H config show
 echo "$OUT" | head -5
 grep -q "^id = 1$" <<<"$OUT" || fail "config show: $OUT"
 expect 0 H --json config show
-jqt '.config.node.id == 1 and .config.metrics.listen != null'
+jqt '.config.node.id == 1 and .config.metrics.listen != null and .config.control.remote != null'
 
 echo "== evict"
 expect 0 H contexts evict 101
@@ -291,7 +319,7 @@ broken badkey "badkey.conf:3: \[node\] nmae: unknown key"
 sed 's/^idle = sleep$/idle = lazy/' "$WORK/herald.conf" >"$WORK/badvalue.conf"
 broken badvalue "badvalue.conf:8: \[dataplane\] idle: expected spin or sleep, got 'lazy'"
 head -c -1 "$WORK/herald.conf" >"$WORK/torn.conf"
-broken torn "torn.conf:18: .*torn write"
+broken torn "torn.conf:20: .*torn write"
 grep -v '^listen = 127.0.0.1:'"$HPORT" "$WORK/herald.conf" >"$WORK/missing.conf"
 broken missing "missing.conf: \[cluster\] listen: missing"
 expect 4 "$CTL" config check "$WORK/absent.conf"

@@ -58,14 +58,14 @@ CAP_PID=
 cat "$WORK/dumpcap.log"
 
 echo "== tshark -r"
-tshark -r "$WORK/lab.pcap" >"$WORK/lab.txt" 2>&1 || fail "tshark cannot read the capture: $(cat "$WORK/lab.txt")"
+tshark -r "$WORK/lab.pcap" >"$WORK/lab.txt" 2>"$WORK/tshark.err" || fail "tshark cannot read the capture: $(cat "$WORK/tshark.err")"
 head -n 12 "$WORK/lab.txt"
 echo "... $(wc -l <"$WORK/lab.txt") frames in all"
-requests=$(tshark -r "$WORK/lab.pcap" -Y "icmp.type == 8 && ip.dst == $DATAPLANE_IP" | wc -l)
-replies=$(tshark -r "$WORK/lab.pcap" -Y "icmp.type == 0 && ip.src == $DATAPLANE_IP" | wc -l)
+requests=$(tshark -r "$WORK/lab.pcap" -Y "icmp.type == 8 && ip.dst == $DATAPLANE_IP" 2>/dev/null | wc -l)
+replies=$(tshark -r "$WORK/lab.pcap" -Y "icmp.type == 0 && ip.src == $DATAPLANE_IP" 2>/dev/null | wc -l)
 [ "$requests" -ge 3 ] && [ "$replies" -ge 3 ] || fail "capture holds $requests echo requests and $replies replies, expected 3 each"
 # herald has no dissector: the UDP payloads to port 7400 hold the published values
-payloads=$(tshark -r "$WORK/lab.pcap" -Y "udp.dstport == 7400 && ip.dst == $DATAPLANE_IP" -T fields -e data |
+payloads=$(tshark -r "$WORK/lab.pcap" -Y "udp.dstport == 7400 && ip.dst == $DATAPLANE_IP" -T fields -e data 2>/dev/null |
 	xxd -r -p | tr -c '[:print:]' '\n' | grep -o 'captured-[0-9]' | sort -u | tr '\n' ' ')
 [ "$payloads" = "captured-1 captured-2 captured-3 " ] || fail "PUBLISHes in the capture: '$payloads'"
 
