@@ -75,8 +75,9 @@ OUT=$(H1 --json drain 1 --undo) || fail "undo: $OUT"
 jqt "$OUT" '.draining == false'
 wait_for 10 bash -c "'$CTL' --socket '$WORK/hd2.sock' --json nodes | jq -e '.nodes[] | select(.id == 1) | .weight > 0' >/dev/null" ||
 	fail "node 1's weight did not come back: $(H2 nodes)"
-OUT=$(H2 --json drain 1)
-jqt "$OUT" '.ok == false'
+rc=0; OUT=$(H2 --json drain 1) || rc=$?
+[ "$rc" = 1 ] || fail "drain of node 1 at node 2's heraldd exited $rc, expected 1: $OUT"
+jqt "$OUT" '.ok == false and .exit == 1'
 echo "$OUT" | jq -r .error
 
 kill "$SUB_PID" 2>/dev/null || true
