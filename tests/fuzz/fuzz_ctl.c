@@ -22,6 +22,7 @@ static void check(int cond)
 static int same(const struct herald_ctl_req *a, const struct herald_ctl_req *b)
 {
 	return a->cmd == b->cmd && a->context == b->context && a->queue == b->queue &&
+	       a->has_context == b->has_context && a->session == b->session && a->moved == b->moved &&
 	       strcmp(a->policy, b->policy) == 0;
 }
 
