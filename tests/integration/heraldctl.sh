@@ -306,6 +306,20 @@ expect 3 "$CTL" --socket "$WORK/nothing.sock" status
 expect 3 "$CTL" --socket "$WORK/nothing.sock" --json status
 jqt '.ok == false and .exit == 3'
 
+echo "== bash completion"
+# complete WORDS...: what cli/heraldctl.bash offers for the last (partial) word
+complete_words() {
+	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _heraldctl; echo "${COMPREPLY[*]}"' \
+		_ "$HERALD_ROOT/cli/heraldctl.bash" "$@"
+}
+[ "$(complete_words heraldctl cl)" = clients ] || fail "completion of 'cl': $(complete_words heraldctl cl)"
+grep -qw set-policy <<<"$(complete_words heraldctl contexts "")" || fail "completion lacks set-policy"
+grep -qw merge:add <<<"$(complete_words heraldctl contexts set-policy 5 "")" || fail "completion lacks policies"
+grep -qw kick <<<"$(complete_words heraldctl clients "")" || fail "completion lacks clients kick"
+grep -qw reload <<<"$(complete_words heraldctl config "")" || fail "completion lacks config reload"
+[ "$(complete_words heraldctl drain 1 --u)" = --undo ] || fail "completion lacks drain --undo"
+[ "$(complete_words heraldctl --rem)" = --remote ] || fail "completion lacks --remote"
+
 echo "== broken config files"
 broken() { # NAME EXPECTED-TEXT: config check and heraldd both refuse $WORK/NAME.conf
 	expect 4 "$CTL" config check "$WORK/$1.conf"
