@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include <herald/client.h>
 #include <herald/proto.h>
@@ -48,8 +49,11 @@ enum {
 static struct {
 	const char *socket; /* NULL: from the config file, else HERALD_CONFIG_CTL_SOCK */
 	const char *config; /* NULL: HERALD_CONFIG_PATH if it exists */
+	const char *remote;   /* ADDR:PORT of heraldd's [control] remote endpoint, NULL = the Unix socket */
+	const char *key_file; /* the key it asks to be proven */
 	bool json;
-} g;
+	int refused; /* exit code when heraldd refuses: EXIT_REFUSED unless a command says otherwise */
+} g = {.refused = EXIT_REFUSED};
 
 static const char *const counter_help[HERALD_CTR_MAX] = {
 #define HERALD_X_HELP(name, help) help,
@@ -98,71 +102,148 @@ static void json_out(json_t *o)
 
 static const char *socket_path(void)
 {
-	static struct herald_config c;
-	char err[512];
+	static char path[108];
 	if (g.socket != NULL)
 		return g.socket;
-	const char *file = g.config ? g.config : HERALD_CONFIG_PATH;
-	if ((g.config != NULL || access(file, R_OK) == 0) && herald_config_load(file, &c, err, sizeof(err)) == 0)
-		return c.control_sock;
+	/* The key alone: a file that is being edited (config reload) may be invalid elsewhere. */
+	if (herald_config_control_socket(g.config ? g.config : HERALD_CONFIG_PATH, path, sizeof(path)) == 0)
+		return path;
 	return HERALD_CONFIG_CTL_SOCK;
+}
+
+/* Read one line into buf (REPLY_MAX); the newline becomes a NUL. @return its length, or -1. */
+static ssize_t line_read(int fd, char *buf, size_t *len)
+{
+	char *nl;
+	while ((nl = memchr(buf, '\n', *len)) == NULL) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (*len == REPLY_MAX || poll(&p, 1, CALL_TIMEOUT_MS) <= 0)
+			return -1;
+		ssize_t k = recv(fd, buf + *len, REPLY_MAX - *len, 0);
+		if (k <= 0)
+			return -1;
+		*len += (size_t)k;
+	}
+	*nl = '\0';
+	return nl - buf;
+}
+
+/*
+ * The remote endpoint: TCP, then prove the key. heraldd sends
+ * {"challenge":HEX}; the answer is {"auth":HEX}, HMAC-SHA-256 of the
+ * challenge's bytes under the key file's key. @return the fd, or -exit code.
+ */
+static int remote_connect(char *buf)
+{
+	struct sockaddr_in sa;
+	uint8_t key[HERALD_CONFIG_KEY_LEN], nonce[32], mac[crypto_auth_hmacsha256_BYTES];
+	char why[300], hex[2 * sizeof(mac) + 1], line[128];
+	size_t len = 0, n = 0;
+	int fd = -1, rc;
+
+	if (herald_addr_parse(g.remote, 0, &sa) < 0 || sa.sin_port == 0)
+		return -fail(EXIT_USAGE, "--remote: expected ADDR:PORT, got '%s'", g.remote);
+	if (g.key_file == NULL)
+		return -fail(EXIT_USAGE, "--remote needs --key-file (the [control] remote_key_file of that node)");
+	if (sodium_init() < 0 || herald_config_key_read(g.key_file, key, why, sizeof(why)) < 0)
+		return -fail(EXIT_USAGE, "--key-file: %s", why);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = fail(EXIT_UNREACHABLE, "cannot reach heraldd at %s: %s", g.remote, strerror(errno));
+		goto out;
+	}
+	ssize_t ll = line_read(fd, buf, &len);
+	json_t *o = ll < 0 ? NULL : json_loads(buf, 0, NULL);
+	const char *c = json_string_value(json_object_get(o, "challenge"));
+	if (c == NULL || sodium_hex2bin(nonce, sizeof(nonce), c, strlen(c), NULL, &n, NULL) != 0 || n != sizeof(nonce)) {
+		json_decref(o);
+		rc = fail(EXIT_UNREACHABLE, "heraldd at %s sent no challenge", g.remote);
+		goto out;
+	}
+	json_decref(o);
+	crypto_auth_hmacsha256(mac, nonce, sizeof(nonce), key);
+	sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
+	int k = snprintf(line, sizeof(line), "{\"auth\":\"%s\"}\n", hex);
+	len -= (size_t)ll + 1;
+	memmove(buf, buf + ll + 1, len);
+	if (send(fd, line, (size_t)k, MSG_NOSIGNAL) != k || (ll = line_read(fd, buf, &len)) < 0) {
+		rc = fail(EXIT_UNREACHABLE, "heraldd at %s closed the connection", g.remote);
+		goto out;
+	}
+	o = json_loads(buf, 0, NULL);
+	if (!json_is_true(json_object_get(o, "authenticated"))) {
+		const char *e = json_string_value(json_object_get(o, "error"));
+		rc = fail(EXIT_REFUSED, "heraldd at %s: %s", g.remote, e ? e : "authentication refused");
+		json_decref(o);
+		goto out;
+	}
+	json_decref(o);
+	sodium_memzero(key, sizeof(key));
+	return fd;
+out:
+	sodium_memzero(key, sizeof(key));
+	if (fd >= 0)
+		close(fd);
+	return -rc;
+}
+
+static int local_connect(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *path = socket_path();
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -fail(EXIT_USAGE, "--socket: path longer than %zu characters", sizeof(sa.sun_path) - 1);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int rc = fail(EXIT_UNREACHABLE, "cannot reach heraldd at %s: %s (is it running with --ctl-sock? "
+			      "--socket PATH names another)", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -rc;
+	}
+	return fd;
 }
 
 /* One request to heraldd; *reply is the object with "ok" true. @return an exit code. */
 static int call(json_t *req, json_t **reply)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	const char *path = socket_path();
-	char *line = json_dumps(req, JSON_COMPACT), *buf = NULL;
+	const char *where = g.remote ? g.remote : socket_path();
+	char *line = json_dumps(req, JSON_COMPACT), *buf = malloc(REPLY_MAX);
 	size_t len = 0;
 	int fd = -1, rc = EXIT_UNREACHABLE;
 	json_error_t je;
 
 	json_decref(req);
 	*reply = NULL;
-	if (line == NULL)
-		return fail(EXIT_REFUSED, "out of memory");
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		rc = fail(EXIT_USAGE, "--socket: path longer than %zu characters", sizeof(sa.sun_path) - 1);
+	if (line == NULL || buf == NULL) {
+		rc = fail(EXIT_REFUSED, "out of memory");
 		goto out;
 	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = fail(EXIT_UNREACHABLE, "cannot reach heraldd at %s: %s (is it running with --ctl-sock? "
-			  "--socket PATH names another)", path, strerror(errno));
+	fd = g.remote ? remote_connect(buf) : local_connect();
+	if (fd < 0) {
+		rc = -fd;
+		fd = -1;
 		goto out;
 	}
 	size_t n = strlen(line);
 	line[n] = '\n'; /* json_dumps leaves room: the NUL */
 	if (send(fd, line, n + 1, MSG_NOSIGNAL) != (ssize_t)(n + 1)) {
-		rc = fail(EXIT_UNREACHABLE, "heraldd at %s: send: %s", path, strerror(errno));
+		rc = fail(EXIT_UNREACHABLE, "heraldd at %s: send: %s", where, strerror(errno));
 		goto out;
 	}
-	buf = malloc(REPLY_MAX);
-	if (buf == NULL) {
-		rc = fail(EXIT_REFUSED, "out of memory");
+	ssize_t ll = line_read(fd, buf, &len);
+	if (ll < 0) {
+		rc = fail(EXIT_UNREACHABLE, "heraldd at %s: no reply in %d ms, or the connection closed", where,
+			  CALL_TIMEOUT_MS);
 		goto out;
 	}
-	while (memchr(buf, '\n', len) == NULL) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (len == REPLY_MAX || poll(&p, 1, CALL_TIMEOUT_MS) <= 0) {
-			rc = fail(EXIT_UNREACHABLE, "heraldd at %s: no reply in %d ms", path, CALL_TIMEOUT_MS);
-			goto out;
-		}
-		ssize_t k = recv(fd, buf + len, REPLY_MAX - len, 0);
-		if (k <= 0) {
-			rc = fail(EXIT_UNREACHABLE, "heraldd at %s closed the connection", path);
-			goto out;
-		}
-		len += (size_t)k;
-	}
-	*reply = json_loadb(buf, (size_t)((char *)memchr(buf, '\n', len) - buf), 0, &je);
+	*reply = json_loadb(buf, (size_t)ll, 0, &je);
 	if (*reply == NULL) {
-		rc = fail(EXIT_UNREACHABLE, "heraldd at %s: reply is not JSON: %s", path, je.text);
+		rc = fail(EXIT_UNREACHABLE, "heraldd at %s: reply is not JSON: %s", where, je.text);
 	} else if (!json_is_true(json_object_get(*reply, "ok"))) {
 		const char *e = json_string_value(json_object_get(*reply, "error"));
-		rc = fail(EXIT_REFUSED, "%s", e ? e : "refused");
+		rc = fail(g.refused, "%s", e ? e : "refused");
 		json_decref(*reply);
 		*reply = NULL;
 	} else {
@@ -184,6 +265,13 @@ static int parse_u32(const char *what, const char *text, uint32_t *out)
 	if (errno || end == text || *end || text[0] == '-' || v > UINT32_MAX)
 		return fail(EXIT_USAGE, "%s: expected an integer in 0..%u, got '%s'", what, UINT32_MAX, text);
 	*out = (uint32_t)v;
+	return EXIT_OK;
+}
+
+static int policy_check(const char *what, const char *p)
+{
+	if (strcmp(p, "replace") != 0 && strcmp(p, "none") != 0 && strncmp(p, "merge:", 6) != 0)
+		return fail(EXIT_USAGE, "%s: expected replace, none or merge:OP (add, max, min...), got '%s'", what, p);
 	return EXIT_OK;
 }
 
@@ -307,7 +395,8 @@ static void context_header(void)
 
 static int do_contexts(int argc, char **argv)
 {
-	static const char *usage = "contexts list | show CONTEXT | create CONTEXT [--policy P] | evict CONTEXT";
+	static const char *usage = "contexts list | show CONTEXT | create CONTEXT [--policy P] | "
+				   "set-policy CONTEXT POLICY | evict CONTEXT";
 	const char *sub = argc > 1 ? argv[1] : "list";
 	json_t *r, *c;
 	uint32_t id = 0;
@@ -331,19 +420,33 @@ static int do_contexts(int argc, char **argv)
 		json_decref(r);
 		return EXIT_OK;
 	}
-	if (strcmp(sub, "show") != 0 && strcmp(sub, "create") != 0 && strcmp(sub, "evict") != 0)
+	if (strcmp(sub, "show") != 0 && strcmp(sub, "create") != 0 && strcmp(sub, "evict") != 0 &&
+	    strcmp(sub, "set-policy") != 0)
 		return fail(EXIT_USAGE, "contexts: unknown subcommand '%s': expected %s", sub, usage);
 	if (argc < 3)
 		return fail(EXIT_USAGE, "contexts %s: expected a CONTEXT id", sub);
 	if ((rc = parse_u32("CONTEXT", argv[2], &id)))
 		return rc;
 	json_t *req = json_pack("{sssI}", "cmd", strcmp(sub, "show") == 0 ? "context" : sub, "context", (json_int_t)id);
+	if (strcmp(sub, "set-policy") == 0) {
+		json_object_set_new(req, "cmd", json_string("set_policy"));
+		if (argc != 4) {
+			json_decref(req);
+			return fail(EXIT_USAGE, "contexts set-policy: expected CONTEXT POLICY");
+		}
+		if ((rc = policy_check("POLICY", argv[3]))) {
+			json_decref(req);
+			return rc;
+		}
+		json_object_set_new(req, "policy", json_string(argv[3]));
+		argc = 3;
+	}
 	for (int a = 3; a < argc; a++) {
 		if (strcmp(sub, "create") == 0 && strcmp(argv[a], "--policy") == 0 && a + 1 < argc) {
 			const char *p = argv[++a];
-			if (strcmp(p, "replace") != 0 && strcmp(p, "none") != 0 && strncmp(p, "merge:", 6) != 0) {
+			if ((rc = policy_check("--policy", p))) {
 				json_decref(req);
-				return fail(EXIT_USAGE, "--policy: expected replace, none or merge:OP (add, max, min...), got '%s'", p);
+				return rc;
 			}
 			json_object_set_new(req, "policy", json_string(p));
 		} else {
@@ -359,6 +462,10 @@ static int do_contexts(int argc, char **argv)
 		c = json_object_get(r, "context");
 		context_header();
 		context_row(c);
+	} else if (strcmp(sub, "set-policy") == 0) {
+		printf("context %u on node %" JSON_INTEGER_FORMAT ": policy %s -> %s; %" JSON_INTEGER_FORMAT
+		       " key(s) and %" JSON_INTEGER_FORMAT " session(s) kept, the next publish applies it\n",
+		       id, iget(r, "node"), sget(r, "previous"), sget(r, "policy"), iget(r, "keys"), iget(r, "sessions"));
 	} else if (strcmp(sub, "create") == 0) {
 		printf("context %u %s on node %" JSON_INTEGER_FORMAT " with policy %s\n", id,
 		       json_is_true(json_object_get(r, "created")) ? "created" : "already active",
@@ -415,6 +522,111 @@ static int do_stats(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static void client_row(const json_t *c)
+{
+	printf("%-10" JSON_INTEGER_FORMAT " %-10" JSON_INTEGER_FORMAT " %-21s %10" JSON_INTEGER_FORMAT
+	       " %-9s %-10s %6" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT "\n",
+	       iget(c, "session"), iget(c, "context"), sget(c, "client"), iget(c, "seq"),
+	       json_is_true(json_object_get(c, "confirmed")) ? "yes" : "pending",
+	       iget(c, "budget") == 0 ? "unlimited" : json_is_true(json_object_get(c, "credit_mode")) ? "credits" : "rate",
+	       iget(c, "dirty_keys"), iget(c, "idle_ms"), iget(c, "queue"));
+}
+
+static void client_header(void)
+{
+	printf("%-10s %-10s %-21s %10s %-9s %-10s %6s %8s %5s\n", "SESSION", "CONTEXT", "CLIENT", "SEQ",
+	       "CONFIRMED", "BUDGET", "DIRTY", "IDLE_MS", "QUEUE");
+}
+
+static int do_clients(int argc, char **argv)
+{
+	static const char *usage = "clients list [--context CONTEXT] | show SESSION | kick SESSION";
+	const char *sub = argc > 1 ? argv[1] : "list";
+	json_t *r, *c, *req;
+	uint32_t id;
+	size_t i;
+	int rc;
+
+	if (strcmp(sub, "list") == 0) {
+		req = json_pack("{ss}", "cmd", "clients");
+		if (argc == 4 && strcmp(argv[2], "--context") == 0) {
+			if ((rc = parse_u32("--context", argv[3], &id))) {
+				json_decref(req);
+				return rc;
+			}
+			json_object_set_new(req, "context", json_integer(id));
+		} else if (argc > 2) {
+			json_decref(req);
+			return fail(EXIT_USAGE, "clients list: unexpected argument '%s' (expected --context CONTEXT)", argv[2]);
+		}
+		if ((rc = call(req, &r)))
+			return rc;
+		if (g.json) {
+			json_out(r);
+		} else {
+			client_header();
+			json_array_foreach(json_object_get(r, "sessions"), i, c)
+				client_row(c);
+			if ((size_t)iget(r, "total") > json_array_size(json_object_get(r, "sessions")))
+				printf("(%" JSON_INTEGER_FORMAT " sessions in all; the first %zu listed)\n", iget(r, "total"),
+				       json_array_size(json_object_get(r, "sessions")));
+		}
+		json_decref(r);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "show") != 0 && strcmp(sub, "kick") != 0)
+		return fail(EXIT_USAGE, "clients: unknown subcommand '%s': expected %s", sub, usage);
+	if (argc != 3)
+		return fail(EXIT_USAGE, "clients %s: expected one SESSION id (see clients list)", sub);
+	if ((rc = parse_u32("SESSION", argv[2], &id)))
+		return rc;
+	if ((rc = call(json_pack("{sssI}", "cmd", strcmp(sub, "show") == 0 ? "client" : "kick", "session",
+				 (json_int_t)id), &r)))
+		return rc;
+	if (g.json) {
+		json_out(r);
+	} else if (strcmp(sub, "show") == 0) {
+		client_header();
+		client_row(json_object_get(r, "client"));
+	} else {
+		printf("session %u of context %" JSON_INTEGER_FORMAT " closed on node %" JSON_INTEGER_FORMAT
+		       "; its client was sent BYE\n", id, iget(r, "context"), iget(r, "node"));
+	}
+	json_decref(r);
+	return EXIT_OK;
+}
+
+static int do_drain(int argc, char **argv)
+{
+	json_t *r, *m;
+	uint32_t node;
+	size_t i;
+	int rc;
+	bool undo = argc == 3 && strcmp(argv[2], "--undo") == 0;
+
+	if (argc < 2 || argc > 3 || (argc == 3 && !undo))
+		return fail(EXIT_USAGE, "drain: expected NODE [--undo]");
+	if ((rc = parse_u32("NODE", argv[1], &node)))
+		return rc;
+	if ((rc = call(json_pack("{sssIsb}", "cmd", "drain", "node", (json_int_t)node, "undo", undo), &r)))
+		return rc;
+	if (g.json) {
+		json_out(r);
+	} else if (undo) {
+		printf("node %u: drain ended; new contexts may be placed here again\n", node);
+	} else {
+		json_array_foreach(json_object_get(r, "moved"), i, m)
+			printf("context %-10" JSON_INTEGER_FORMAT " -> node %-10" JSON_INTEGER_FORMAT
+			       " %" JSON_INTEGER_FORMAT " session(s) told to move\n",
+			       iget(m, "context"), iget(m, "to"), iget(m, "sessions"));
+		printf("node %u draining: %zu context(s) moved, %" JSON_INTEGER_FORMAT
+		       " left here; no new context is placed here until 'drain %u --undo'\n", node,
+		       json_array_size(json_object_get(r, "moved")), iget(r, "remaining"), node);
+	}
+	json_decref(r);
+	return EXIT_OK;
+}
+
 static void config_print(const json_t *c)
 {
 	const char *sect, *key;
@@ -442,7 +654,7 @@ static void config_print(const json_t *c)
 
 static int do_config(int argc, char **argv)
 {
-	static const char *usage = "config show [FILE] | check FILE | dataplane-args [FILE]";
+	static const char *usage = "config show [FILE] | check FILE | dataplane-args [FILE] | reload";
 	struct herald_config c;
 	char err[512];
 	json_t *r;
@@ -461,6 +673,23 @@ static int do_config(int argc, char **argv)
 			json_out(r);
 		else
 			config_print(json_object_get(r, "config"));
+		json_decref(r);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "reload") == 0) {
+		if (file != NULL)
+			return fail(EXIT_USAGE, "config reload: unexpected argument '%s' (heraldd re-reads its own file)", file);
+		g.refused = EXIT_BAD_CONFIG; /* heraldd refuses a reload only for its file */
+		if ((rc = call(json_pack("{ss}", "cmd", "reload"), &r)))
+			return rc;
+		if (g.json) {
+			json_out(r);
+		} else {
+			char *list = json_dumps(json_object_get(r, "changed"), JSON_COMPACT);
+			printf("%s reloaded; changed: %s\n", sget(r, "file"),
+			       json_array_size(json_object_get(r, "changed")) ? list : "nothing");
+			free(list);
+		}
 		json_decref(r);
 		return EXIT_OK;
 	}
@@ -514,6 +743,7 @@ static int do_config(int argc, char **argv)
 
 struct node_opts {
 	const char *node;
+	const char *seeds; /* sub: HELLO responders; the client follows the context when it moves */
 	char located[64];
 	uint32_t count;
 	double timeout_s;
@@ -544,6 +774,8 @@ static int node_opts_parse(int argc, char **argv, int first, struct node_opts *o
 			o->node = argv[++a];
 			if (herald_addr_parse(o->node, HERALD_UDP_PORT_BASE, &sa) < 0)
 				return fail(EXIT_USAGE, "--node: expected A.B.C.D[:PORT], got '%s'", o->node);
+		} else if (sub && strcmp(argv[a], "--seeds") == 0 && a + 1 < argc) {
+			o->seeds = argv[++a];
 		} else if (sub && strcmp(argv[a], "--count") == 0 && a + 1 < argc) {
 			if (parse_u32("--count", argv[++a], &o->count))
 				return EXIT_USAGE;
@@ -563,7 +795,7 @@ static int node_opts_parse(int argc, char **argv, int first, struct node_opts *o
 
 struct sub_state {
 	uint32_t seen;
-	bool snapshot_done;
+	bool snapshot_done, closed;
 };
 
 static json_t *bytes_json(const void *p, size_t n)
@@ -627,9 +859,29 @@ static void on_gap(void *u, uint32_t ctx, uint64_t expected, uint64_t next)
 	fflush(stdout);
 }
 
+/* The node closed the session (heraldctl clients kick, or the context moved): sub ends. */
+static void on_closed(void *u, uint32_t ctx)
+{
+	struct sub_state *st = u;
+	st->closed = true;
+	if (g.json)
+		printf("{\"event\":\"closed\",\"context\":%u}\n", ctx);
+	else
+		printf("[%u] -- the node closed the session --\n", ctx);
+	fflush(stdout);
+}
+
 static void on_error(void *u, uint32_t ctx, uint16_t code, const char *text, size_t len)
 {
 	(void)u;
+	if (code == HERALD_ERR_MOVED) { /* drain: with --seeds the client looks the context up again */
+		if (g.json)
+			printf("{\"event\":\"moved\",\"context\":%u}\n", ctx);
+		else
+			printf("[%u] -- the context left its node (drain); looking it up again --\n", ctx);
+		fflush(stdout);
+		return;
+	}
 	fprintf(stderr, "heraldctl: node refused context %u: error %u: %.*s\n", ctx, code, (int)len, text);
 }
 
@@ -649,29 +901,37 @@ static int do_sub(int argc, char **argv)
 
 	if (argc < 2)
 		return fail(EXIT_USAGE, "sub: expected a CONTEXT id");
-	if ((rc = parse_u32("CONTEXT", argv[1], &ctx)) || (rc = node_opts_parse(argc, argv, 2, &o, true)) ||
-	    (rc = locate(ctx, &o)))
+	if ((rc = parse_u32("CONTEXT", argv[1], &ctx)) || (rc = node_opts_parse(argc, argv, 2, &o, true)))
+		return rc;
+	if (o.seeds != NULL && o.node != NULL)
+		return fail(EXIT_USAGE, "sub: --node and --seeds exclude each other");
+	if (o.seeds == NULL && (rc = locate(ctx, &o)))
 		return rc;
 	struct herald_callbacks cb = {.on_snapshot = on_snapshot, .on_snapshot_end = on_snapshot_end,
-				      .on_delta = on_delta, .on_gap = on_gap, .on_error = on_error, .user = &st};
-	struct herald_client_opts co = {.node = o.node, .auto_resync = 1};
+				      .on_delta = on_delta, .on_gap = on_gap, .on_error = on_error,
+				      .on_closed = on_closed, .user = &st};
+	struct herald_client_opts co = {.node = o.node, .seeds = o.seeds, .auto_resync = 1};
+	const char *where = o.seeds ? o.seeds : o.node;
 	struct herald_client *c = herald_client_open(&co, &cb);
 	if (c == NULL)
-		return fail(EXIT_UNREACHABLE, "cannot open a client for %s: %s", o.node, strerror(errno));
+		return fail(o.seeds && errno == EINVAL ? EXIT_USAGE : EXIT_UNREACHABLE, "cannot open a client for %s: %s",
+			    where, strerror(errno));
 	if ((rc = herald_subscribe_ex(c, ctx, o.ordered ? HERALD_SUB_ORDERED : 0)) < 0) {
 		herald_client_close(c);
-		return fail(EXIT_UNREACHABLE, "subscribe to %u at %s: %s", ctx, o.node, strerror(-rc));
+		return fail(EXIT_UNREACHABLE, "subscribe to %u at %s: %s", ctx, where, strerror(-rc));
 	}
 	if (!g.json)
-		fprintf(stderr, "heraldctl: subscribed to context %u at %s (Ctrl-C ends)\n", ctx, o.node);
+		fprintf(stderr, "heraldctl: subscribed to context %u at %s (Ctrl-C ends)\n", ctx, where);
 	uint64_t deadline = o.timeout_s > 0 ? mono_ms() + (uint64_t)(o.timeout_s * 1000) : UINT64_MAX;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	while (!quit && (o.count == 0 || st.seen < o.count) && mono_ms() < deadline)
+	while (!quit && !st.closed && (o.count == 0 || st.seen < o.count) && mono_ms() < deadline)
 		if ((rc = herald_client_poll(c, 50)) < 0 && rc != -EINTR && rc != -ECONNREFUSED)
 			break;
 	herald_unsubscribe(c, ctx);
 	herald_client_close(c);
+	if (st.closed)
+		return fail(EXIT_REFUSED, "sub: the node closed the session on context %u", ctx);
 	if (o.count > 0 && st.seen < o.count)
 		return fail(EXIT_NO_DATA, "sub: %u of %u message(s) from context %u before the timeout", st.seen,
 			    o.count, ctx);
@@ -723,25 +983,35 @@ static int do_pub(int argc, char **argv)
 static const struct cmd cmds[] = {
 	{"status", "", "the node: id, epoch, dataplane, contexts, sessions, peers, redirects", do_status},
 	{"nodes", "", "the cluster as this node sees it: state, epoch, weight, contexts per node", do_nodes},
-	{"contexts", "list | show CONTEXT | create CONTEXT [--policy replace|none|merge:OP] | evict CONTEXT",
-	 "where contexts live, their policy, keys and sessions; create or evict one on this node", do_contexts},
+	{"contexts", "list | show CONTEXT | create CONTEXT [--policy replace|none|merge:OP] | "
+	 "set-policy CONTEXT POLICY | evict CONTEXT",
+	 "where contexts live, their policy, keys and sessions; create, re-police or evict one on this node",
+	 do_contexts},
+	{"clients", "list [--context CONTEXT] | show SESSION | kick SESSION",
+	 "sessions on this node's dataplane: client, context, sequence, budget; close one", do_clients},
+	{"drain", "NODE [--undo]", "move every context off this node (NODE) and place none here until --undo",
+	 do_drain},
 	{"stats", "[--nonzero]", "every dataplane counter and drop reason, zero-copy vs copied, daemon counters",
 	 do_stats},
-	{"config", "show [FILE] | check FILE | dataplane-args [FILE]",
-	 "the running configuration (show), validate a file (check), the dataplane's command line", do_config},
-	{"sub", "CONTEXT [--node A.B.C.D[:PORT]] [--count N] [--timeout S] [--ordered]",
-	 "print a context's snapshot, then every update, until Ctrl-C, N messages or S seconds", do_sub},
+	{"config", "show [FILE] | check FILE | dataplane-args [FILE] | reload",
+	 "the running configuration (show), validate a file (check), the dataplane's command line, "
+	 "make heraldd re-read its file (reload)", do_config},
+	{"sub", "CONTEXT [--node A.B.C.D[:PORT] | --seeds A[:P],B[:P]...] [--count N] [--timeout S] [--ordered]",
+	 "print a context's snapshot, then every update, until Ctrl-C, N messages or S seconds; "
+	 "with --seeds it follows the context to another node", do_sub},
 	{"pub", "CONTEXT KEY VALUE [--node A.B.C.D[:PORT]]", "publish one KEY = VALUE to a context", do_pub},
 	{NULL, NULL, NULL, NULL},
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: heraldctl [--socket PATH] [--config FILE] [--json] COMMAND [ARGS]\n\n"
+	fprintf(out, "usage: heraldctl [--socket PATH | --remote ADDR:PORT --key-file FILE] [--config FILE] [--json] COMMAND [ARGS]\n\n"
 		"options:\n"
 		"  --socket PATH  heraldd's control socket (default: [control] socket of the config\n"
 		"                 file, else %s)\n"
 		"  --config FILE  the config file (default %s)\n"
+		"  --remote ADDR:PORT  heraldd's remote endpoint ([control] remote) instead of the socket\n"
+		"  --key-file FILE     with --remote: the key it asks to be proven ([control] remote_key_file)\n"
 		"  --json         machine-readable output (errors too, on stdout)\n"
 		"  --help         this text; COMMAND --help for one command\n\ncommands:\n",
 		HERALD_CONFIG_CTL_SOCK, HERALD_CONFIG_PATH);
@@ -756,6 +1026,8 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"config", required_argument, NULL, 'c'},
+		{"remote", required_argument, NULL, 'r'},
+		{"key-file", required_argument, NULL, 'k'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -771,6 +1043,12 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			g.config = optarg;
+			break;
+		case 'r':
+			g.remote = optarg;
+			break;
+		case 'k':
+			g.key_file = optarg;
 			break;
 		case 'j':
 			g.json = true;

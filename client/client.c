@@ -1271,6 +1271,17 @@ static int on_frame(struct herald_client *c, const struct herald_frame *f,
 			}
 			return dispatch_error(c, f) + n;
 		}
+		if (error_code(f) == HERALD_ERR_MOVED && c->seeded) {
+			/* The node was drained: look up where the context lives now. */
+			reconnect(c, s, now(c));
+			return dispatch_error(c, f);
+		}
+		if (error_code(f) == HERALD_ERR_MOVED) {
+			/* Tied to one node: nothing to reconnect to; the session is gone. */
+			s->state = SUB_IDLE;
+			s->session = 0;
+			return dispatch_error(c, f);
+		}
 		if (error_code(f) == HERALD_ERR_UNKNOWN_SESSION && c->auto_resync) {
 			sub_reset(c, s, s->context, now(c));
 			send_subscribe(c, s);

@@ -89,10 +89,13 @@ static const struct key keys[] = {
 	{"cluster", "xdp_pin_dir", K_PATH, F(xdp_pin_dir), 0, 0, false, "bpffs directory of the XDP maps (empty: none)"},
 	{"control", "socket", K_PATH, F(control_sock), 1, 0, false, "heraldd's control socket (heraldctl)"},
 	{"control", "status_file", K_PATH, F(status_file), 0, 0, false, "JSON view of the node, rewritten on changes (empty: none)"},
+	{"control", "remote", K_ADDR, F(remote), 0, 0, false, "TCP address of the remote heraldctl endpoint (absent: none)"},
+	{"control", "remote_key_file", K_KEYFILE, F(remote_key_file), 0, 0, false, "file holding the 32-byte key remote heraldctl must prove, as 64 hex digits"},
 	{"metrics", "listen", K_ADDR, F(metrics), 0, 0, false, "TCP address of the Prometheus endpoint (absent: none)"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= HERALD_CONFIG_KEYS_MAX, "key_line has a slot per key");
 
 static const char *const drivers[] = {"pci", "af_xdp", "af_packet", "tap", "memif", "null"};
 #define NDRIVERS (sizeof(drivers) / sizeof(drivers[0]))
@@ -258,7 +261,7 @@ static bool parse_devargs(const char *v)
 	}
 }
 
-static int read_key_file(const char *path, uint8_t key[HERALD_CONFIG_KEY_LEN], char *why, size_t len)
+int herald_config_key_read(const char *path, uint8_t key[HERALD_CONFIG_KEY_LEN], char *why, size_t len)
 {
 	char text[2 * HERALD_CONFIG_KEY_LEN + 4];
 	FILE *f = fopen(path, "r");
@@ -456,12 +459,13 @@ static int handler(void *user, const char *section, const char *name, const char
 	case K_KEYFILE:
 		if (!path_ok(value, k->size, false))
 			break;
-		if (read_key_file(value, p->c.key, why, sizeof(why)) < 0) {
+		bool remote = k->off == offsetof(struct herald_config, remote_key_file);
+		if (herald_config_key_read(value, remote ? p->c.remote_key : p->c.key, why, sizeof(why)) < 0) {
 			fail(p, p->line, "[%s] %s: %s", section, name, why);
 			return 0;
 		}
 		memcpy(field, value, strlen(value) + 1);
-		p->c.key_set = ok = true;
+		*(remote ? &p->c.remote_key_set : &p->c.key_set) = ok = true;
 		break;
 	case K_DEVARGS:
 		if ((ok = parse_devargs(value) && strlen(value) < k->size))
@@ -539,6 +543,9 @@ static void validate(struct parse *p)
 	if (strcmp(c->control_sock, c->dataplane_sock) == 0)
 		fail(p, line_of(p, "control", "socket"),
 		     "[control] socket: must differ from [dataplane] control_socket (%s)", c->dataplane_sock);
+	if (c->remote.sin_port != 0 && !c->remote_key_set)
+		fail(p, line_of(p, "control", "remote"),
+		     "[control] remote: needs remote_key_file (remote heraldctl must prove a key)");
 	if (c->hello.sin_port == 0) {
 		c->hello = c->listen;
 		c->hello.sin_port = htons(c->udp_port);
@@ -565,6 +572,7 @@ static int load(struct parse *p, const char *name, struct herald_config *out, ch
 		*out = herald_config_defaults;
 		return -EINVAL;
 	}
+	memcpy(p->c.key_line, p->key_line, sizeof(p->key_line));
 	*out = p->c;
 	return 0;
 }
@@ -612,6 +620,74 @@ int herald_config_load_string(const char *name, const char *text, struct herald_
 	return load_from(name, NULL, text, out, err, errlen);
 }
 
+/* Keys a running heraldd applies on reload; every other key needs a restart. */
+static const char *const live_keys[] = {
+	"node.name", "cluster.peer", "cluster.heartbeat_ms", "cluster.suspect_after",
+	"cluster.dead_after", "cluster.token_ttl_s", "cluster.capacity", "control.status_file",
+};
+
+int herald_config_reload_check(const struct herald_config *old, const struct herald_config *next,
+			       json_t **changed, char *err, size_t errlen)
+{
+	char name[64];
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		bool differs = memcmp((const char *)old + k->off, (const char *)next + k->off, k->size) != 0;
+		if (k->kind == K_PEER)
+			differs = old->npeers != next->npeers ||
+				  memcmp(old->peers, next->peers, next->npeers * sizeof(next->peers[0])) != 0;
+		if (k->kind == K_KEYFILE && k->off == offsetof(struct herald_config, remote_key_file))
+			differs |= memcmp(old->remote_key, next->remote_key, sizeof(old->remote_key)) != 0;
+		else if (k->kind == K_KEYFILE)
+			differs |= old->key_set != next->key_set || memcmp(old->key, next->key, sizeof(old->key)) != 0;
+		if (!differs)
+			continue;
+		snprintf(name, sizeof(name), "%s.%s", k->section, k->name);
+		bool live = false;
+		for (size_t l = 0; l < sizeof(live_keys) / sizeof(live_keys[0]); l++)
+			live |= strcmp(live_keys[l], name) == 0;
+		if (!live) {
+			int line = next->key_line[i] ? next->key_line[i] : old->key_line[i];
+			snprintf(err, errlen, "%s%s%.0d: [%s] %s: %s; it applies only when heraldd restarts, "
+				 "so nothing was applied", next->path, line ? ":" : "", line, k->section, k->name,
+				 next->key_line[i] ? "changed" : "removed");
+			json_decref(list);
+			return -EINVAL;
+		}
+		json_array_append_new(list, json_string(name));
+	}
+	if (changed != NULL)
+		*changed = list;
+	else
+		json_decref(list);
+	return 0;
+}
+
+struct sock_scan {
+	char *out;
+	size_t len;
+	bool found;
+};
+
+static int sock_scan(void *user, const char *section, const char *name, const char *value)
+{
+	struct sock_scan *s = user;
+	if (strcmp(section, "control") == 0 && strcmp(name, "socket") == 0 && strlen(value) < s->len) {
+		memcpy(s->out, value, strlen(value) + 1);
+		s->found = true;
+	}
+	return 1; /* keep going past errors: only this key matters here */
+}
+
+int herald_config_control_socket(const char *path, char *out, size_t len)
+{
+	struct sock_scan s = {.out = out, .len = len};
+	ini_parse(path, sock_scan, &s);
+	return s.found ? 0 : -ENOENT;
+}
+
 const char *herald_config_idle_name(enum herald_config_idle idle)
 {
 	return idle == HERALD_IDLE_SLEEP ? "sleep" : "spin";
@@ -635,7 +711,7 @@ json_t *herald_config_to_json(const struct herald_config *c)
 	for (unsigned i = 0; i < c->npeers; i++)
 		json_array_append_new(peers, addr_json(&c->peers[i]));
 	inet_ntop(AF_INET, &c->ip, ip, sizeof(ip));
-	return json_pack("{ss s{sI ss} s{ss ss ss ss ss si si ss ss ss ss} s{so so so sI sI sI ss sb sI sI ss} s{ss ss} s{so}}",
+	return json_pack("{ss s{sI ss} s{ss ss ss ss ss si si ss ss ss ss} s{so so so sI sI sI ss sb sI sI ss} s{ss ss so ss} s{so}}",
 		"path", c->path,
 		"node", "id", (json_int_t)c->node_id, "name", c->name,
 		"dataplane", "driver", c->driver, "interface", c->interface,
@@ -648,7 +724,8 @@ json_t *herald_config_to_json(const struct herald_config *c)
 		"dead_after", (json_int_t)c->dead_after, "key_file", c->key_file, "key_loaded", c->key_set,
 		"token_ttl_s", (json_int_t)c->token_ttl_s, "capacity", (json_int_t)c->capacity,
 		"xdp_pin_dir", c->xdp_pin_dir,
-		"control", "socket", c->control_sock, "status_file", c->status_file,
+		"control", "socket", c->control_sock, "status_file", c->status_file, "remote", addr_json(&c->remote),
+		"remote_key_file", c->remote_key_file,
 		"metrics", "listen", addr_json(&c->metrics));
 }
 

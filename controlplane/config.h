@@ -27,6 +27,9 @@
 /** Bytes of the cluster secret in the key file (as hex digits: twice this). */
 #define HERALD_CONFIG_KEY_LEN 32
 
+/** Room for the line numbers of every key (config.c asserts its table fits). */
+#define HERALD_CONFIG_KEYS_MAX 32
+
 enum herald_config_idle { HERALD_IDLE_SPIN, HERALD_IDLE_SLEEP };
 
 struct herald_config {
@@ -59,8 +62,14 @@ struct herald_config {
 	/* [control] */
 	char control_sock[108];
 	char status_file[256];
+	struct sockaddr_in remote;  /**< sin_port 0: no remote heraldctl endpoint */
+	char remote_key_file[256];
+	uint8_t remote_key[HERALD_CONFIG_KEY_LEN]; /**< read from remote_key_file */
+	bool remote_key_set;
 	/* [metrics] */
 	struct sockaddr_in metrics; /**< sin_port 0: no metrics endpoint */
+	/** Line each key was set on, in the order of config.c's table; 0 = not set. */
+	int key_line[HERALD_CONFIG_KEYS_MAX];
 };
 
 /** The values a key takes when the file does not set it. */
@@ -91,6 +100,34 @@ json_t *herald_config_to_json(const struct herald_config *c);
  * @return the length written, or -ENOSPC.
  */
 int herald_config_dataplane_args(const struct herald_config *c, char *buf, size_t cap);
+
+/**
+ * Can a running heraldd that loaded @p old switch to @p next (both valid)?
+ * Only [node] name, [cluster] peer, heartbeat_ms, suspect_after, dead_after,
+ * token_ttl_s, capacity and [control] status_file change live; any other
+ * difference (the cluster secret's contents included) is refused with
+ * "FILE:LINE: [section] key: ..." naming the first such key.
+ * @param changed  if not NULL, gets a JSON array of the live keys that differ
+ *                 ("cluster.heartbeat_ms"); the caller owns it
+ * @return 0, or -EINVAL with @p err filled.
+ */
+int herald_config_reload_check(const struct herald_config *old, const struct herald_config *next,
+			       json_t **changed, char *err, size_t errlen);
+
+/**
+ * [control] socket of @p path even when the file is otherwise invalid, so
+ * that heraldctl still reaches the heraldd that runs on the previous version
+ * (config reload of a broken file must say why it is refused).
+ * @return 0 with @p out filled, or -ENOENT (no such key or file).
+ */
+int herald_config_control_socket(const char *path, char *out, size_t len);
+
+/**
+ * Read a key file: exactly 2 * HERALD_CONFIG_KEY_LEN hex digits on one line
+ * (the cluster secret, the remote heraldctl key).
+ * @return 0, or -1 with @p why filled.
+ */
+int herald_config_key_read(const char *path, uint8_t key[HERALD_CONFIG_KEY_LEN], char *why, size_t len);
 
 /** "spin" or "sleep". */
 const char *herald_config_idle_name(enum herald_config_idle idle);

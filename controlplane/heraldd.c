@@ -113,14 +113,18 @@ static struct {
 	struct herald_metrics *metrics;
 	struct herald_histogram dp_latency;
 	uint64_t started_ns;
-} d = {.hb_fd = -1, .hello_fd = -1, .routes_fd = -1, .secret_fd = -1, .mgmt = {.listen_fd = -1}};
+	bool draining;      /* heraldctl drain: place nothing here, move every local context off */
+	json_t *drain_log;  /* while a drain request runs: the moves, for its reply */
+} d = {.hb_fd = -1, .hello_fd = -1, .routes_fd = -1, .secret_fd = -1, .mgmt = {.listen_fd = -1, .tcp_fd = -1}};
 
-static volatile sig_atomic_t quit;
+static volatile sig_atomic_t quit, reload_asked;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	quit = 1;
+	if (sig == SIGHUP)
+		reload_asked = 1;
+	else
+		quit = 1;
 }
 
 static uint64_t mono_ns(void)
@@ -526,15 +530,25 @@ static void claims_apply(uint32_t node, const uint32_t *ids, uint32_t n, uint64_
 
 /* ---- the dataplane ---- */
 
+/* One request to the local dataplane, on the context's queue. @return the reply, or NULL and @p err. */
+static json_t *dp_call(struct herald_ctl_req *req, char *err, size_t errlen)
+{
+	if (d.o.dp_sock == NULL) {
+		snprintf(err, errlen, "heraldd runs without a dataplane (no --dataplane-sock)");
+		return NULL;
+	}
+	req->queue = herald_director_queue(&d.dir, req->context, d.queues ? d.queues : 1);
+	return herald_dpctl_call(&d.dp, req, DP_TIMEOUT_MS, err, errlen);
+}
+
 /* Activate @p context, or its replica copy; activating a copy as the context promotes it. */
 static int dp_activate_as(uint32_t context, bool replica)
 {
 	char err[256];
-	struct herald_ctl_req req = {.cmd = HERALD_CTL_ACTIVATE, .context = context, .replica = replica,
-				     .queue = herald_director_queue(&d.dir, context, d.queues ? d.queues : 1)};
+	struct herald_ctl_req req = {.cmd = HERALD_CTL_ACTIVATE, .context = context, .replica = replica};
 	if (d.o.dp_sock == NULL)
 		return -ENOTCONN;
-	json_t *r = herald_dpctl_call(&d.dp, &req, DP_TIMEOUT_MS, err, sizeof(err));
+	json_t *r = dp_call(&req, err, sizeof(err));
 	if (r == NULL) {
 		logf_("activate context %u%s: %s", context, replica ? " (replica copy)" : "", err);
 		return -EIO;
@@ -549,6 +563,61 @@ static int dp_activate_as(uint32_t context, bool replica)
 static int dp_activate(uint32_t context)
 {
 	return dp_activate_as(context, false);
+}
+
+/* Tell the peers that @p node hosts @p context now; @p node activates it on its dataplane. */
+static void place_send(uint32_t node, uint32_t context)
+{
+	uint8_t buf[HERALD_PEER_PLACE_LEN];
+	struct herald_peer_place pl = {.from = d.o.node_id, .to = node, .context = context,
+				       .epoch = d.view.epoch};
+	herald_peer_place_encode(buf, sizeof(buf), &pl);
+	for (unsigned i = 0; i < d.o.npeers; i++)
+		sendto(d.hb_fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&d.o.peers[i],
+		       sizeof(d.o.peers[i]));
+}
+
+/*
+ * Drain: hand one local context to the node the director picks without this
+ * one (its weight is 0), then deactivate it here with ERROR MOVED to each
+ * session, so seeded clients HELLO again at once instead of timing out; the
+ * table (and so HELLO answers and the XDP route map) already names the new
+ * node. The keys stay behind: the new node starts the context empty, as
+ * after a failover. @return 0, or -ENOENT when no other node can take it.
+ */
+static int drain_one(uint32_t context, uint64_t now)
+{
+	struct herald_node nodes[HERALD_NODES_MAX];
+	struct herald_placement pl;
+	struct herald_ctl_req req = {.cmd = HERALD_CTL_DEACTIVATE, .context = context, .moved = true};
+	char err[256];
+	bool added;
+	int n = herald_view_nodes(&d.view, nodes, HERALD_NODES_MAX);
+
+	if (n <= 0 || herald_director_place(&d.dir, nodes, (unsigned)n, context, &pl) < 0 ||
+	    nodes[pl.primary].id == d.o.node_id)
+		return -ENOENT;
+	uint32_t to = nodes[pl.primary].id;
+	place_send(to, context);
+	struct herald_ctx_entry *e = herald_ctx_add(&d.table, context, &added);
+	if (e != NULL) {
+		e->primary = to;
+		e->confirmed = false; /* until its heartbeat lists the context */
+		e->since_ns = now;
+		e->epoch = d.view.epoch;
+	}
+	json_t *r = dp_call(&req, err, sizeof(err));
+	json_int_t sessions = json_integer_value(json_object_get(r, "sessions"));
+	if (r == NULL)
+		logf_("drain: deactivate context %u: %s", context, err);
+	logf_("drain: context %u -> node %u, %lld session(s) told to move", context, to, (long long)sessions);
+	if (d.drain_log != NULL)
+		json_array_append_new(d.drain_log, json_pack("{sI sI sI}", "context", (json_int_t)context,
+							      "to", (json_int_t)to, "sessions", sessions));
+	json_decref(r);
+	d.moved++;
+	d.dirty = true;
+	return 0;
 }
 
 static void dp_connected(json_t *pong)
@@ -600,12 +669,15 @@ static void dp_poll(uint64_t now)
 	json_array_foreach(arr, i, c) {
 		if (d.nlocal == LOCAL_MAX || d.ncopies == LOCAL_MAX)
 			break;
+		uint32_t id = (uint32_t)json_integer_value(json_object_get(c, "id"));
 		if (json_is_true(json_object_get(c, "replica"))) {
 			/* A copy the relay fills: not hosted here, so not claimed. */
-			d.copies[d.ncopies++] = (uint32_t)json_integer_value(json_object_get(c, "id"));
+			d.copies[d.ncopies++] = id;
 			continue;
 		}
-		d.local[d.nlocal++] = (uint32_t)json_integer_value(json_object_get(c, "id"));
+		if (d.draining && drain_one(id, now) == 0)
+			continue;
+		d.local[d.nlocal++] = id;
 		sessions += (uint64_t)json_integer_value(json_object_get(c, "sessions"));
 	}
 	json_decref(r);
@@ -613,7 +685,8 @@ static void dp_poll(uint64_t now)
 	uint64_t load = sessions * HERALD_LOAD_FULL / d.o.capacity;
 	for (unsigned m = 0; m < d.view.n; m++)
 		if (d.view.members[m].local) {
-			d.view.members[m].weight = herald_director_weight(d.queues ? d.queues : 1,
+			/* Weight 0 draws no straw: a draining node gets no new context, here or at peers. */
+			d.view.members[m].weight = d.draining ? 0 : herald_director_weight(d.queues ? d.queues : 1,
 									  (uint32_t)(load > HERALD_LOAD_FULL ? HERALD_LOAD_FULL : load));
 			d.view.members[m].contexts = d.nlocal;
 		}
@@ -819,17 +892,10 @@ static int redirect_target(uint32_t context, uint64_t now, uint32_t *node)
 	e->since_ns = now;
 	e->epoch = d.view.epoch;
 	d.dirty = true;
-	if (*node == d.o.node_id) {
+	if (*node == d.o.node_id)
 		dp_activate(context);
-	} else {
-		uint8_t buf[HERALD_PEER_PLACE_LEN];
-		struct herald_peer_place pl = {.from = d.o.node_id, .to = *node, .context = context,
-					       .epoch = d.view.epoch};
-		herald_peer_place_encode(buf, sizeof(buf), &pl);
-		for (unsigned i = 0; i < d.o.npeers; i++)
-			sendto(d.hb_fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&d.o.peers[i],
-			       sizeof(d.o.peers[i]));
-	}
+	else
+		place_send(*node, context);
 	replicas_update();
 	return 0;
 }
@@ -861,6 +927,17 @@ static void hellos_rx(uint64_t now)
 
 /* ---- XDP maps, status ---- */
 
+static void xdp_secret_write(void)
+{
+	struct herald_xdp_secret s = {.ttl_s = d.o.ttl_s, .valid = 1};
+	uint32_t zero = 0;
+	if (d.secret_fd < 0)
+		return;
+	memcpy(s.key, d.token_key, sizeof(s.key));
+	if (bpf_map_update_elem(d.secret_fd, &zero, &s, BPF_ANY) < 0)
+		logf_("XDP secret map: %s", strerror(errno));
+}
+
 static void xdp_open(void)
 {
 	char path[512];
@@ -874,13 +951,7 @@ static void xdp_open(void)
 		logf_("no XDP route map pinned in %s: redirects from userspace only", d.o.pin_dir);
 		return;
 	}
-	if (d.secret_fd >= 0) {
-		struct herald_xdp_secret s = {.ttl_s = d.o.ttl_s, .valid = 1};
-		uint32_t zero = 0;
-		memcpy(s.key, d.token_key, sizeof(s.key));
-		if (bpf_map_update_elem(d.secret_fd, &zero, &s, BPF_ANY) < 0)
-			logf_("XDP secret map: %s", strerror(errno));
-	}
+	xdp_secret_write();
 	logf_("XDP maps in %s: placements go to the redirect map", d.o.pin_dir);
 }
 
@@ -974,14 +1045,9 @@ static void stall_forgive(uint64_t now, uint64_t *last_loop)
 static json_t *dp_request(enum herald_ctl_cmd cmd, uint32_t context, const char *policy, char *err,
 			  size_t errlen)
 {
-	struct herald_ctl_req req = {.cmd = cmd, .context = context,
-				     .queue = herald_director_queue(&d.dir, context, d.queues ? d.queues : 1)};
-	if (d.o.dp_sock == NULL) {
-		snprintf(err, errlen, "heraldd runs without a dataplane (no --dataplane-sock)");
-		return NULL;
-	}
+	struct herald_ctl_req req = {.cmd = cmd, .context = context};
 	snprintf(req.policy, sizeof(req.policy), "%s", policy ? policy : "");
-	return herald_dpctl_call(&d.dp, &req, DP_TIMEOUT_MS, err, errlen);
+	return dp_call(&req, err, errlen);
 }
 
 static json_t *addr_str(uint32_t ip, uint16_t port)
@@ -997,10 +1063,10 @@ static json_t *mgmt_status(void)
 	unsigned active = 0;
 	for (unsigned i = 0; i < d.view.n; i++)
 		active += !d.view.members[i].local && hosting(d.view.members[i].id);
-	return json_pack("{sb sI ss sI sI s{sb ss* so sI sI} s{sI sI} sI sI sI sI s{sI sI}}", "ok", 1,
+	return json_pack("{sb sI ss sI sI sb s{sb ss* so sI sI} s{sI sI} sI sI sI sI s{sI sI}}", "ok", 1,
 		"node", (json_int_t)d.o.node_id, "name", d.have_cfg ? d.cfg.name : "",
 		"epoch", (json_int_t)d.view.epoch, "uptime_s", (json_int_t)((mono_ns() - d.started_ns) / (1000 * MS)),
-		"dataplane", "connected", d.dp_up, "socket", d.o.dp_sock, "addr", addr_str(d.o.dp_ip, d.o.dp_port),
+		"draining", d.draining, "dataplane", "connected", d.dp_up, "socket", d.o.dp_sock, "addr", addr_str(d.o.dp_ip, d.o.dp_port),
 		"queues", (json_int_t)d.queues, "incarnation", (json_int_t)d.incarnation,
 		"contexts", "local", (json_int_t)d.nlocal, "table", (json_int_t)d.table.n,
 		"sessions", (json_int_t)d.sessions, "redirects", (json_int_t)d.redirects,
@@ -1135,6 +1201,120 @@ static json_t *mgmt_locate(const struct herald_mgmt_req *req, uint64_t now)
 			 (json_int_t)node, "addr", addr_str(rt.node_ip, rt.port), "queue", (json_int_t)rt.queue);
 }
 
+static json_t *mgmt_set_policy(const struct herald_mgmt_req *req)
+{
+	char err[256];
+	json_t *r = dp_request(HERALD_CTL_SET_POLICY, req->context, req->policy, err, sizeof(err));
+	if (r == NULL)
+		return herald_mgmt_error("%s", err);
+	logf_("context %u: policy %s -> %s", req->context, json_string_value(json_object_get(r, "previous")),
+	      json_string_value(json_object_get(r, "policy")));
+	json_object_set_new(r, "node", json_integer(d.o.node_id));
+	return r;
+}
+
+/* clients list / show / kick: the dataplane's sessions. */
+static json_t *mgmt_sessions(const struct herald_mgmt_req *req)
+{
+	char err[256];
+	struct herald_ctl_req q = {.cmd = HERALD_CTL_SESSIONS, .context = req->context,
+				   .has_context = req->has_context};
+	json_t *s;
+	size_t i;
+
+	if (req->cmd == HERALD_MGMT_KICK)
+		q = (struct herald_ctl_req){.cmd = HERALD_CTL_KICK, .session = req->session};
+	json_t *r = dp_call(&q, err, sizeof(err));
+	if (r == NULL)
+		return herald_mgmt_error("%s", err);
+	if (req->cmd == HERALD_MGMT_KICK)
+		logf_("session %u of context %lld kicked", req->session,
+		      (long long)json_integer_value(json_object_get(r, "context")));
+	if (req->cmd == HERALD_MGMT_SESSION) {
+		json_t *found = NULL;
+		json_array_foreach(json_object_get(r, "sessions"), i, s)
+			if (json_integer_value(json_object_get(s, "session")) == (json_int_t)req->session)
+				found = json_incref(s);
+		json_decref(r);
+		if (found == NULL)
+			return herald_mgmt_error("no session %u on this node", req->session);
+		r = json_pack("{sb so}", "ok", 1, "client", found);
+	}
+	json_object_set_new(r, "node", json_integer(d.o.node_id));
+	return r;
+}
+
+static json_t *mgmt_drain(const struct herald_mgmt_req *req, uint64_t now)
+{
+	struct herald_node nodes[HERALD_NODES_MAX];
+	int others = 0;
+
+	if (req->node != d.o.node_id)
+		return herald_mgmt_error("node %u %s: drain runs on the drained node's own heraldd (this is node %u)",
+					 req->node, herald_view_find(&d.view, req->node) ? "is a peer" : "is not in this node's view",
+					 d.o.node_id);
+	if (req->undo) {
+		d.draining = false;
+		dp_poll(now); /* the weight comes back */
+		logf_("drain ended: new contexts may be placed here again");
+		return json_pack("{sb sI sb}", "ok", 1, "node", (json_int_t)d.o.node_id, "draining", 0);
+	}
+	int n = herald_view_nodes(&d.view, nodes, HERALD_NODES_MAX);
+	for (int i = 0; i < n; i++)
+		others += nodes[i].id != d.o.node_id && nodes[i].weight > 0;
+	if (others == 0)
+		return herald_mgmt_error("no other active node can take node %u's contexts", d.o.node_id);
+	if (!d.draining)
+		logf_("draining: no new context is placed here, every local context moves off");
+	d.draining = true;
+	for (unsigned m = 0; m < d.view.n; m++)
+		if (d.view.members[m].local)
+			d.view.members[m].weight = 0;
+	d.drain_log = json_array();
+	dp_poll(now);
+	json_t *moves = d.drain_log;
+	d.drain_log = NULL;
+	heartbeats_send(); /* peers learn the weight 0 now */
+	return json_pack("{sb sI sb so sI}", "ok", 1, "node", (json_int_t)d.o.node_id, "draining", 1, "moved",
+			 moves, "remaining", (json_int_t)d.nlocal);
+}
+
+/*
+ * Re-read the file heraldd was started with: validated whole first, refused
+ * whole (FILE:LINE: reason) if it is invalid or changes a key that only a
+ * restart applies; otherwise the live keys take effect now.
+ */
+static json_t *mgmt_reload(void)
+{
+	char err[600];
+	struct herald_config next;
+	json_t *changed;
+
+	if (!d.have_cfg)
+		return herald_mgmt_error("heraldd was started without --config: there is no file to reload");
+	if (herald_config_load(d.cfg.path, &next, err, sizeof(err)) < 0 ||
+	    herald_config_reload_check(&d.cfg, &next, &changed, err, sizeof(err)) < 0) {
+		logf_("reload refused, configuration unchanged: %s", err);
+		return herald_mgmt_error("%s", err);
+	}
+	d.cfg = next;
+	memcpy(d.o.peers, next.peers, next.npeers * sizeof(next.peers[0]));
+	d.o.npeers = next.npeers;
+	d.o.params.heartbeat_interval_ns = next.heartbeat_ms * MS;
+	d.o.params.suspect_after = next.suspect_after;
+	d.o.params.dead_after = next.dead_after;
+	d.view.params = d.o.params;
+	d.o.ttl_s = next.token_ttl_s;
+	d.o.capacity = next.capacity;
+	d.o.status_file = d.cfg.status_file[0] ? d.cfg.status_file : NULL;
+	xdp_secret_write();
+	char *list = json_dumps(changed, JSON_COMPACT);
+	logf_("reloaded %s: changed %s", d.cfg.path, list ? list : "?");
+	free(list);
+	d.dirty = true;
+	return json_pack("{sb ss so}", "ok", 1, "file", d.cfg.path, "changed", changed);
+}
+
 static json_t *mgmt_handle(const struct herald_mgmt_req *req, void *arg)
 {
 	uint64_t now = mono_ns();
@@ -1158,6 +1338,16 @@ static json_t *mgmt_handle(const struct herald_mgmt_req *req, void *arg)
 		return json_pack("{sb so}", "ok", 1, "config", herald_config_to_json(&d.cfg));
 	case HERALD_MGMT_LOCATE:
 		return mgmt_locate(req, now);
+	case HERALD_MGMT_SET_POLICY:
+		return mgmt_set_policy(req);
+	case HERALD_MGMT_SESSIONS:
+	case HERALD_MGMT_SESSION:
+	case HERALD_MGMT_KICK:
+		return mgmt_sessions(req);
+	case HERALD_MGMT_DRAIN:
+		return mgmt_drain(req, now);
+	case HERALD_MGMT_RELOAD:
+		return mgmt_reload();
 	default:
 		return herald_mgmt_error("unsupported command");
 	}
@@ -1303,6 +1493,7 @@ int main(int argc, char **argv)
 	keys_derive();
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal); /* reload the config file, as heraldctl config reload does */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	d.hb_fd = udp_bind(&d.o.listen);
@@ -1329,6 +1520,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "heraldd: control socket %s: %s\n", d.o.ctl_sock, strerror(-rc));
 		return 1;
 	}
+	if (d.have_cfg && d.cfg.remote.sin_port != 0 &&
+	    (rc = herald_mgmt_open_remote(&d.mgmt, &d.cfg.remote, d.cfg.remote_key)) < 0) {
+		fprintf(stderr, "heraldd: [control] remote port %u: %s\n", ntohs(d.cfg.remote.sin_port), strerror(-rc));
+		herald_mgmt_close(&d.mgmt);
+		return 1;
+	}
 	if (d.o.metrics.sin_port != 0 &&
 	    (d.metrics = herald_metrics_start(&d.o.metrics, metrics_render, NULL)) == NULL) {
 		fprintf(stderr, "heraldd: metrics on port %u: %s\n", ntohs(d.o.metrics.sin_port), strerror(errno));
@@ -1346,9 +1543,9 @@ int main(int argc, char **argv)
 	      (uint64_t)(d.o.params.heartbeat_interval_ns / MS), d.o.params.dead_after, d.nlocal);
 
 	uint64_t next_hb = now, next_dp = now + DP_POLL_MS * MS, next_status = now, last_loop = now;
-	uint64_t tick_ns = d.o.params.heartbeat_interval_ns / 5;
 	while (!quit) {
-		struct pollfd p[3 + HERALD_MGMT_CLIENTS + 1 + RELAY_FDS] = {{.fd = d.hb_fd, .events = POLLIN},
+		uint64_t tick_ns = d.o.params.heartbeat_interval_ns / 5; /* a reload may change it */
+		struct pollfd p[3 + HERALD_MGMT_POLLFDS + RELAY_FDS] = {{.fd = d.hb_fd, .events = POLLIN},
 								{.fd = d.hello_fd, .events = POLLIN},
 								{.fd = d.metrics ? herald_metrics_fd(d.metrics) : -1, .events = POLLIN}};
 		unsigned nm = herald_mgmt_pollfds(&d.mgmt, p + 3);
@@ -1367,6 +1564,10 @@ int main(int argc, char **argv)
 		herald_mgmt_service(&d.mgmt, p + 3, nm, mgmt_handle, NULL);
 		if (d.relay != NULL)
 			herald_relay_service(d.relay); /* the relay clients' sockets and timers; the writes */
+		if (reload_asked) {
+			reload_asked = 0;
+			json_decref(mgmt_reload()); /* logs what it did */
+		}
 		int n = herald_view_tick(&d.view, now, ev, EVENTS_MAX);
 		if (n > 0)
 			events_handle(ev, n, now);

@@ -10,6 +10,7 @@
 #ifndef HERALD_MGMT_H
 #define HERALD_MGMT_H
 
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,13 +32,23 @@ enum herald_mgmt_cmd {
 	HERALD_MGMT_STATS,    /**< the dataplane's counters and drops, and the daemon's */
 	HERALD_MGMT_CONFIG,   /**< the configuration heraldd runs with */
 	HERALD_MGMT_LOCATE,   /**< where a client reaches a context (address, port) */
+	HERALD_MGMT_SET_POLICY, /**< change a live context's policy on this node's dataplane */
+	HERALD_MGMT_SESSIONS, /**< sessions on this node's dataplane (all, or one context's) */
+	HERALD_MGMT_SESSION,  /**< one session */
+	HERALD_MGMT_KICK,     /**< close one session (its client gets BYE) */
+	HERALD_MGMT_DRAIN,    /**< move every context off this node and place none here (undo: stop) */
+	HERALD_MGMT_RELOAD,   /**< re-read the config file; apply it whole or refuse it whole */
 	HERALD_MGMT_CMD_MAX
 };
 
 struct herald_mgmt_req {
 	enum herald_mgmt_cmd cmd;
-	uint32_t context; /**< context, create, evict, locate */
-	char policy[32];  /**< create; "" = the dataplane's policy for the id */
+	uint32_t context; /**< context, create, evict, locate, set_policy; clients: a filter */
+	bool has_context;
+	char policy[32];  /**< create; "" = the dataplane's policy for the id; set_policy */
+	uint32_t session; /**< client, kick: the id on the wire */
+	uint32_t node;    /**< drain */
+	bool undo;        /**< drain: stop draining */
 };
 
 /** Command name ("contexts"), or NULL. */
@@ -54,11 +65,20 @@ int herald_mgmt_parse(const char *line, size_t len, struct herald_mgmt_req *out,
 /** Handler: the reply object for a checked request (the server frees it). */
 typedef json_t *(*herald_mgmt_handler)(const struct herald_mgmt_req *req, void *arg);
 
+/** Bytes of the remote endpoint's key and of each connection's challenge. */
+#define HERALD_MGMT_KEY_LEN 32
+/** pollfds herald_mgmt_pollfds() fills at most: two listeners and the connections. */
+#define HERALD_MGMT_POLLFDS (HERALD_MGMT_CLIENTS + 2)
+
 struct herald_mgmt {
-	int listen_fd;
+	int listen_fd; /* the Unix socket */
+	int tcp_fd;    /* the remote endpoint, -1 = none */
 	char path[108];
+	uint8_t key[HERALD_MGMT_KEY_LEN];
 	struct {
 		int fd;
+		bool authed; /* Unix connections are; TCP ones once they answered the challenge */
+		uint8_t nonce[HERALD_MGMT_KEY_LEN];
 		size_t len;
 		char buf[HERALD_MGMT_LINE_MAX];
 	} c[HERALD_MGMT_CLIENTS];
@@ -69,7 +89,17 @@ struct herald_mgmt {
  * @return 0 or -errno.
  */
 int herald_mgmt_open(struct herald_mgmt *m, const char *path);
-/** Fill up to 1 + HERALD_MGMT_CLIENTS pollfds. @return how many. */
+/**
+ * Also listen on TCP @p addr for remote heraldctl. A connection is sent
+ * {"challenge":HEX} (32 random bytes) and must answer {"auth":HEX}, the
+ * HMAC-SHA-256 of those bytes under @p key, before any request; a wrong or
+ * missing answer is refused and the connection closed. This proves the key,
+ * it does not encrypt: use it on a management network or through a tunnel.
+ * @return 0 or -errno.
+ */
+int herald_mgmt_open_remote(struct herald_mgmt *m, const struct sockaddr_in *addr,
+			    const uint8_t key[HERALD_MGMT_KEY_LEN]);
+/** Fill up to HERALD_MGMT_POLLFDS pollfds. @return how many. */
 unsigned herald_mgmt_pollfds(const struct herald_mgmt *m, struct pollfd *p);
 /** Accept, read and answer what @p p (from herald_mgmt_pollfds) says is ready. */
 void herald_mgmt_service(struct herald_mgmt *m, const struct pollfd *p, unsigned n,

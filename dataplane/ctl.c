@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_ring.h>
@@ -45,6 +46,13 @@ struct dp_ctl_ctx {
 	bool replica;
 };
 
+struct dp_ctl_sess {
+	uint32_t wire_id, context, ip, budget, ndirty;
+	uint16_t port; /* network order */
+	bool credit_mode, confirmed;
+	uint64_t seq, idle_ms;
+};
+
 /* One request on its way to a worker and back. */
 struct dp_ctl_op {
 	struct herald_ctl_req req;
@@ -56,7 +64,8 @@ struct dp_ctl_op {
 	struct dp_policy current;
 	uint32_t sessions, keys;
 	struct dp_ctl_ctx *list;
-	uint32_t cap, n;
+	struct dp_ctl_sess *sess;
+	uint32_t cap, n, total;
 	_Atomic int state;
 };
 
@@ -75,7 +84,69 @@ static void op_free(struct dp_ctl_op *op)
 {
 	herald_ctl_req_release(&op->req);
 	free(op->list);
+	free(op->sess);
 	free(op);
+}
+
+/* Bytes of a key's value: the body is key length (2, big-endian), key, value. */
+static uint32_t key_value_len(const struct dp_key *k)
+{
+	const uint8_t *b = rte_pktmbuf_mtod(k->frag[0], const uint8_t *);
+	return (uint32_t)(k->msg_len - 2 - ((b[0] << 8) | b[1]));
+}
+
+/*
+ * A live context's new policy. Keys, values and sessions stay; the next
+ * PUBLISH is applied with the new policy. `none` keeps a history ring and
+ * numbers messages differently, so changes to or from it are refused, as is
+ * merge:OP while a key holds a value that is not an 8-byte integer.
+ */
+static int policy_change(struct dp_worker *w, struct dp_context *c, const struct dp_policy *p,
+			 uint32_t *bad_keys)
+{
+	if ((c->policy.kind == DP_POLICY_NONE) != (p->kind == DP_POLICY_NONE))
+		return -EPERM;
+	if (p->kind == DP_POLICY_MERGE && c->policy.kind != DP_POLICY_MERGE)
+		for (uint32_t i = 0; i < c->nkeys; i++)
+			*bad_keys += w->keys[c->keys[i]].nfrags != 0 &&
+				     key_value_len(&w->keys[c->keys[i]]) != sizeof(int64_t);
+	if (*bad_keys != 0)
+		return -EINVAL;
+	c->policy = *p;
+	return 0;
+}
+
+static void sessions_list(struct dp_worker *w, struct dp_ctl_op *op)
+{
+	uint64_t hz = rte_get_tsc_hz(), now = rte_get_tsc_cycles();
+	for (uint32_t i = 0; i < w->session_hwm; i++) {
+		const struct dp_session *s = &w->sessions[i];
+		if (!s->in_use || (op->req.has_context && w->contexts[s->ctx].id != op->req.context))
+			continue;
+		op->total++;
+		if (op->n < op->cap)
+			op->sess[op->n++] = (struct dp_ctl_sess){
+				.wire_id = s->wire_id, .context = w->contexts[s->ctx].id, .ip = s->ip,
+				.port = s->port, .budget = s->budget, .ndirty = s->ndirty,
+				.credit_mode = s->credit_mode, .confirmed = s->confirmed, .seq = s->seq,
+				.idle_ms = now > s->last_rx_tsc ? (now - s->last_rx_tsc) * 1000 / hz : 0,
+			};
+	}
+}
+
+static int session_kick(struct dp_worker *w, struct dp_ctl_op *op)
+{
+	for (uint32_t i = 0; i < w->session_hwm; i++) {
+		struct dp_session *s = &w->sessions[i];
+		if (s->in_use && s->wire_id == op->req.session) {
+			op->current = w->contexts[s->ctx].policy;
+			op->req.context = w->contexts[s->ctx].id;
+			dp_bye_send(w, i);
+			dp_session_close(w, i);
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 /* Worker side: run one request against this worker's store. */
@@ -123,10 +194,32 @@ static void op_run(struct dp_worker *w, struct dp_ctl_op *op)
 		dp_tx_flush(w);
 		break;
 	case HERALD_CTL_DEACTIVATE:
-		if (ctx == DP_NONE)
+		if (ctx == DP_NONE) {
 			op->rc = -ENOENT;
-		else
-			dp_context_remove(w, ctx, &op->sessions, &op->keys);
+			break;
+		}
+		/* Drain: each client is told to HELLO again before its session goes. */
+		for (uint32_t s = w->contexts[ctx].sub_head; op->req.moved && s != DP_NONE; s = w->sessions[s].next)
+			dp_error_send(w, w->sessions[s].ip, w->sessions[s].port, &w->sessions[s].mac,
+				      op->req.context, HERALD_ERR_MOVED, "context moved: HELLO a seed again");
+		dp_context_remove(w, ctx, &op->sessions, &op->keys);
+		break;
+	case HERALD_CTL_SET_POLICY:
+		if (ctx == DP_NONE) {
+			op->rc = -ENOENT;
+			break;
+		}
+		op->current = w->contexts[ctx].policy;
+		op->rc = policy_change(w, &w->contexts[ctx], &op->policy, &op->keys);
+		op->sessions = w->contexts[ctx].nsubs;
+		if (op->rc == 0)
+			op->keys = w->contexts[ctx].nkeys;
+		break;
+	case HERALD_CTL_SESSIONS:
+		sessions_list(w, op);
+		break;
+	case HERALD_CTL_KICK:
+		op->rc = session_kick(w, op);
 		break;
 	case HERALD_CTL_CONTEXTS:
 		for (uint32_t i = 0; i < w->max_contexts + 8 && op->n < op->cap; i++) {
@@ -221,9 +314,21 @@ static json_t *ping_reply(void)
 			 "uptime_s", (json_int_t)(time(NULL) - ctl.started));
 }
 
+/* Run @p op on queue @p q; NULL when it ran, else the error reply (the op is then handled). */
+static json_t *op_on_queue(struct dp_ctl_op *op, uint16_t q)
+{
+	int rc = op_call(op, q);
+	if (rc == -ETIMEDOUT)
+		return error_reply("queue %u did not answer in %d ms", q, CTL_WAIT_MS); /* the worker frees it */
+	if (rc == 0)
+		return NULL;
+	op_free(op);
+	return error_reply("queue %u: %s", q, strerror(-rc));
+}
+
 static json_t *contexts_reply(void)
 {
-	json_t *arr = json_array();
+	json_t *arr = json_array(), *e;
 	char pol[32];
 
 	for (uint16_t q = 0; q < ctl.nb_workers; q++) {
@@ -237,13 +342,9 @@ static json_t *contexts_reply(void)
 			op_free(op);
 			goto nomem;
 		}
-		int rc = op_call(op, q);
-		if (rc < 0) {
+		if ((e = op_on_queue(op, q)) != NULL) {
 			json_decref(arr);
-			if (rc == -ETIMEDOUT)
-				return error_reply("queue %u did not answer in %d ms", q, CTL_WAIT_MS);
-			op_free(op);
-			return error_reply("queue %u: %s", q, strerror(-rc));
+			return e;
 		}
 		for (uint32_t i = 0; i < op->n; i++)
 			json_array_append_new(arr, json_pack("{sIsssIsIsisb}", "id", (json_int_t)op->list[i].id,
@@ -258,10 +359,76 @@ nomem:
 	return error_reply("out of memory");
 }
 
+/* Sessions listed at most in one reply (heraldd reads replies of up to 1 MiB). */
+#define SESSIONS_LIST_MAX 4096
+
+static json_t *sessions_reply(const struct herald_ctl_req *req)
+{
+	json_t *arr = json_array(), *e;
+	uint64_t total = 0;
+	char ip[INET_ADDRSTRLEN], addr[INET_ADDRSTRLEN + 8];
+
+	for (uint16_t q = 0; q < ctl.nb_workers; q++) {
+		struct dp_ctl_op *op = calloc(1, sizeof(*op));
+		if (op == NULL)
+			goto nomem;
+		op->req = *req;
+		op->cap = SESSIONS_LIST_MAX - (uint32_t)json_array_size(arr);
+		op->sess = calloc(op->cap + 1, sizeof(*op->sess));
+		if (op->sess == NULL) {
+			op_free(op);
+			goto nomem;
+		}
+		if ((e = op_on_queue(op, q)) != NULL) {
+			json_decref(arr);
+			return e;
+		}
+		total += op->total;
+		for (uint32_t i = 0; i < op->n; i++) {
+			const struct dp_ctl_sess *x = &op->sess[i];
+			inet_ntop(AF_INET, &x->ip, ip, sizeof(ip));
+			snprintf(addr, sizeof(addr), "%s:%u", ip, ntohs(x->port));
+			json_array_append_new(arr, json_pack("{sI sI ss sI sI sb sb sI sI si}",
+				"session", (json_int_t)x->wire_id, "context", (json_int_t)x->context,
+				"client", addr, "seq", (json_int_t)x->seq, "budget", (json_int_t)x->budget,
+				"credit_mode", x->credit_mode, "confirmed", x->confirmed,
+				"dirty_keys", (json_int_t)x->ndirty, "idle_ms", (json_int_t)x->idle_ms,
+				"queue", (int)q));
+		}
+		op_free(op);
+	}
+	return json_pack("{sb so sI}", "ok", 1, "sessions", arr, "total", (json_int_t)total);
+nomem:
+	json_decref(arr);
+	return error_reply("out of memory");
+}
+
+/* A session lives on one queue: ask each until one has it. */
+static json_t *kick_reply(const struct herald_ctl_req *req)
+{
+	json_t *e;
+	for (uint16_t q = 0; q < ctl.nb_workers; q++) {
+		struct dp_ctl_op *op = calloc(1, sizeof(*op));
+		if (op == NULL)
+			return error_reply("out of memory");
+		op->req = *req;
+		if ((e = op_on_queue(op, q)) != NULL)
+			return e;
+		if (op->rc == 0) {
+			e = json_pack("{sb sI sI si}", "ok", 1, "session", (json_int_t)req->session, "context",
+				      (json_int_t)op->req.context, "queue", (int)q);
+			op_free(op);
+			return e;
+		}
+		op_free(op);
+	}
+	return error_reply("no session %u on this node", req->session);
+}
+
 /* The op takes the request's put data: a worker may still read it after a timeout. */
 static json_t *change_reply(struct herald_ctl_req *req)
 {
-	char err[128], pol[32];
+	char err[128], pol[32], cur[32];
 
 	if (req->queue >= ctl.nb_workers)
 		return error_reply("queue %u out of range: the dataplane runs %u queue(s)", req->queue,
@@ -277,28 +444,36 @@ static json_t *change_reply(struct herald_ctl_req *req)
 		op_free(op);
 		return error_reply("policy: %s", err);
 	}
-	int rc = op_call(op, req->queue);
-	if (rc == -ETIMEDOUT)
-		return error_reply("queue %u did not answer in %d ms", req->queue, CTL_WAIT_MS);
-	json_t *r;
-	if (rc < 0)
-		r = error_reply("queue %u: %s", req->queue, strerror(-rc));
-	else if (op->rc == -ENOSPC)
+	json_t *r = op_on_queue(op, req->queue);
+	if (r != NULL)
+		return r;
+	dp_policy_name(&op->current, cur, sizeof(cur));
+	dp_policy_name(&op->policy, pol, sizeof(pol));
+	if (op->rc == -ENOSPC)
 		r = error_reply("context %u: no room (context table or `none` histories full)", req->context);
 	else if (op->rc == -EEXIST)
-		r = error_reply("context %u is active with policy %s", req->context,
-				dp_policy_name(&op->current, pol, sizeof(pol)));
+		r = error_reply("context %u is active with policy %s", req->context, cur);
 	else if (op->rc == -ENOENT)
 		r = error_reply("context %u is not active", req->context);
 	else if (op->rc == -EBUSY)
 		r = error_reply("context %u is hosted here, not a replica copy", req->context);
+	else if (op->rc == -EPERM)
+		r = error_reply("context %u has policy %s: a change to or from none keeps no history or "
+				"numbering across it; evict and create the context instead", req->context, cur);
+	else if (op->rc == -EINVAL)
+		r = error_reply("context %u: %u key(s) hold values that are not 8-byte integers, which %s "
+				"cannot fold; evict the context or republish integers first", req->context,
+				op->keys, pol);
 	else if (req->cmd == HERALD_CTL_PUT)
 		r = json_pack("{sbsIsI}", "ok", 1, "stored", (json_int_t)op->stored, "unknown",
 			      (json_int_t)op->unknown);
 	else if (req->cmd == HERALD_CTL_ACTIVATE)
 		r = json_pack("{sbsIsssbsbsbsI}", "ok", 1, "context", (json_int_t)req->context, "policy",
-			      dp_policy_name(&op->current, pol, sizeof(pol)), "created", op->created,
-			      "replica", req->replica, "promoted", op->promoted, "keys", (json_int_t)op->keys);
+			      cur, "created", op->created, "replica", req->replica, "promoted", op->promoted,
+			      "keys", (json_int_t)op->keys);
+	else if (req->cmd == HERALD_CTL_SET_POLICY)
+		r = json_pack("{sb sI ss ss sI sI}", "ok", 1, "context", (json_int_t)req->context, "policy", pol,
+			      "previous", cur, "keys", (json_int_t)op->keys, "sessions", (json_int_t)op->sessions);
 	else
 		r = json_pack("{sbsIsIsI}", "ok", 1, "context", (json_int_t)req->context, "sessions",
 			      (json_int_t)op->sessions, "keys", (json_int_t)op->keys);
@@ -323,10 +498,15 @@ static json_t *handle_line(const char *line, size_t len)
 		return contexts_reply();
 	case HERALD_CTL_ACTIVATE:
 	case HERALD_CTL_DEACTIVATE:
+	case HERALD_CTL_SET_POLICY:
 	case HERALD_CTL_PUT:
 		r = change_reply(&req);
 		herald_ctl_req_release(&req);
 		return r;
+	case HERALD_CTL_SESSIONS:
+		return sessions_reply(&req);
+	case HERALD_CTL_KICK:
+		return kick_reply(&req);
 	default:
 		return error_reply("unsupported command");
 	}

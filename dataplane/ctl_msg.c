@@ -20,18 +20,29 @@ static const char *const cmd_names[HERALD_CTL_CMD_MAX] = {
 	[HERALD_CTL_CONTEXTS] = "contexts",
 	[HERALD_CTL_STATS] = "stats",
 	[HERALD_CTL_PUT] = "put",
+	[HERALD_CTL_SET_POLICY] = "set_policy",
+	[HERALD_CTL_SESSIONS] = "sessions",
+	[HERALD_CTL_KICK] = "kick",
 };
 
-/* Fields each command takes besides "cmd": context, policy, queue. */
+/* Fields each command takes besides "cmd"; the F_NEED_ ones it requires. */
 #define F_CONTEXT 1u
 #define F_POLICY 2u
 #define F_QUEUE 4u
 #define F_REPLICA 8u
 #define F_DATA 16u
+#define F_SESSION 32u
+#define F_MOVED 64u
+#define F_NEED_CONTEXT 128u
+#define F_NEED_POLICY 256u
+#define F_NEED_SESSION 512u
 static const unsigned cmd_fields[HERALD_CTL_CMD_MAX] = {
-	[HERALD_CTL_ACTIVATE] = F_CONTEXT | F_POLICY | F_QUEUE | F_REPLICA,
-	[HERALD_CTL_DEACTIVATE] = F_CONTEXT | F_QUEUE,
+	[HERALD_CTL_ACTIVATE] = F_CONTEXT | F_NEED_CONTEXT | F_POLICY | F_QUEUE | F_REPLICA,
+	[HERALD_CTL_DEACTIVATE] = F_CONTEXT | F_NEED_CONTEXT | F_QUEUE | F_MOVED,
 	[HERALD_CTL_PUT] = F_QUEUE | F_DATA,
+	[HERALD_CTL_SET_POLICY] = F_CONTEXT | F_NEED_CONTEXT | F_POLICY | F_NEED_POLICY | F_QUEUE,
+	[HERALD_CTL_SESSIONS] = F_CONTEXT,
+	[HERALD_CTL_KICK] = F_SESSION | F_NEED_SESSION,
 };
 
 const char *herald_ctl_cmd_name(enum herald_ctl_cmd c)
@@ -132,7 +143,7 @@ static int parse_fields(json_t *o, unsigned allowed, struct herald_ctl_req *out,
 	const char *name;
 	json_t *v;
 	uint64_t u;
-	bool have_context = false;
+	bool have_context = false, have_session = false;
 
 	json_object_foreach(o, name, v) {
 		if (strcmp(name, "cmd") == 0)
@@ -141,7 +152,16 @@ static int parse_fields(json_t *o, unsigned allowed, struct herald_ctl_req *out,
 			if (get_uint(v, name, UINT32_MAX, &u, err, errlen) < 0)
 				return -EINVAL;
 			out->context = (uint32_t)u;
-			have_context = true;
+			out->has_context = have_context = true;
+		} else if (strcmp(name, "session") == 0 && (allowed & F_SESSION)) {
+			if (get_uint(v, name, UINT32_MAX, &u, err, errlen) < 0)
+				return -EINVAL;
+			out->session = (uint32_t)u;
+			have_session = true;
+		} else if (strcmp(name, "moved") == 0 && (allowed & F_MOVED)) {
+			if (!json_is_boolean(v))
+				return fail(err, errlen, "\"moved\" must be true or false");
+			out->moved = json_is_true(v);
 		} else if (strcmp(name, "queue") == 0 && (allowed & F_QUEUE)) {
 			if (get_uint(v, name, UINT16_MAX, &u, err, errlen) < 0)
 				return -EINVAL;
@@ -164,10 +184,14 @@ static int parse_fields(json_t *o, unsigned allowed, struct herald_ctl_req *out,
 			return fail(err, errlen, "%s takes no field \"%s\"", cmd_names[out->cmd], name);
 		}
 	}
-	if ((allowed & F_CONTEXT) && !have_context)
+	if ((allowed & F_NEED_CONTEXT) && !have_context)
 		return fail(err, errlen, "%s needs \"context\"", cmd_names[out->cmd]);
 	if ((allowed & F_DATA) && out->data == NULL)
 		return fail(err, errlen, "%s needs \"data\"", cmd_names[out->cmd]);
+	if ((allowed & F_NEED_SESSION) && !have_session)
+		return fail(err, errlen, "%s needs \"session\"", cmd_names[out->cmd]);
+	if ((allowed & F_NEED_POLICY) && out->policy[0] == '\0')
+		return fail(err, errlen, "%s needs a non-empty \"policy\"", cmd_names[out->cmd]);
 	return 0;
 }
 
@@ -199,7 +223,8 @@ int herald_ctl_parse(const char *line, size_t len, struct herald_ctl_req *out, c
 		if (strcmp(json_string_value(cmd), cmd_names[c]) == 0)
 			break;
 	if (c == HERALD_CTL_CMD_MAX) {
-		fail(err, errlen, "unknown command \"%.40s\" (ping, activate, deactivate, contexts, stats, put)",
+		fail(err, errlen, "unknown command \"%.40s\" (ping, activate, deactivate, contexts, stats, "
+		     "put, set_policy, sessions, kick)",
 		     json_string_value(cmd));
 		goto out;
 	}
@@ -219,7 +244,7 @@ int herald_ctl_encode(const struct herald_ctl_req *req, char *buf, size_t cap)
 		return -EINVAL;
 	json_t *o = json_pack("{ss}", "cmd", name);
 	unsigned fields = cmd_fields[req->cmd];
-	if (fields & F_CONTEXT)
+	if ((fields & F_NEED_CONTEXT) || ((fields & F_CONTEXT) && req->has_context))
 		json_object_set_new(o, "context", json_integer(req->context));
 	if ((fields & F_POLICY) && req->policy[0] != '\0')
 		json_object_set_new(o, "policy", json_string(req->policy));
@@ -241,6 +266,10 @@ int herald_ctl_encode(const struct herald_ctl_req *req, char *buf, size_t cap)
 		json_object_set_new(o, "data", json_stringn(h, (size_t)req->data_len * 2));
 		free(h);
 	}
+	if (fields & F_SESSION)
+		json_object_set_new(o, "session", json_integer(req->session));
+	if ((fields & F_MOVED) && req->moved)
+		json_object_set_new(o, "moved", json_true());
 	size_t n = json_dumpb(o, buf, cap, JSON_COMPACT);
 	json_decref(o);
 	if (n == 0 || n + 1 >= cap)

@@ -33,6 +33,9 @@ enum herald_ctl_cmd {
 	HERALD_CTL_CONTEXTS,   /**< list contexts: id, policy, keys, sessions */
 	HERALD_CTL_STATS,      /**< counters and drops */
 	HERALD_CTL_PUT,        /**< store entries as they are (the replica relay) */
+	HERALD_CTL_SET_POLICY, /**< change a live context's policy (docs/cli.md: what is kept) */
+	HERALD_CTL_SESSIONS,   /**< list sessions (all, or one context's) */
+	HERALD_CTL_KICK,       /**< close one session, telling its client (BYE) */
 	HERALD_CTL_CMD_MAX
 };
 
@@ -40,7 +43,7 @@ struct herald_ctl_req {
 	enum herald_ctl_cmd cmd;
 	uint32_t context;                      /**< activate, deactivate */
 	char policy[HERALD_CTL_POLICY_MAX];    /**< activate; "" = the dataplane's policy for the id */
-	uint16_t queue;                        /**< activate, deactivate, put; 0 unless given */
+	uint16_t queue;                        /**< activate, deactivate, put, set_policy; 0 unless given */
 	bool replica;                          /**< activate: as a replica copy (see docs/heraldd.md) */
 	/**
 	 * put: entries, each `context (u32) | length (u16) | PUBLISH body`
@@ -49,6 +52,9 @@ struct herald_ctl_req {
 	 */
 	uint8_t *data;
 	uint32_t data_len;
+	bool has_context;                      /**< sessions: list only @p context's */
+	uint32_t session;                      /**< kick: the session id clients see on the wire */
+	bool moved;                            /**< deactivate: tell each session's client to look again (ERROR MOVED) */
 };
 
 /** Bytes of one `put` entry in front of its PUBLISH body: context and length. */

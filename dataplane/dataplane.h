@@ -278,6 +278,8 @@ void dp_hist_send(struct dp_worker *w, uint32_t s, uint64_t msg);
 void dp_hist_append(struct dp_worker *w, uint32_t ctx, uint32_t k);
 void dp_snapshot_send(struct dp_worker *w, uint32_t s);
 void dp_heartbeat_send(struct dp_worker *w, uint32_t s);
+/* The node closed the session (heraldctl clients kick): the client treats it as gone. */
+void dp_bye_send(struct dp_worker *w, uint32_t s);
 void dp_error_send(struct dp_worker *w, uint32_t ip, uint16_t port, const struct rte_ether_addr *mac,
 		   uint32_t context, enum herald_error code, const char *text);
 /* The same with a sequence in the header (HISTORY_LOST for a cut session: the newest lost). */

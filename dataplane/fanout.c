@@ -168,18 +168,29 @@ void dp_snapshot_send(struct dp_worker *w, uint32_t sidx)
 	s->seq_offset = (int64_t)s->seq - (int64_t)c->hist_head;
 }
 
-void dp_heartbeat_send(struct dp_worker *w, uint32_t sidx)
+/* An empty-bodied frame on a session: HEARTBEAT or BYE, naming the last sequence sent. */
+static void session_frame_send(struct dp_worker *w, uint32_t sidx, enum herald_type type)
 {
 	struct dp_session *s = &w->sessions[sidx];
 	struct herald_hdr_fields h = {
-		.type = HERALD_T_HEARTBEAT,
+		.type = (uint8_t)type,
 		.context = w->contexts[s->ctx].id,
 		.session = dp_session_wire_id(w, sidx),
 		.seq = s->seq,
 	};
 	frame_send(w, &s->mac, s->ip, s->port, &h, 0, 0, NULL, 0, NULL);
 	s->last_tx_tsc = w->now;
+}
+
+void dp_heartbeat_send(struct dp_worker *w, uint32_t sidx)
+{
+	session_frame_send(w, sidx, HERALD_T_HEARTBEAT);
 	w->ctr[HERALD_CTR_HEARTBEATS_SENT]++;
+}
+
+void dp_bye_send(struct dp_worker *w, uint32_t sidx)
+{
+	session_frame_send(w, sidx, HERALD_T_BYE);
 }
 
 void dp_error_send(struct dp_worker *w, uint32_t ip, uint16_t port, const struct rte_ether_addr *mac,

@@ -154,6 +154,7 @@ enum herald_error {
 	HERALD_ERR_UNKNOWN_SESSION = 4,
 	HERALD_ERR_HISTORY_LOST = 5, /**< policy none: the client fell beyond the history */
 	HERALD_ERR_BAD_VALUE = 6,    /**< merge policy: value is not a big-endian int64 */
+	HERALD_ERR_MOVED = 7,        /**< the context left this node (drain): HELLO a seed again */
 };
 
 /** Default node heartbeat interval towards an idle session. */

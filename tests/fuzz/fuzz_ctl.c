@@ -23,6 +23,7 @@ static int same(const struct herald_ctl_req *a, const struct herald_ctl_req *b)
 {
 	return a->cmd == b->cmd && a->context == b->context && a->queue == b->queue &&
 	       strcmp(a->policy, b->policy) == 0 && a->replica == b->replica &&
+	       a->has_context == b->has_context && a->session == b->session && a->moved == b->moved &&
 	       a->data_len == b->data_len && (a->data_len == 0 || memcmp(a->data, b->data, a->data_len) == 0);
 }
 

@@ -10,6 +10,7 @@
 CTL="$HERALD_BUILD/cli/heraldctl"
 HPORT=$((18000 + $$ % 1000))
 MPORT=$((HPORT + 500))
+RPORT=$((HPORT + 700))
 HD_PID=
 SUB_PID=
 trap '[ -z "$HD_PID" ] || kill -9 "$HD_PID" 2>/dev/null || true
@@ -17,6 +18,8 @@ trap '[ -z "$HD_PID" ] || kill -9 "$HD_PID" 2>/dev/null || true
 command -v jq >/dev/null || fail "jq is missing (scripts/deps installs it)"
 command -v promtool >/dev/null || fail "promtool is missing (scripts/deps installs prometheus)"
 
+head -c 32 /dev/urandom | xxd -p -c 64 >"$WORK/remote.key"
+head -c 32 /dev/urandom | xxd -p -c 64 >"$WORK/wrong.key"
 cat >"$WORK/herald.conf" <<EOF
 [node]
 id = 1
@@ -34,6 +37,8 @@ xdp_pin_dir =
 [control]
 socket = $WORK/hd.sock
 status_file = $WORK/st.json
+remote = 127.0.0.1:$RPORT
+remote_key_file = $WORK/remote.key
 [metrics]
 listen = 127.0.0.1:$MPORT
 EOF
@@ -127,6 +132,101 @@ grep -q "snapshot .* qty = 5" <<<"$OUT" || fail "snapshot lacks qty = 5"
 expect 5 in_client "$CTL" --socket "$WORK/hd.sock" sub 100 --count 1 --timeout 1
 grep -q "0 of 1 message" <<<"$OUT" || fail "sub timeout not explained: $OUT"
 
+echo "== contexts set-policy"
+expect 0 H contexts set-policy 100 merge:max
+echo "$OUT"
+expect 0 H --json contexts set-policy 100 merge:add
+jqt '.context == 100 and .policy == "merge:add" and .previous == "merge:max" and .node == 1'
+expect 1 H contexts set-policy 101 merge:add
+grep -q "2 key(s) hold values that are not 8-byte integers" <<<"$OUT" || fail "merge over text values: $OUT"
+expect 1 H contexts set-policy 101 none
+grep -q "change to or from none" <<<"$OUT" || fail "set-policy none: $OUT"
+expect 1 H --json contexts set-policy 4242 replace
+jqt '.ok == false and .exit == 1 and (.error | test("not active"))'
+expect 2 H contexts set-policy 101 fastest
+expect 2 H contexts set-policy 101
+# keys and values stay across a change: an 8-byte value survives replace -> merge:add
+expect 0 H contexts create 103 --policy replace
+expect 0 in_client "$CTL" --socket "$WORK/hd.sock" pub 103 total 00000007
+expect 0 H --json contexts set-policy 103 merge:add
+jqt '.keys == 1 and .policy == "merge:add"'
+expect 0 H --json contexts show 103
+jqt '.context.policy == "merge:add" and .context.keys == 1'
+expect 0 in_client "$CTL" --socket "$WORK/hd.sock" sub 103 --count 1 --timeout 30
+grep -q "snapshot .* total = 00000007" <<<"$OUT" || fail "value lost by set-policy: $OUT"
+
+echo "== clients"
+in_client "$CTL" --socket "$WORK/hd.sock" --json sub 101 --timeout 60 >"$WORK/kicked.json" 2>&1 &
+SUB_PID=$!
+for _ in $(seq 1 100); do grep -q snapshot_end "$WORK/kicked.json" && break; sleep 0.1; done
+grep -q snapshot_end "$WORK/kicked.json" || fail "sub never got its snapshot: $(cat "$WORK/kicked.json")"
+for _ in $(seq 1 50); do # the client names its session with its first heartbeat
+	H --json clients list --context 101 | jq -e '.sessions[0].confirmed' >/dev/null && break
+	sleep 0.1
+done
+expect 0 H clients
+echo "$OUT"
+expect 0 H --json clients list --context 101
+jqt '.total == 1 and (.sessions | length) == 1 and .sessions[0].context == 101 and .sessions[0].confirmed'
+jqt ".sessions[0].client | startswith(\"$CLIENT_IP:\")"
+SESSION=$(jq -r '.sessions[0].session' <<<"$OUT")
+expect 0 H --json clients list --context 4242
+jqt '.total == 0 and .sessions == []'
+expect 0 H clients show "$SESSION"
+echo "$OUT"
+expect 0 H --json clients show "$SESSION"
+jqt ".client.session == $SESSION and .client.context == 101 and .client.seq >= 1"
+expect 0 H clients kick "$SESSION"
+echo "$OUT"
+rc=0; wait "$SUB_PID" || rc=$?; SUB_PID=
+[ "$rc" = 1 ] || fail "kicked sub exited $rc, expected 1: $(cat "$WORK/kicked.json")"
+grep -q '"event":"closed"' "$WORK/kicked.json" || fail "kicked sub was not told: $(cat "$WORK/kicked.json")"
+expect 1 H --json clients kick "$SESSION"
+jqt '.ok == false and (.error | test("no session"))'
+expect 1 H clients show "$SESSION"
+expect 2 H clients kick abc
+expect 2 H clients list --context
+
+echo "== drain"
+expect 1 H drain 1
+grep -q "no other active node" <<<"$OUT" || fail "drain of a lone node: $OUT"
+expect 1 H --json drain 7
+jqt '.ok == false and (.error | test("not in this node.s view"))'
+expect 0 H --json drain 1 --undo
+jqt '.draining == false and .node == 1'
+expect 0 H --json status
+jqt '.draining == false'
+expect 2 H drain
+expect 2 H drain 1 --now
+
+echo "== config reload"
+cp "$WORK/herald.conf" "$WORK/herald.conf.orig"
+sed -i 's/^\[cluster\]$/[cluster]\nheartbeat_ms = 40/' "$WORK/herald.conf"
+expect 0 H config reload
+echo "$OUT"
+expect 0 H --json config show
+jqt '.config.cluster.heartbeat_ms == 40'
+sed -i 's/^heartbeat_ms = 40$/heartbeat_ms = 30\ncapacity = 9000/' "$WORK/herald.conf"
+expect 0 H --json config reload
+jqt '.changed == ["cluster.heartbeat_ms", "cluster.capacity"]'
+sed -i 's/^heartbeat_ms = 30$/heartbeat_ms = fast/' "$WORK/herald.conf"
+expect 4 H config reload
+grep -q "herald.conf:11: \[cluster\] heartbeat_ms: expected" <<<"$OUT" || fail "bad reload: $OUT"
+sed -i 's/^heartbeat_ms = fast$/heartbeat_ms = 30/; s/^udp_port = .*//; s/^idle = sleep$/idle = sleep\nudp_port = 7500/' "$WORK/herald.conf"
+expect 4 H --json config reload
+jqt '.ok == false and .exit == 4 and (.error | test("herald.conf:9: \\[dataplane\\] udp_port: changed; it applies only when heraldd restarts"))'
+expect 0 H --json config show
+jqt '.config.cluster.heartbeat_ms == 30 and .config.cluster.capacity == 9000 and .config.dataplane.udp_port == 7400'
+cp "$WORK/herald.conf.orig" "$WORK/herald.conf"
+kill -HUP "$HD_PID" # SIGHUP reloads too
+for _ in $(seq 1 50); do
+	H --json config show | jq -e '.config.cluster.heartbeat_ms == 50' >/dev/null && break
+	sleep 0.1
+done
+expect 0 H --json config show
+jqt '.config.cluster.heartbeat_ms == 50 and .config.cluster.capacity == 16384'
+grep -q "reloaded .*herald.conf" "$WORK/hd.log" || fail "SIGHUP reload not logged: $(tail "$WORK/hd.log")"
+
 echo "== stats"
 expect 0 H stats
 grep -E "^(publishes|tx_zerocopy|tx_copied|bad_magic) " <<<"$OUT"
@@ -154,12 +254,35 @@ grep -q '^herald_daemon_dataplane_request_seconds_count ' "$WORK/metrics.txt" ||
 echo "metrics: $(grep -vc '^#' "$WORK/metrics.txt") samples, promtool ok"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/other")" = 404 ] || fail "not 404 off /metrics"
 
+echo "== remote endpoint (TCP, HMAC challenge)"
+R() { "$CTL" --remote "127.0.0.1:$RPORT" "$@"; }
+expect 0 R --key-file "$WORK/remote.key" --json status
+jqt '.node == 1 and .dataplane.connected'
+expect 0 R --key-file "$WORK/remote.key" contexts list
+echo "$OUT"
+expect 1 R --key-file "$WORK/wrong.key" status
+grep -q "authentication failed" <<<"$OUT" || fail "a wrong key was not refused: $OUT"
+expect 1 R --key-file "$WORK/wrong.key" --json status
+jqt '.ok == false and .exit == 1'
+expect 2 R status
+grep -q "needs --key-file" <<<"$OUT" || fail "--remote without a key: $OUT"
+expect 2 "$CTL" --remote nowhere --key-file "$WORK/remote.key" status
+# a client that skips the challenge gets nothing but the refusal
+exec 3<>"/dev/tcp/127.0.0.1/$RPORT"
+read -r -t 5 challenge <&3 || fail "no challenge"
+jq -e '.challenge | length == 64' <<<"$challenge" >/dev/null || fail "challenge: $challenge"
+echo '{"cmd":"status"}' >&3
+read -r -t 5 answer <&3 || fail "no answer to a request without auth"
+exec 3<&-
+jq -e '.ok == false and (.error | test("authentication failed"))' <<<"$answer" >/dev/null || fail "unauthenticated request: $answer"
+echo "remote: the right key is served, a wrong or missing one refused"
+
 echo "== config show"
 expect 0 H config show
 echo "$OUT" | head -5
 grep -q "^id = 1$" <<<"$OUT" || fail "config show: $OUT"
 expect 0 H --json config show
-jqt '.config.node.id == 1 and .config.metrics.listen != null'
+jqt '.config.node.id == 1 and .config.metrics.listen != null and .config.control.remote != null'
 
 echo "== evict"
 expect 0 H contexts evict 101
@@ -171,7 +294,7 @@ expect 1 H contexts evict 101
 grep -q "not active" <<<"$OUT" || fail "evict of an inactive context: $OUT"
 
 echo "== help and usage"
-for c in status nodes contexts stats config sub pub; do
+for c in status nodes contexts clients drain stats config sub pub; do
 	expect 0 H "$c" --help
 	grep -q "^usage: heraldctl" <<<"$OUT" || fail "$c --help: $OUT"
 done
@@ -182,6 +305,20 @@ expect 2 H pub 1 k
 expect 3 "$CTL" --socket "$WORK/nothing.sock" status
 expect 3 "$CTL" --socket "$WORK/nothing.sock" --json status
 jqt '.ok == false and .exit == 3'
+
+echo "== bash completion"
+# complete WORDS...: what cli/heraldctl.bash offers for the last (partial) word
+complete_words() {
+	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _heraldctl; echo "${COMPREPLY[*]}"' \
+		_ "$HERALD_ROOT/cli/heraldctl.bash" "$@"
+}
+[ "$(complete_words heraldctl cl)" = clients ] || fail "completion of 'cl': $(complete_words heraldctl cl)"
+grep -qw set-policy <<<"$(complete_words heraldctl contexts "")" || fail "completion lacks set-policy"
+grep -qw merge:add <<<"$(complete_words heraldctl contexts set-policy 5 "")" || fail "completion lacks policies"
+grep -qw kick <<<"$(complete_words heraldctl clients "")" || fail "completion lacks clients kick"
+grep -qw reload <<<"$(complete_words heraldctl config "")" || fail "completion lacks config reload"
+[ "$(complete_words heraldctl drain 1 --u)" = --undo ] || fail "completion lacks drain --undo"
+[ "$(complete_words heraldctl --rem)" = --remote ] || fail "completion lacks --remote"
 
 echo "== broken config files"
 broken() { # NAME EXPECTED-TEXT: config check and heraldd both refuse $WORK/NAME.conf
@@ -196,7 +333,7 @@ broken badkey "badkey.conf:3: \[node\] nmae: unknown key"
 sed 's/^idle = sleep$/idle = lazy/' "$WORK/herald.conf" >"$WORK/badvalue.conf"
 broken badvalue "badvalue.conf:8: \[dataplane\] idle: expected spin or sleep, got 'lazy'"
 head -c -1 "$WORK/herald.conf" >"$WORK/torn.conf"
-broken torn "torn.conf:18: .*torn write"
+broken torn "torn.conf:20: .*torn write"
 grep -v '^listen = 127.0.0.1:'"$HPORT" "$WORK/herald.conf" >"$WORK/missing.conf"
 broken missing "missing.conf: \[cluster\] listen: missing"
 expect 4 "$CTL" config check "$WORK/absent.conf"

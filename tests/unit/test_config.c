@@ -241,3 +241,41 @@ Test(config, file_on_disk_with_an_error_names_the_file)
 	cr_assert(strstr(err, want) != NULL, "%s", err);
 	unlink(path);
 }
+
+/* config reload: live keys pass and are listed, any other change is refused with its line. */
+Test(config, reload_check)
+{
+	static const char base[] = "[node]\nid = 1\n[dataplane]\ndriver = null\nip = 10.0.0.1\n"
+				   "[cluster]\nlisten = 10.0.1.1:7600\n";
+	struct herald_config old, next;
+	json_t *changed = NULL;
+
+	cr_assert_eq(herald_config_load_string("t.conf", base, &old, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(herald_config_load_string("t.conf", base, &next, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(herald_config_reload_check(&old, &next, &changed, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(json_array_size(changed), 0);
+	json_decref(changed);
+
+	cr_assert_eq(herald_config_load_string("t.conf",
+		"[node]\nid = 1\nname = n1\n[dataplane]\ndriver = null\nip = 10.0.0.1\n[cluster]\n"
+		"listen = 10.0.1.1:7600\npeer = 10.0.1.2:7600\nheartbeat_ms = 20\n", &next, err, sizeof(err)), 0);
+	cr_assert_eq(herald_config_reload_check(&old, &next, &changed, err, sizeof(err)), 0, "%s", err);
+	char *list = json_dumps(changed, JSON_COMPACT);
+	cr_assert_str_eq(list, "[\"node.name\",\"cluster.peer\",\"cluster.heartbeat_ms\"]");
+	free(list);
+	json_decref(changed);
+
+	cr_assert_eq(herald_config_load_string("t.conf",
+		"[node]\nid = 1\n[dataplane]\ndriver = null\nip = 10.0.0.1\nudp_port = 7500\n[cluster]\n"
+		"listen = 10.0.1.1:7600\n", &next, err, sizeof(err)), 0);
+	cr_assert_eq(herald_config_reload_check(&old, &next, NULL, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "t.conf:6: [dataplane] udp_port: changed; it applies only when heraldd restarts") != NULL,
+		  "%s", err);
+
+	/* the node id is not live either */
+	cr_assert_eq(herald_config_load_string("t.conf",
+		"[node]\nid = 2\n[dataplane]\ndriver = null\nip = 10.0.0.1\n[cluster]\nlisten = 10.0.1.1:7600\n",
+		&next, err, sizeof(err)), 0);
+	cr_assert_eq(herald_config_reload_check(&old, &next, NULL, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "t.conf:2: [node] id: changed") != NULL, "%s", err);
+}

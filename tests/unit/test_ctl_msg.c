@@ -218,3 +218,53 @@ Test(ctl_msg, put_refused)
 	cr_assert_eq(herald_ctl_put_check(big, sizeof(big), err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "value up to 4096") != NULL, "%s", err);
 }
+
+/* heraldctl's set-policy, clients and drain reach the dataplane through these. */
+Test(ctl_msg, operator_commands)
+{
+	cr_assert_eq(parse("{\"cmd\":\"set_policy\",\"context\":9,\"policy\":\"merge:add\",\"queue\":1}"), 0, "%s", err);
+	cr_assert_eq(req.cmd, HERALD_CTL_SET_POLICY);
+	cr_assert_str_eq(req.policy, "merge:add");
+	refused("{\"cmd\":\"set_policy\",\"context\":9}", "needs a non-empty \"policy\"");
+	refused("{\"cmd\":\"set_policy\",\"policy\":\"replace\"}", "needs \"context\"");
+	cr_assert_eq(parse("{\"cmd\":\"sessions\"}"), 0, "%s", err);
+	cr_assert(!req.has_context);
+	cr_assert_eq(parse("{\"cmd\":\"sessions\",\"context\":5}"), 0, "%s", err);
+	cr_assert(req.has_context);
+	cr_assert_eq(req.context, 5);
+	cr_assert_eq(parse("{\"cmd\":\"kick\",\"session\":4294967295}"), 0, "%s", err);
+	cr_assert_eq(req.session, 4294967295u);
+	refused("{\"cmd\":\"kick\"}", "needs \"session\"");
+	refused("{\"cmd\":\"kick\",\"session\":-1}", "\"session\" must be in 0..");
+	refused("{\"cmd\":\"sessions\",\"session\":1}", "takes no field \"session\"");
+	cr_assert_eq(parse("{\"cmd\":\"deactivate\",\"context\":3,\"moved\":true}"), 0, "%s", err);
+	cr_assert(req.moved);
+	refused("{\"cmd\":\"deactivate\",\"context\":3,\"moved\":1}", "\"moved\" must be true or false");
+	refused("{\"cmd\":\"activate\",\"context\":3,\"moved\":true}", "takes no field \"moved\"");
+}
+
+/* What heraldd encodes, the dataplane parses back, optional fields included. */
+Test(ctl_msg, operator_commands_round_trip)
+{
+	char line[HERALD_CTL_LINE_MAX];
+	struct herald_ctl_req out[] = {
+		{.cmd = HERALD_CTL_SESSIONS},
+		{.cmd = HERALD_CTL_SESSIONS, .context = 77, .has_context = true},
+		{.cmd = HERALD_CTL_KICK, .session = 123456},
+		{.cmd = HERALD_CTL_DEACTIVATE, .context = 8, .queue = 2, .moved = true},
+		{.cmd = HERALD_CTL_SET_POLICY, .context = 8, .policy = "merge:min", .queue = 1},
+	};
+	for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+		int n = herald_ctl_encode(&out[i], line, sizeof(line));
+		cr_assert_gt(n, 0);
+		cr_assert_eq(herald_ctl_parse(line, (size_t)n, &req, err, sizeof(err)), 0, "%s: %s", line, err);
+		cr_assert_eq(req.cmd, out[i].cmd);
+		cr_assert_eq(req.context, out[i].context, "%s", line);
+		bool context_sent = out[i].has_context ||
+				    (out[i].cmd != HERALD_CTL_SESSIONS && out[i].cmd != HERALD_CTL_KICK);
+		cr_assert_eq(req.has_context, context_sent, "%s", line);
+		cr_assert_eq(req.session, out[i].session);
+		cr_assert_eq(req.moved, out[i].moved);
+		cr_assert_str_eq(req.policy, out[i].policy);
+	}
+}
