@@ -258,14 +258,24 @@ nomem:
 	return error_reply("out of memory");
 }
 
-/* The op takes the request's put data: a worker may still read it after a timeout. */
+/*
+ * A context lives on the queue herald_queue_of() names, the one its frames
+ * are handed to: the request goes there. A queue named in the request (heraldd
+ * sends the one its REDIRECTs name) must agree, or the two disagree on where
+ * clients are sent. The op takes the request's put data: a worker may still
+ * read it after a timeout.
+ */
 static json_t *change_reply(struct herald_ctl_req *req)
 {
 	char err[128], pol[32];
+	uint16_t q = herald_queue_of(req->context, (uint16_t)ctl.nb_workers);
 
 	if (req->queue >= ctl.nb_workers)
 		return error_reply("queue %u out of range: the dataplane runs %u queue(s)", req->queue,
 				   ctl.nb_workers);
+	if (req->queue != 0 && req->queue != q)
+		return error_reply("context %u belongs to queue %u of %u, not queue %u", req->context, q,
+				   ctl.nb_workers, req->queue);
 	struct dp_ctl_op *op = calloc(1, sizeof(*op));
 	if (op == NULL)
 		return error_reply("out of memory");
@@ -277,12 +287,12 @@ static json_t *change_reply(struct herald_ctl_req *req)
 		op_free(op);
 		return error_reply("policy: %s", err);
 	}
-	int rc = op_call(op, req->queue);
+	int rc = op_call(op, q);
 	if (rc == -ETIMEDOUT)
-		return error_reply("queue %u did not answer in %d ms", req->queue, CTL_WAIT_MS);
+		return error_reply("queue %u did not answer in %d ms", q, CTL_WAIT_MS);
 	json_t *r;
 	if (rc < 0)
-		r = error_reply("queue %u: %s", req->queue, strerror(-rc));
+		r = error_reply("queue %u: %s", q, strerror(-rc));
 	else if (op->rc == -ENOSPC)
 		r = error_reply("context %u: no room (context table or `none` histories full)", req->context);
 	else if (op->rc == -EEXIST)
