@@ -295,14 +295,14 @@ void dp_error_send_seq(struct dp_worker *w, uint32_t ip, uint16_t port,
 void dp_net_rx(struct dp_worker *w, struct rte_mbuf *m);
 /* A frame dp_net_rx of another worker checked and handed over (l3_len set). */
 void dp_net_rx_handed(struct dp_worker *w, struct rte_mbuf *m);
+void dp_headers_write(const struct dp_worker *w, uint8_t *dst, const struct rte_ether_addr *mac,
+		      uint32_t ip, uint16_t port, uint16_t body_len);
 
 /* handoff.c: one MPSC ring per worker when the port runs several queues */
 int dp_handoff_init(struct dp_worker *workers, uint16_t n);
 void dp_handoff_free(struct dp_worker *workers, uint16_t n);
 void dp_handoff_push(struct dp_worker *w, struct rte_mbuf *m, uint16_t owner);
 unsigned dp_handoff_drain(struct dp_worker *w);
-void dp_headers_write(const struct dp_worker *w, uint8_t *dst, const struct rte_ether_addr *mac,
-		      uint32_t ip, uint16_t port, uint16_t body_len);
 
 /* worker.c */
 void dp_tx(struct dp_worker *w, struct rte_mbuf *m);

@@ -52,7 +52,7 @@ void dp_handoff_free(struct dp_worker *workers, uint16_t n)
 
 void dp_handoff_push(struct dp_worker *w, struct rte_mbuf *m, uint16_t owner)
 {
-	struct rte_ring *r = w->peers[owner].handoff;
+	struct rte_ring *r = w->peers != NULL ? w->peers[owner].handoff : NULL;
 
 	if (r == NULL || rte_ring_mp_enqueue(r, m) != 0)
 		return dp_drop(w, m, HERALD_DROP_HANDOFF_FULL);

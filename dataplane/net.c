@@ -109,7 +109,8 @@ void dp_net_rx(struct dp_worker *w, struct rte_mbuf *m)
 	const struct herald_hdr *h = (const struct herald_hdr *)payload;
 	/*
 	 * Several queues: the context's owner handles the frame. One the codec
-	 * will refuse anyway (no whole header, not herald) is dropped right here.
+	 * will refuse anyway (no whole header, not herald) is left to the codec
+	 * here, where it landed.
 	 */
 	if (w->nqueues > 1 && len >= sizeof(*h) && h->magic == rte_cpu_to_be_16(HERALD_MAGIC)) {
 		uint16_t owner = herald_queue_of(rte_be_to_cpu_32(h->context), w->nqueues);
