@@ -386,6 +386,16 @@ int main(int argc, char **argv)
 		if (xdp == NULL)
 			goto out_port;
 	}
+	if (nb_queues > 1) {
+		/* Not fatal: without rules frames land by RSS and are handed to their owner. */
+		char why[160];
+		if (herald_port_steer(&port, cfg.ip, cfg.udp_port, why, sizeof(why)) == 0)
+			printf("herald-dataplane: udp/%u+q steered to queue q (%u rules)\n", cfg.udp_port,
+			       port.nrules);
+		else
+			printf("herald-dataplane: no flow steering (%s): frames land by flow hash, "
+			       "misqueued ones reach their owner through its ring\n", why);
+	}
 
 	workers = rte_zmalloc("workers", sizeof(*workers) * nb_queues, RTE_CACHE_LINE_SIZE);
 	if (workers == NULL)
