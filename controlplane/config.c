@@ -208,10 +208,11 @@ static bool parse_addr(const char *v, struct sockaddr_in *sa)
 	return true;
 }
 
-/* "1", "2-5", "2,4,6-7": what EAL's -l takes. */
-static bool parse_lcores(const char *v)
+/* "1", "2-5", "2,4,6-7": what EAL's -l takes. @p count (optional) gets the lcores named. */
+static bool parse_lcores(const char *v, unsigned *count)
 {
 	const char *s = v;
+	unsigned n = 0;
 	while (*s) {
 		unsigned long a, b;
 		char *end;
@@ -226,12 +227,15 @@ static bool parse_lcores(const char *v)
 		}
 		if (a >= 1024 || b >= 1024 || b < a)
 			return false;
+		n += (unsigned)(b - a + 1);
 		if (*end == ',' && end[1] != '\0')
 			end++;
 		else if (*end != '\0')
 			return false;
 		s = end;
 	}
+	if (count != NULL)
+		*count = n;
 	return *v != '\0';
 }
 
@@ -447,7 +451,7 @@ static int handler(void *user, const char *section, const char *name, const char
 			memcpy(field, value, strlen(value) + 1);
 		break;
 	case K_LCORES:
-		if ((ok = parse_lcores(value) && strlen(value) < k->size))
+		if ((ok = parse_lcores(value, NULL) && strlen(value) < k->size))
 			memcpy(field, value, strlen(value) + 1);
 		break;
 	case K_IDLE:
@@ -527,6 +531,12 @@ static void validate(struct parse *p)
 		fail(p, line_of(p, "dataplane", "queues"),
 		     "[dataplane] queues: udp_port + queues - 1 must stay <= 65535, got %u + %u - 1",
 		     c->udp_port, c->queues);
+	unsigned nlcores = 0;
+	if (parse_lcores(c->lcores, &nlcores) && nlcores < c->queues)
+		fail(p, line_of(p, "dataplane", "lcores") ? line_of(p, "dataplane", "lcores")
+							  : line_of(p, "dataplane", "queues"),
+		     "[dataplane] lcores: %u queues need %u lcores (one worker each), \"%s\" names %u",
+		     c->queues, c->queues, c->lcores, nlcores);
 	if (c->dead_after <= c->suspect_after)
 		fail(p, line_of(p, "cluster", "dead_after") ? line_of(p, "cluster", "dead_after")
 							    : line_of(p, "cluster", "suspect_after"),
@@ -744,8 +754,8 @@ int herald_config_dataplane_args(const struct herald_config *c, char *buf, size_
 		snprintf(bus, sizeof(bus), "--no-pci");
 	int n = snprintf(buf, cap,
 			 "-l\n%s\n%s\n--file-prefix\n%s\n--\n--port\n%s\n--ip\n%s\n--udp-port\n%u\n"
-			 "--idle\n%s\n--ctl-sock\n%s\n",
-			 c->lcores, bus, c->file_prefix, port, ip, c->udp_port,
+			 "--queues\n%u\n--idle\n%s\n--ctl-sock\n%s\n",
+			 c->lcores, bus, c->file_prefix, port, ip, c->udp_port, c->queues,
 			 herald_config_idle_name(c->idle), c->dataplane_sock);
 	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }

@@ -12,6 +12,8 @@
 
 #include <sodium.h>
 
+#include <herald/proto.h>
+
 #include "director.h"
 
 _Static_assert(crypto_shorthash_KEYBYTES == HERALD_DIRECTOR_KEY_LEN,
@@ -20,12 +22,12 @@ _Static_assert(crypto_shorthash_BYTES == sizeof(uint64_t),
 	       "SipHash-2-4 yields 64 bits");
 
 /*
- * Domain tags keep the straw hash and the queue hash independent: without
- * them, the queue of a context would be correlated with which node won it.
+ * The domain tag of the straw hash. The queue hash of a context
+ * (herald_queue_of) is another function altogether, so the queue of a
+ * context is not correlated with which node won it.
  */
 enum {
 	TAG_STRAW = 'S',
-	TAG_QUEUE = 'Q',
 };
 
 static void put_le32(uint8_t *p, uint32_t v)
@@ -144,21 +146,6 @@ int herald_director_place(const struct herald_director *d,
 	return ib < 0 ? -ENOENT : 0;
 }
 
-uint16_t herald_director_queue(const struct herald_director *d,
-			       uint32_t context, uint16_t queues)
-{
-	uint8_t in[5];
-	uint64_t h;
-
-	if (queues <= 1)
-		return 0;
-	in[0] = TAG_QUEUE;
-	put_le32(in + 1, context);
-	h = keyed_hash(d, in, sizeof(in));
-	/* Multiply-shift reduction: uniform without a division. */
-	return (uint16_t)(((h >> 32) * queues) >> 32);
-}
-
 int herald_director_redirect(const struct herald_director *d,
 			     const struct herald_node *nodes, unsigned int n,
 			     uint32_t context, struct herald_target *out)
@@ -172,6 +159,6 @@ int herald_director_redirect(const struct herald_director *d,
 	if (ret < 0)
 		return ret;
 	out->node = p.primary;
-	out->queue = herald_director_queue(d, context, nodes[p.primary].queues);
+	out->queue = herald_queue_of(context, nodes[p.primary].queues);
 	return 0;
 }

@@ -92,17 +92,9 @@ int herald_director_place(const struct herald_director *d,
 			  uint32_t context, struct herald_placement *out);
 
 /**
- * Queue of a node that serves a context: a second keyed hash of the context
- * alone, reduced to 0 .. queues - 1. Independent of the node, so a context
- * that moves lands on the same queue index when the node shapes agree.
- */
-uint16_t herald_director_queue(const struct herald_director *d,
-			       uint32_t context, uint16_t queues);
-
-/**
  * The redirect answer for a context that is not placed yet: the primary of
- * herald_director_place() and the queue of herald_director_queue() over that
- * node's queue count.
+ * herald_director_place() and herald_queue_of() (include/herald/proto.h,
+ * the dataplane's owner function) over that node's queue count.
  *
  * @return 0, or the error of herald_director_place().
  */

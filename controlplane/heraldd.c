@@ -476,7 +476,7 @@ static void route_of(uint32_t node, uint32_t context, struct herald_xdp_route *r
 		port = p->dp_port;
 		queues = p->queues;
 	}
-	uint16_t q = herald_director_queue(&d.dir, context, queues ? queues : 1);
+	uint16_t q = herald_queue_of(context, queues);
 	*r = (struct herald_xdp_route){.node_ip = ip, .port = (uint16_t)(port + q), .queue = q,
 				       .epoch = d.view.epoch};
 }
@@ -537,7 +537,7 @@ static json_t *dp_call(struct herald_ctl_req *req, char *err, size_t errlen)
 		snprintf(err, errlen, "heraldd runs without a dataplane (no --dataplane-sock)");
 		return NULL;
 	}
-	req->queue = herald_director_queue(&d.dir, req->context, d.queues ? d.queues : 1);
+	req->queue = herald_queue_of(req->context, d.queues ? d.queues : 1);
 	return herald_dpctl_call(&d.dp, req, DP_TIMEOUT_MS, err, errlen);
 }
 
@@ -1398,7 +1398,7 @@ static void copy_drop(uint32_t context)
 {
 	char err[256];
 	struct herald_ctl_req req = {.cmd = HERALD_CTL_DEACTIVATE, .context = context,
-				     .queue = herald_director_queue(&d.dir, context, d.queues ? d.queues : 1)};
+				     .queue = herald_queue_of(context, d.queues)};
 	json_t *r = herald_dpctl_call(&d.dp, &req, DP_TIMEOUT_MS, err, sizeof(err));
 	if (r == NULL)
 		logf_("drop replica copy of context %u: %s", context, err);
@@ -1442,7 +1442,7 @@ static void relay_sync(uint64_t now)
 		struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = htons(rt.port),
 					  .sin_addr.s_addr = rt.node_ip};
 		int rc = herald_relay_start(d.relay, e->context, e->primary, &src,
-					    herald_director_queue(&d.dir, e->context, d.queues ? d.queues : 1));
+					    herald_queue_of(e->context, d.queues));
 		if (rc < 0)
 			logf_("relay of context %u from node %u: %s", e->context, e->primary, strerror(-rc));
 		else

@@ -4,6 +4,7 @@
 
 const struct dp_config dp_config_defaults = {
 	.udp_port = HERALD_UDP_PORT_BASE,
+	.queues = 1,
 	.max_sessions = 16384,
 	/* One address may hold a quarter of the table: a NAT'd population needs more. */
 	.max_sessions_per_source = 4096,

@@ -425,14 +425,26 @@ static json_t *kick_reply(const struct herald_ctl_req *req)
 	return error_reply("no session %u on this node", req->session);
 }
 
-/* The op takes the request's put data: a worker may still read it after a timeout. */
+/*
+ * A context lives on the queue herald_queue_of() names, the one its frames
+ * are handed to: the request goes there. A queue named in the request (heraldd
+ * sends the one its REDIRECTs name) must agree, or the two disagree on where
+ * clients are sent. A put names its queue (the relay batches entries per
+ * queue). The op takes the request's put data: a worker may still read it
+ * after a timeout.
+ */
 static json_t *change_reply(struct herald_ctl_req *req)
 {
 	char err[128], pol[32], cur[32];
+	uint16_t q = req->cmd == HERALD_CTL_PUT ? req->queue
+						: herald_queue_of(req->context, (uint16_t)ctl.nb_workers);
 
 	if (req->queue >= ctl.nb_workers)
 		return error_reply("queue %u out of range: the dataplane runs %u queue(s)", req->queue,
 				   ctl.nb_workers);
+	if (req->queue != 0 && req->queue != q)
+		return error_reply("context %u belongs to queue %u of %u, not queue %u", req->context, q,
+				   ctl.nb_workers, req->queue);
 	struct dp_ctl_op *op = calloc(1, sizeof(*op));
 	if (op == NULL)
 		return error_reply("out of memory");
@@ -444,7 +456,7 @@ static json_t *change_reply(struct herald_ctl_req *req)
 		op_free(op);
 		return error_reply("policy: %s", err);
 	}
-	json_t *r = op_on_queue(op, req->queue);
+	json_t *r = op_on_queue(op, q);
 	if (r != NULL)
 		return r;
 	dp_policy_name(&op->current, cur, sizeof(cur));

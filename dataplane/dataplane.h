@@ -3,7 +3,9 @@
  * Internal interfaces of herald-dataplane. Each worker (one per lcore/queue)
  * owns everything reachable from its struct dp_worker: contexts, keys,
  * sessions, reassembly slots and counters. Nothing here is shared between
- * workers, so the hot path takes no locks.
+ * workers, so the hot path takes no locks. A context belongs to the worker
+ * herald_queue_of() names; a frame another worker receives for it reaches
+ * the owner through the owner's hand-off ring (handoff.c).
  */
 #ifndef HERALD_DATAPLANE_H
 #define HERALD_DATAPLANE_H
@@ -53,7 +55,8 @@ struct dp_context_policy {
 struct dp_config {
 	struct herald_port_spec port;
 	uint32_t ip;          /* network byte order */
-	uint16_t udp_port;    /* host byte order */
+	uint16_t udp_port;    /* host byte order; queue q serves udp_port + q */
+	uint16_t queues;      /* RX/TX queue pairs, one worker each */
 	uint32_t max_sessions;
 	uint32_t max_sessions_per_source; /* per client IPv4 address */
 	uint32_t max_contexts;
@@ -167,7 +170,10 @@ struct dp_worker {
 	/* Hot, read every packet. */
 	uint16_t port_id, queue;
 	uint32_t ip;
-	uint16_t udp_port_be;
+	uint16_t udp_port_be;         /* this queue's port: port_base + queue */
+	uint16_t port_base, nqueues;  /* host order: the node's queue ports */
+	struct dp_worker *peers;      /* every worker, indexed by queue (hand-offs) */
+	struct rte_ring *handoff;     /* frames other queues received for this one */
 	struct rte_ether_addr mac;
 	bool zero_copy;
 	struct rte_mempool *pool;     /* RX buffers, and whole frames for copies */
@@ -289,8 +295,16 @@ void dp_error_send_seq(struct dp_worker *w, uint32_t ip, uint16_t port,
 
 /* net.c */
 void dp_net_rx(struct dp_worker *w, struct rte_mbuf *m);
+/* A frame dp_net_rx of another worker checked and handed over (l3_len set). */
+void dp_net_rx_handed(struct dp_worker *w, struct rte_mbuf *m);
 void dp_headers_write(const struct dp_worker *w, uint8_t *dst, const struct rte_ether_addr *mac,
 		      uint32_t ip, uint16_t port, uint16_t body_len);
+
+/* handoff.c: one MPSC ring per worker when the port runs several queues */
+int dp_handoff_init(struct dp_worker *workers, uint16_t n);
+void dp_handoff_free(struct dp_worker *workers, uint16_t n);
+void dp_handoff_push(struct dp_worker *w, struct rte_mbuf *m, uint16_t owner);
+unsigned dp_handoff_drain(struct dp_worker *w);
 
 /* worker.c */
 void dp_tx(struct dp_worker *w, struct rte_mbuf *m);

@@ -2,7 +2,9 @@
 /*
  * herald-dataplane: the DPDK primary process. Parses options, brings up EAL,
  * the mbuf pools and the port, runs one worker per queue and, on SIGINT or
- * SIGTERM, stops cleanly and prints every counter.
+ * SIGTERM, stops cleanly and prints every counter. Worker 0 runs on the main
+ * lcore, worker q on the q-th worker lcore of EAL's -l list; the control
+ * socket and telemetry run on control threads, never on a worker's lcore.
  *
  *   herald-dataplane [EAL options] -- --port KIND[:IFACE][,devargs] --ip A.B.C.D [options]
  */
@@ -40,7 +42,9 @@ static void usage(FILE *out)
 		"  --port SPEC           port to serve; KIND is one of: %s\n"
 		"                        e.g. af_xdp:eth1  af_packet:veth0  null\n"
 		"  --ip ADDR             IPv4 address the node answers for (ARP, ping, herald)\n"
-		"  --udp-port N          herald UDP port (default %u)\n"
+		"  --udp-port N          herald UDP port of queue 0; queue q serves N + q (default %u)\n"
+		"  --queues N            RX/TX queue pairs, one worker each, on the first N lcores\n"
+		"                        of EAL's -l list (default 1, at most %d)\n"
 		"  --max-sessions N      session table size (default %u)\n"
 		"  --max-sessions-per-source N  sessions one client address may hold (default %u)\n"
 		"  --max-contexts N      context table size (default %u)\n"
@@ -60,7 +64,8 @@ static void usage(FILE *out)
 		"                        (default " HERALD_XDP_PIN_DIR "; \"\" = do not pin)\n"
 		"  --no-xdp              af_xdp: keep the PMD's own XDP program (no steering)\n"
 		"  --help                this text\n",
-		herald_port_kinds(), dp_config_defaults.udp_port, dp_config_defaults.max_sessions,
+		herald_port_kinds(), dp_config_defaults.udp_port, HERALD_QUEUES_MAX,
+		dp_config_defaults.max_sessions,
 		dp_config_defaults.max_sessions_per_source,
 		dp_config_defaults.max_contexts, dp_config_defaults.max_keys,
 		dp_config_defaults.max_keys_per_context, DP_POLICIES_MAX, dp_merge_op_names(),
@@ -91,6 +96,7 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 		{"port", required_argument, NULL, 'p'},
 		{"ip", required_argument, NULL, 'i'},
 		{"udp-port", required_argument, NULL, 'u'},
+		{"queues", required_argument, NULL, 'q'},
 		{"max-sessions", required_argument, NULL, 'S'},
 		{"max-sessions-per-source", required_argument, NULL, 'Q'},
 		{"max-contexts", required_argument, NULL, 'C'},
@@ -138,6 +144,11 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 			if (parse_u32("udp-port", optarg, 1, 65535, &v) < 0)
 				return -EINVAL;
 			cfg->udp_port = (uint16_t)v;
+			break;
+		case 'q':
+			if (parse_u32("queues", optarg, 1, HERALD_QUEUES_MAX, &v) < 0)
+				return -EINVAL;
+			cfg->queues = (uint16_t)v;
 			break;
 		case 'S':
 			if (parse_u32("max-sessions", optarg, 1, 1u << 24, &cfg->max_sessions) < 0)
@@ -242,16 +253,22 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 		usage(stderr);
 		return -EINVAL;
 	}
-	/* The store keeps received buffers; it must never starve RX of them. */
-	uint64_t need = ((uint64_t)cfg->max_keys + (uint64_t)cfg->history * cfg->max_history_contexts) *
-			HERALD_FRAGS_MAX + MBUFS_WORKING_SET;
+	if ((uint32_t)cfg->udp_port + cfg->queues - 1 > 65535) {
+		fprintf(stderr, "herald-dataplane: --udp-port %u + --queues %u - 1 must stay <= 65535\n",
+			cfg->udp_port, cfg->queues);
+		return -EINVAL;
+	}
+	/* Each worker's store keeps received buffers; it must never starve RX of them. */
+	uint64_t need = (((uint64_t)cfg->max_keys + (uint64_t)cfg->history * cfg->max_history_contexts) *
+			 HERALD_FRAGS_MAX + MBUFS_WORKING_SET) * cfg->queues;
 	if (cfg->mbufs == 0) {
-		cfg->mbufs = (uint32_t)need;
+		cfg->mbufs = (uint32_t)RTE_MIN(need, UINT32_MAX);
 	} else if (cfg->mbufs < need) {
 		fprintf(stderr,
 			"herald-dataplane: --mbufs %u is too small for --max-keys %u: need at least %" PRIu64
-			" ((max-keys + history x max-history-contexts) x %d fragments + %d working set)\n",
-			cfg->mbufs, cfg->max_keys, need, HERALD_FRAGS_MAX, MBUFS_WORKING_SET);
+			" (((max-keys + history x max-history-contexts) x %d fragments + %d working set)"
+			" x %u queues)\n",
+			cfg->mbufs, cfg->max_keys, need, HERALD_FRAGS_MAX, MBUFS_WORKING_SET, cfg->queues);
 		return -EINVAL;
 	}
 	return 0;
@@ -261,6 +278,24 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	dp_quit = true;
+}
+
+/* With several queues, each worker's non-zero counters too ("q1_misqueued 42"). */
+static void queues_dump(const struct dp_worker *workers, unsigned n, FILE *out)
+{
+	if (n < 2)
+		return;
+	fprintf(out, "== per queue (non-zero) ==\n");
+	for (unsigned q = 0; q < n; q++) {
+		for (int c = 0; c < HERALD_CTR_MAX; c++)
+			if (workers[q].ctr[c] != 0)
+				fprintf(out, "q%u_%-21s %" PRIu64 "\n", q, herald_counter_name(c),
+					workers[q].ctr[c]);
+		for (int r = 1; r < HERALD_DROP_MAX; r++)
+			if (workers[q].drop[r] != 0)
+				fprintf(out, "q%u_drop_%-16s %" PRIu64 "\n", q, herald_drop_name(r),
+					workers[q].drop[r]);
+	}
 }
 
 static void counters_dump(const struct dp_worker *workers, unsigned n, FILE *out)
@@ -280,6 +315,7 @@ static void counters_dump(const struct dp_worker *workers, unsigned n, FILE *out
 		if (v != 0)
 			fprintf(out, "drop_%-19s %" PRIu64 "\n", herald_drop_name(r), v);
 	}
+	queues_dump(workers, n, out);
 	fflush(out);
 }
 
@@ -308,8 +344,14 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	/* One worker on the main lcore for now; per-queue workers come with steering. */
-	const uint16_t nb_queues = 1;
+	const uint16_t nb_queues = cfg.queues;
+	if (rte_lcore_count() < nb_queues) {
+		fprintf(stderr, "herald-dataplane: --queues %u needs %u lcores, EAL's -l gave %u "
+			"(e.g. -l 0-%u: worker 0 on the first, worker q on the q-th after it)\n",
+			nb_queues, nb_queues, rte_lcore_count(), nb_queues - 1);
+		status = 2;
+		goto out_eal;
+	}
 	pool = rte_pktmbuf_pool_create("herald_rx", cfg.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				       (int)rte_socket_id());
 	hdr_pool = rte_pktmbuf_pool_create("herald_hdr", HDR_MBUFS, 256, 0, HDR_ROOM,
@@ -344,6 +386,16 @@ int main(int argc, char **argv)
 		if (xdp == NULL)
 			goto out_port;
 	}
+	if (nb_queues > 1) {
+		/* Not fatal: without rules frames land by RSS and are handed to their owner. */
+		char why[160];
+		if (herald_port_steer(&port, cfg.ip, cfg.udp_port, why, sizeof(why)) == 0)
+			printf("herald-dataplane: udp/%u+q steered to queue q (%u rules)\n", cfg.udp_port,
+			       port.nrules);
+		else
+			printf("herald-dataplane: no flow steering (%s): frames land by flow hash, "
+			       "misqueued ones reach their owner through its ring\n", why);
+	}
 
 	workers = rte_zmalloc("workers", sizeof(*workers) * nb_queues, RTE_CACHE_LINE_SIZE);
 	if (workers == NULL)
@@ -355,13 +407,28 @@ int main(int argc, char **argv)
 			goto out_workers;
 		}
 	}
+	rc = dp_handoff_init(workers, nb_queues);
+	if (rc < 0) {
+		fprintf(stderr, "herald-dataplane: cannot create the hand-off rings: %s\n", strerror(-rc));
+		goto out_workers;
+	}
 	if (dp_telemetry_init(workers, nb_queues) < 0)
 		fprintf(stderr, "herald-dataplane: telemetry commands not registered\n");
 
 	char ip[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &cfg.ip, ip, sizeof(ip));
-	printf("herald-dataplane: serving %s udp/%u on lcore %u, %s fan-out, idle=%s\n", ip,
-	       cfg.udp_port, rte_lcore_id(), workers[0].zero_copy ? "zero-copy" : "copy",
+	unsigned lcores[HERALD_QUEUES_MAX], nl = 0, lc;
+	lcores[nl++] = rte_get_main_lcore();
+	RTE_LCORE_FOREACH_WORKER(lc) {
+		if (nl < nb_queues)
+			lcores[nl++] = lc;
+		else
+			printf("herald-dataplane: lcore %u has no queue to serve: idle\n", lc);
+	}
+	for (uint16_t q = 0; q < nb_queues && nb_queues > 1; q++)
+		printf("herald-dataplane: queue %u: udp/%u on lcore %u\n", q, cfg.udp_port + q, lcores[q]);
+	printf("herald-dataplane: serving %s udp/%u on lcore %u, %u queue(s), %s fan-out, idle=%s\n",
+	       ip, cfg.udp_port, lcores[0], nb_queues, workers[0].zero_copy ? "zero-copy" : "copy",
 	       cfg.idle == DP_IDLE_SPIN ? "spin" : "sleep");
 	char pol[32];
 	printf("herald-dataplane: default policy %s", dp_policy_name(&cfg.default_policy, pol, sizeof(pol)));
@@ -375,13 +442,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, "herald-dataplane: --ctl-sock %s: %s\n", ctl_sock, strerror(-rc));
 		goto out_workers;
 	}
-	dp_worker_main(&workers[0]);
+	bool launched = true;
+	for (uint16_t q = 1; q < nb_queues && launched; q++) {
+		rc = rte_eal_remote_launch(dp_worker_main, &workers[q], lcores[q]);
+		if (rc < 0) {
+			fprintf(stderr, "herald-dataplane: cannot launch queue %u on lcore %u: %s\n", q,
+				lcores[q], strerror(-rc));
+			dp_quit = true;
+			launched = false;
+		}
+	}
+	if (launched)
+		dp_worker_main(&workers[0]);
+	rte_eal_mp_wait_lcore();
 	dp_ctl_stop();
-	status = EXIT_SUCCESS;
+	status = launched ? EXIT_SUCCESS : EXIT_FAILURE;
 	counters_dump(workers, nb_queues, stdout);
 	dp_xdp_dump(xdp, stdout);
 
 out_workers:
+	dp_handoff_free(workers, nb_queues);
 	for (uint16_t q = 0; q < nb_queues; q++) {
 		dp_tx_flush(&workers[q]);
 		dp_store_free(&workers[q]);

@@ -100,11 +100,40 @@ void dp_net_rx(struct dp_worker *w, struct rte_mbuf *m)
 	uint16_t udp_room = total - hlen;
 	if (udp_room < sizeof(*udp) || rte_be_to_cpu_16(udp->dgram_len) != udp_room)
 		return dp_drop(w, m, HERALD_DROP_MALFORMED_UDP);
-	if (udp->dst_port != w->udp_port_be)
+	uint16_t q = (uint16_t)(rte_be_to_cpu_16(udp->dst_port) - w->port_base);
+	if (q >= w->nqueues)
 		return dp_drop(w, m, HERALD_DROP_WRONG_PORT);
 
+	const uint8_t *payload = (const uint8_t *)(udp + 1);
+	uint16_t len = udp_room - (uint16_t)sizeof(*udp);
+	const struct herald_hdr *h = (const struct herald_hdr *)payload;
+	/*
+	 * Several queues: the context's owner handles the frame. One the codec
+	 * will refuse anyway (no whole header, not herald) is left to the codec
+	 * here, where it landed.
+	 */
+	if (w->nqueues > 1 && len >= sizeof(*h) && h->magic == rte_cpu_to_be_16(HERALD_MAGIC)) {
+		uint16_t owner = herald_queue_of(rte_be_to_cpu_32(h->context), w->nqueues);
+		/* The client would hear the owner's port, not the one it wrote to. */
+		if (owner != q)
+			return dp_drop(w, m, HERALD_DROP_WRONG_QUEUE);
+		if (owner != w->queue) {
+			m->l3_len = hlen;
+			return dp_handoff_push(w, m, owner);
+		}
+	}
+	dp_herald_rx(w, m, eth, ip->src_addr, udp->src_port, payload, len);
+}
+
+void dp_net_rx_handed(struct dp_worker *w, struct rte_mbuf *m)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
+	const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)((const uint8_t *)ip + m->l3_len);
+
+	m->l3_len = 0; /* the buffer may be sent on as a body segment */
 	dp_herald_rx(w, m, eth, ip->src_addr, udp->src_port, (const uint8_t *)(udp + 1),
-		     udp_room - (uint16_t)sizeof(*udp));
+		     (uint16_t)(rte_be_to_cpu_16(udp->dgram_len) - sizeof(*udp)));
 }
 
 void dp_headers_write(const struct dp_worker *w, uint8_t *dst, const struct rte_ether_addr *mac,

@@ -417,7 +417,9 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg,
 	w->port_id = port->port_id;
 	w->queue = queue;
 	w->ip = cfg->ip;
-	w->udp_port_be = rte_cpu_to_be_16(cfg->udp_port);
+	w->port_base = cfg->udp_port;
+	w->nqueues = port->nb_queues > 1 ? port->nb_queues : 1;
+	w->udp_port_be = rte_cpu_to_be_16((uint16_t)(cfg->udp_port + queue));
 	w->mac = port->mac;
 	w->zero_copy = port->caps.multi_seg_tx && !cfg->force_copy;
 	w->pool = pool;
@@ -449,6 +451,7 @@ int dp_worker_main(void *arg)
 	while (!dp_quit) {
 		uint16_t n = rte_eth_rx_burst(w->port_id, w->queue, pkts, DP_BURST);
 		w->now = rte_rdtsc();
+		unsigned handed = dp_handoff_drain(w); /* what other queues received for ours */
 		for (uint16_t i = 0; i < n; i++) {
 			if (i + 1 < n)
 				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
@@ -462,7 +465,7 @@ int dp_worker_main(void *arg)
 				dp_tx_flush(w);
 		}
 		dp_ctl_drain(w); /* control requests (ctl.c): between bursts, never per packet */
-		if (n != 0) {
+		if (n != 0 || handed != 0) {
 			empty = 0;
 		} else if (w->idle == DP_IDLE_SLEEP && ++empty > IDLE_POLLS) {
 			/* Back off on shared hosts; costs up to IDLE_NAP_US of latency. */

@@ -20,6 +20,43 @@
 #define HERALD_VERSION 1
 /** Default UDP port of queue 0 on a node (queue q listens on base + q). */
 #define HERALD_UDP_PORT_BASE 7400
+/** Most queues (workers) one node runs; also the XSK map's size. */
+#define HERALD_QUEUES_MAX 64
+
+/**
+ * The queue that owns @p context on a node with @p queues queues: the queue
+ * heraldd names in a REDIRECT (port base + queue), the one the dataplane's
+ * control requests and frames for the context go to. Every part of Herald
+ * calls this one function, so they cannot disagree.
+ *
+ * Jump consistent hash (Lamping and Veach, 2014) of the context id, mixed
+ * first by the SplitMix64 finaliser so that consecutive ids spread: shares
+ * are uniform, and going from n to n + 1 queues moves only the 1/(n + 1) of
+ * contexts that the new queue takes (a node restarted with one more queue
+ * keeps most routes its clients hold). Integer arithmetic only, so every
+ * build on every architecture gives the same answer. Unkeyed on purpose: a
+ * context's queue is no secret (the REDIRECT port shows it), and a publisher
+ * who wants to load one queue can do so with one context anyway.
+ *
+ * @return 0 .. queues - 1; 0 when @p queues is 0 or 1.
+ */
+static inline uint16_t herald_queue_of(uint32_t context, uint16_t queues)
+{
+	uint64_t key = (uint64_t)context + 0x9e3779b97f4a7c15ull;
+	int64_t b = 0, j = 0;
+
+	if (queues <= 1)
+		return 0;
+	key = (key ^ (key >> 30)) * 0xbf58476d1ce4e5b9ull;
+	key = (key ^ (key >> 27)) * 0x94d049bb133111ebull;
+	key ^= key >> 31;
+	while (j < queues) {
+		b = j;
+		key = key * 2862933555777941757ull + 1;
+		j = (int64_t)((uint64_t)(b + 1) * (1ull << 31) / ((key >> 33) + 1));
+	}
+	return (uint16_t)b;
+}
 
 /** Largest IP MTU a frame is sized for; larger values travel as fragments. */
 #define HERALD_MTU 1500
@@ -212,7 +249,9 @@ enum herald_error {
 	X(HISTORY_LOST, "NAK for messages no longer in the history")            \
 	X(NO_MBUF, "mbuf pool exhausted")                                       \
 	X(TX_FULL, "transmit queue full")                                       \
-	X(SOURCE_LIMIT, "source address already holds its maximum of sessions")
+	X(SOURCE_LIMIT, "source address already holds its maximum of sessions")  \
+	X(WRONG_QUEUE, "sent to a queue port (base + q) whose queue does not own the context") \
+	X(HANDOFF_FULL, "frame on the wrong RX queue: its owner's hand-off ring was full")
 
 enum herald_drop {
 #define HERALD_X_ENUM(name, help) HERALD_DROP_##name,
@@ -255,7 +294,8 @@ enum herald_drop {
 	X(MBUFS_IN_USE, "packet buffers taken from both pools now (gauge)")          \
 	X(SESSIONS_UNCONFIRMED, "sessions closed: the client never named its session (spoofed source?)") \
 	X(WORKER_STALLS, "timer runs more than a second late: the worker was not scheduled") \
-	X(UNKNOWN_SESSION_ERRORS, "HEARTBEATs for a closed session answered with ERROR UNKNOWN_SESSION")
+	X(UNKNOWN_SESSION_ERRORS, "HEARTBEATs for a closed session answered with ERROR UNKNOWN_SESSION") \
+	X(MISQUEUED, "frames received on another queue than their context's owner, handed to it")
 
 enum herald_counter {
 #define HERALD_X_ENUM(name, help) HERALD_CTR_##name,
@@ -364,7 +404,7 @@ _Static_assert(sizeof(struct herald_token_msg) == 16, "token message is two SipH
 /** Where the XDP program's maps are pinned by default (bpffs). */
 #define HERALD_XDP_PIN_DIR "/sys/fs/bpf/herald"
 /** Entries of the XSK map: the most queues one node steers into. */
-#define HERALD_XDP_MAX_QUEUES 64
+#define HERALD_XDP_MAX_QUEUES HERALD_QUEUES_MAX
 /** Default capacity of the context route map. */
 #define HERALD_XDP_MAX_ROUTES 65536
 

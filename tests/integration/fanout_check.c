@@ -7,6 +7,7 @@
  * exactly the publisher's final value of every key. A subscriber that sees a
  * gap resyncs (a fresh snapshot), as a real client would; resyncs are counted.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -59,6 +60,9 @@ struct opts {
 	unsigned batch;
 	int rcvbuf;
 	uint32_t context;
+	unsigned queues, queue; /* the node's queue count, and the queue to test (--queue) */
+	bool context_given, queue_given;
+	char node_buf[64];      /* IP:PORT of the context's queue */
 };
 
 static struct subscriber *subs;
@@ -77,8 +81,42 @@ static void usage(FILE *out)
 		"  --batch N         updates per burst before subscribers drain (default 100)\n"
 		"  --rcvbuf BYTES    subscriber socket buffer (default 4 MiB; a small one\n"
 		"                    provokes drops, to exercise gap detection and resync)\n"
-		"  --context ID      context id (default: random, so no old state is in it)\n",
+		"  --context ID      context id (default: random, so no old state is in it)\n"
+		"  --queues N        the node runs N queues: talk to the context's queue port,\n"
+		"                    PORT + herald_queue_of(context, N) (default 1)\n"
+		"  --queue Q         with --queues: a random context that queue Q owns\n",
 		SUBS_MAX, KEYS_MAX);
+}
+
+/*
+ * Several queues: the context's queue port, as a REDIRECT would name it. With
+ * --queue, draw contexts until one belongs to that queue.
+ */
+static int queue_pick(struct opts *o)
+{
+	struct sockaddr_in sa;
+	char ip[INET_ADDRSTRLEN];
+
+	if (o->queues == 0)
+		o->queues = 1;
+	if (o->queue_given && o->queue >= o->queues) {
+		fprintf(stderr, "herald-fanout-check: --queue %u: the node has queues 0..%u\n", o->queue,
+			o->queues - 1);
+		return -EINVAL;
+	}
+	if (o->queue_given && o->context_given && herald_queue_of(o->context, (uint16_t)o->queues) != o->queue) {
+		fprintf(stderr, "herald-fanout-check: context %" PRIu32 " belongs to queue %u, not %u\n",
+			o->context, herald_queue_of(o->context, (uint16_t)o->queues), o->queue);
+		return -EINVAL;
+	}
+	while (o->queue_given && herald_queue_of(o->context, (uint16_t)o->queues) != o->queue)
+		o->context = o->context * 2654435761u + 1;
+	o->queue = herald_queue_of(o->context, (uint16_t)o->queues);
+	herald_addr_parse(o->node, HERALD_UDP_PORT_BASE, &sa);
+	inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+	snprintf(o->node_buf, sizeof(o->node_buf), "%s:%u", ip, ntohs(sa.sin_port) + o->queue);
+	o->node = o->node_buf;
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -91,6 +129,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"batch", required_argument, NULL, 'b'},
 		{"context", required_argument, NULL, 'x'},
 		{"rcvbuf", required_argument, NULL, 'r'},
+		{"queues", required_argument, NULL, 'Q'},
+		{"queue", required_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -144,6 +184,18 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (parse_uint(optarg, 0, UINT32_MAX, &v) < 0)
 				what = "a 32-bit unsigned context id";
 			o->context = (uint32_t)v;
+			o->context_given = true;
+			break;
+		case 'Q':
+			if (parse_uint(optarg, 1, HERALD_QUEUES_MAX, &v) < 0)
+				what = "1..64 queues";
+			o->queues = (unsigned)v;
+			break;
+		case 'q':
+			if (parse_uint(optarg, 0, HERALD_QUEUES_MAX - 1, &v) < 0)
+				what = "a queue index 0..63";
+			o->queue = (unsigned)v;
+			o->queue_given = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -163,7 +215,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		usage(stderr);
 		return -EINVAL;
 	}
-	return 0;
+	return queue_pick(o);
 }
 
 /* One update in 50 is a 2000-byte value, so protocol fragments are exercised. */
@@ -437,8 +489,9 @@ int main(int argc, char **argv)
 			subs[i].vals[k].buf = val_pool + ((size_t)(i + 1) * nkeys + k) * VAL_CAP;
 	}
 
-	printf("herald-fanout-check: node %s context %" PRIu32 ": %u subscribers, %u updates over %u keys\n",
-	       o.node, o.context, o.subscribers, o.updates, nkeys);
+	printf("herald-fanout-check: node %s context %" PRIu32 " (queue %u of %u): %u subscribers, "
+	       "%u updates over %u keys\n", o.node, o.context, o.queue, o.queues, o.subscribers,
+	       o.updates, nkeys);
 	t0 = now_ns();
 
 	pub = client_open(&o, &pub_s);

@@ -78,7 +78,7 @@ Test(config, full_file)
 	cr_assert_gt(herald_config_dataplane_args(&c, args, sizeof(args)), 0);
 	cr_assert(strstr(args, "-l\n2-5\n") != NULL);
 	cr_assert(strstr(args, "--port\naf_packet:veth0,start_queue=0,busy_budget=0\n") != NULL, "%s", args);
-	cr_assert(strstr(args, "--udp-port\n9000\n--idle\nsleep\n") != NULL, "%s", args);
+	cr_assert(strstr(args, "--udp-port\n9000\n--queues\n4\n--idle\nsleep\n") != NULL, "%s", args);
 
 	json_t *j = herald_config_to_json(&c);
 	cr_assert_not_null(j);
@@ -157,6 +157,11 @@ Test(config, keys_against_each_other)
 		(const char *[]){"t.conf:11:", "dead_after", "more than suspect_after", NULL});
 	refused(BASE "peer = 10.0.1.1:7600\n", (const char *[]){"t.conf:10:", "own listen address", NULL});
 	refused(BASE "peer = 10.0.1.2:7600\npeer = 10.0.1.2:7600\n", (const char *[]){"listed twice", NULL});
+	/* One worker per queue, each on its own lcore. */
+	refused(BASE "[dataplane]\nqueues = 2\n", (const char *[]){"t.conf:11:", "[dataplane] lcores",
+		"2 queues need 2 lcores", "\"1\" names 1", NULL});
+	refused(BASE "[dataplane]\nqueues = 3\nlcores = 1,4\n",
+		(const char *[]){"t.conf:12:", "\"1,4\" names 2", NULL});
 	refused("[node]\nid = 1\n[dataplane]\ndriver = af_xdp\nip = 10.0.0.1\n[cluster]\nlisten = 1.1.1.1:1\n",
 		(const char *[]){"t.conf:4:", "interface", "needs one", NULL});
 	refused("[node]\nid = 1\n[dataplane]\ndriver = null\ninterface = eth0\nip = 10.0.0.1\n"

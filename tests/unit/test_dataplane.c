@@ -31,6 +31,7 @@
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 #include <rte_udp.h>
 
 #include "dataplane.h"
@@ -209,8 +210,8 @@ static void advance_ms(uint64_t ms)
 
 /* ---- frames in ---- */
 
-/* A complete frame from client_ip:@p sport to the node's queue port. */
-static void send_raw(uint16_t sport, const void *herald, uint16_t len)
+/* A complete frame from client_ip:@p sport to the node's UDP port @p dport. */
+static struct rte_mbuf *frame_build(uint16_t sport, uint16_t dport, const void *herald, uint16_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
 	cr_assert(m != NULL);
@@ -235,11 +236,17 @@ static void send_raw(uint16_t sport, const void *herald, uint16_t len)
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	*udp = (struct rte_udp_hdr){
 		.src_port = htons(sport),
-		.dst_port = htons(HERALD_UDP_PORT_BASE),
+		.dst_port = htons(dport),
 		.dgram_len = htons(l4),
 	};
 	memcpy(udp + 1, herald, len);
-	dp_net_rx(&w, m);
+	return m;
+}
+
+/* A complete frame from client_ip:@p sport to the node's queue port. */
+static void send_raw(uint16_t sport, const void *herald, uint16_t len)
+{
+	dp_net_rx(&w, frame_build(sport, HERALD_UDP_PORT_BASE, herald, len));
 }
 
 /* An unfragmented message of any type with @p body. */
@@ -1159,3 +1166,129 @@ Test(dataplane, node_to_client_types_are_unexpected)
 	cr_assert_eq(w.ctr[HERALD_CTR_KEYS_ACTIVE], 0, "a DELTA from a client changes nothing");
 }
 
+
+/* ---- two queues: ownership and the hand-off ring (handoff.c) ---- */
+
+#define RING2_NAME "net_ring_dptest2q"
+
+/* The first context at or after @p from that queue @p q of 2 owns. */
+static uint32_t context_on(uint16_t q, uint32_t from)
+{
+	while (herald_queue_of(from, 2) != q)
+		from++;
+	return from;
+}
+
+/* A SUBSCRIBE from PORT_A for @p context, to UDP port @p dport. */
+static struct rte_mbuf *subscribe_frame(uint32_t context, uint16_t dport)
+{
+	uint8_t buf[sizeof(struct herald_hdr) + sizeof(struct herald_subscribe_body)];
+	struct herald_subscribe_body sb = {0};
+	struct herald_hdr_fields h = {.type = HERALD_T_SUBSCRIBE, .context = context};
+
+	herald_hdr_encode(buf, &h, 0, sizeof(sb), sizeof(sb));
+	memcpy(buf + sizeof(struct herald_hdr), &sb, sizeof(sb));
+	return frame_build(PORT_A, dport, buf, sizeof(buf));
+}
+
+Test(dataplane, two_queues_frames_reach_the_owner_through_its_ring)
+{
+	/* net_ring loops each TX queue back into its RX queue: what queue q sends, queue q receives. */
+	struct rte_eth_conf conf = {0};
+	uint16_t port_id;
+	cr_assert_eq(rte_vdev_init(RING2_NAME, NULL), 0);
+	cr_assert_eq(rte_eth_dev_get_port_by_name(RING2_NAME, &port_id), 0);
+	cr_assert_eq(rte_eth_dev_configure(port_id, 2, 2, &conf), 0);
+	for (uint16_t q = 0; q < 2; q++) {
+		cr_assert_eq(rte_eth_rx_queue_setup(port_id, q, 1024, (unsigned)rte_socket_id(), NULL, pool), 0);
+		cr_assert_eq(rte_eth_tx_queue_setup(port_id, q, 1024, (unsigned)rte_socket_id(), NULL), 0);
+	}
+	cr_assert_eq(rte_eth_dev_start(port_id), 0);
+
+	static struct dp_worker wk[2];
+	dp_store_free(&w); /* its tables are named for queue 0, as wk[0]'s will be */
+	struct herald_port port = {.port_id = port_id, .nb_queues = 2, .caps = {.multi_seg_tx = true},
+				   .mac = w.mac};
+	for (uint16_t q = 0; q < 2; q++) {
+		cr_assert_eq(dp_worker_init(&wk[q], &cfg, &port, q, pool, hdr_pool), 0);
+		wk[q].now = w.now;
+	}
+	cr_assert_eq(dp_handoff_init(wk, 2), 0);
+	uint32_t c0 = context_on(0, 1000), c1 = context_on(1, 1000);
+	const uint16_t base = HERALD_UDP_PORT_BASE;
+
+	/* Queue 0 receives a SUBSCRIBE for queue 1's context: it goes to queue 1's ring. */
+	dp_net_rx(&wk[0], subscribe_frame(c1, base + 1));
+	cr_assert_eq(wk[0].ctr[HERALD_CTR_MISQUEUED], 1);
+	cr_assert_eq(wk[0].ctr[HERALD_CTR_RX_PACKETS], 1, "counted once, where it was received");
+	cr_assert_eq(dp_context_get(&wk[0], c1, false), DP_NONE, "queue 0 keeps no state for it");
+	cr_assert_eq(rte_ring_count(wk[1].handoff), 1);
+	cr_assert_eq(dp_handoff_drain(&wk[0]), 0, "nothing was handed to queue 0");
+
+	/* The owner takes it at the top of its loop and answers from its port, on its TX queue. */
+	cr_assert_eq(dp_handoff_drain(&wk[1]), 1);
+	cr_assert_eq(wk[1].ctr[HERALD_CTR_SUBSCRIBES], 1);
+	cr_assert_eq(wk[1].ctr[HERALD_CTR_RX_PACKETS], 0);
+	cr_assert_neq(dp_context_get(&wk[1], c1, false), DP_NONE);
+	dp_tx_flush(&wk[1]);
+	struct rte_mbuf *pkts[4];
+	cr_assert_eq(rte_eth_rx_burst(port_id, 0, pkts, 4), 0, "nothing left on queue 0");
+	cr_assert_eq(rte_eth_rx_burst(port_id, 1, pkts, 4), 1);
+	struct rte_udp_hdr udp;
+	struct herald_hdr hdr;
+	udp = *(const struct rte_udp_hdr *)rte_pktmbuf_read(pkts[0], RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr),
+							   sizeof(udp), &udp);
+	hdr = *(const struct herald_hdr *)rte_pktmbuf_read(pkts[0], DP_HDRS_LEN - sizeof(hdr), sizeof(hdr), &hdr);
+	cr_assert_eq(ntohs(udp.src_port), base + 1, "the reply comes from queue 1's port");
+	cr_assert_eq(ntohs(udp.dst_port), PORT_A);
+	cr_assert_eq(hdr.type, HERALD_T_SNAPSHOT);
+	cr_assert_eq(ntohl(hdr.context), c1);
+	rte_pktmbuf_free(pkts[0]);
+
+	/* Queue 0's own context stays on queue 0, whichever queue's turn it is. */
+	dp_net_rx(&wk[0], subscribe_frame(c0, base));
+	cr_assert_eq(wk[0].ctr[HERALD_CTR_SUBSCRIBES], 1);
+	cr_assert_eq(wk[0].ctr[HERALD_CTR_MISQUEUED], 1);
+	cr_assert_neq(dp_context_get(&wk[0], c0, false), DP_NONE);
+	dp_tx_flush(&wk[0]);
+	cr_assert_eq(rte_eth_rx_burst(port_id, 0, pkts, 4), 1);
+	udp = *(const struct rte_udp_hdr *)rte_pktmbuf_read(pkts[0], RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr),
+							   sizeof(udp), &udp);
+	cr_assert_eq(ntohs(udp.src_port), base);
+	rte_pktmbuf_free(pkts[0]);
+
+	/* Another queue's port: refused where it lands (the client would hear another port). */
+	dp_net_rx(&wk[1], subscribe_frame(c1, base));
+	dp_net_rx(&wk[0], subscribe_frame(c0, base + 1));
+	cr_assert_eq(wk[1].drop[HERALD_DROP_WRONG_QUEUE], 1);
+	cr_assert_eq(wk[0].drop[HERALD_DROP_WRONG_QUEUE], 1);
+	/* Past the last queue's port, and not herald at all: as with one queue. */
+	dp_net_rx(&wk[0], frame_build(PORT_A, base + 2, "HRjunk", 6));
+	cr_assert_eq(wk[0].drop[HERALD_DROP_WRONG_PORT], 1);
+	uint8_t junk[sizeof(struct herald_hdr)] = {0x12, 0x34};
+	dp_net_rx(&wk[0], frame_build(PORT_A, base + 1, junk, sizeof(junk)));
+	cr_assert_eq(wk[0].drop[HERALD_DROP_BAD_MAGIC], 1, "dropped by the codec where it landed");
+
+	/* The owner's ring full: the frame is dropped and counted, never waited for. */
+	void *filler = &wk[1];
+	while (rte_ring_free_count(wk[1].handoff) != 0)
+		cr_assert_eq(rte_ring_enqueue(wk[1].handoff, filler), 0);
+	dp_net_rx(&wk[0], subscribe_frame(c1, base + 1));
+	cr_assert_eq(wk[0].drop[HERALD_DROP_HANDOFF_FULL], 1);
+	cr_assert_eq(wk[0].ctr[HERALD_CTR_MISQUEUED], 1);
+	rte_ring_reset(wk[1].handoff); /* the fillers are not mbufs */
+
+	/* A frame still in a ring at shutdown goes back to the pool. */
+	dp_net_rx(&wk[0], subscribe_frame(c1, base + 1));
+	cr_assert_eq(rte_ring_count(wk[1].handoff), 1);
+	dp_handoff_free(wk, 2);
+	for (uint16_t q = 0; q < 2; q++) {
+		dp_tx_flush(&wk[q]);
+		dp_store_free(&wk[q]);
+		while (rte_eth_rx_burst(port_id, q, pkts, 4) != 0)
+			rte_pktmbuf_free(pkts[0]);
+	}
+	rte_eth_dev_stop(port_id);
+	rte_eth_dev_close(port_id);
+	rte_vdev_uninit(RING2_NAME);
+}

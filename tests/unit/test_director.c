@@ -14,6 +14,8 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
+#include <herald/proto.h>
+
 #include "director.h"
 
 #define CONTEXTS 100000u
@@ -362,24 +364,6 @@ Test(director, raising_a_weight_only_pulls_contexts_to_that_node)
 		  "moved %u", moved);
 }
 
-Test(director, queue_is_in_range_uniform_and_node_independent)
-{
-	unsigned int count[8] = { 0 };
-
-	cr_assert_eq(herald_director_queue(&dir, 42, 0), 0);
-	cr_assert_eq(herald_director_queue(&dir, 42, 1), 0);
-	for (uint32_t i = 0; i < CONTEXTS; i++) {
-		uint16_t q = herald_director_queue(&dir, ctx(i), 8);
-
-		cr_assert_lt(q, 8);
-		count[q]++;
-		cr_assert_lt(herald_director_queue(&dir, ctx(i), 3), 3);
-	}
-	for (unsigned int q = 0; q < 8; q++)
-		cr_assert(fabs((double)count[q] / CONTEXTS - 0.125) <= 0.01,
-			  "queue %u share %.4f", q, (double)count[q] / CONTEXTS);
-}
-
 Test(director, queue_is_not_correlated_with_the_winning_node)
 {
 	struct herald_node nodes[2];
@@ -390,7 +374,7 @@ Test(director, queue_is_not_correlated_with_the_winning_node)
 		struct herald_target t;
 
 		cr_assert_eq(herald_director_redirect(&dir, nodes, 2, ctx(i), &t), 0);
-		count[t.node][herald_director_queue(&dir, ctx(i), 2)]++;
+		count[t.node][herald_queue_of(ctx(i), 2)]++;
 	}
 	for (unsigned int a = 0; a < 2; a++)
 		for (unsigned int b = 0; b < 2; b++)
@@ -415,7 +399,7 @@ Test(director, redirect_names_the_primary_and_its_queue)
 		cr_assert_eq(herald_director_place(&dir, nodes, n, ctx(i), &p), 0);
 		cr_assert_eq(herald_director_redirect(&dir, nodes, n, ctx(i), &t), 0);
 		cr_assert_eq(t.node, p.primary);
-		cr_assert_eq(t.queue, herald_director_queue(&dir, ctx(i), nodes[t.node].queues));
+		cr_assert_eq(t.queue, herald_queue_of(ctx(i), nodes[t.node].queues));
 		cr_assert_lt(t.queue, nodes[t.node].queues ? nodes[t.node].queues : 1);
 	}
 	cr_assert_eq(herald_director_redirect(&dir, nodes, 0, 1, &(struct herald_target){ 0 }),
