@@ -13,7 +13,7 @@ _heraldctl()
 	local global="--socket --config --json --help"
 
 	case $prev in
-	--socket | --config)
+	--socket | --config | --publish-key)
 		_filedir 2>/dev/null || COMPREPLY=($(compgen -f -- "$cur"))
 		return ;;
 	--policy)
@@ -51,7 +51,7 @@ _heraldctl()
 		fi ;;
 	stats) COMPREPLY=($(compgen -W "--nonzero --json --help" -- "$cur")) ;;
 	sub) COMPREPLY=($(compgen -W "--node --count --timeout --ordered --json --help" -- "$cur")) ;;
-	pub) COMPREPLY=($(compgen -W "--node --json --help" -- "$cur")) ;;
+	pub) COMPREPLY=($(compgen -W "--node --publish-key --json --help" -- "$cur")) ;;
 	*) COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
 	esac
 }

@@ -16,6 +16,8 @@
 
 #include <ini.h>
 
+#include <herald/proto.h>
+
 #include "config.h"
 
 const struct herald_config herald_config_defaults = {
@@ -258,34 +260,6 @@ static bool parse_devargs(const char *v)
 	}
 }
 
-static int read_key_file(const char *path, uint8_t key[HERALD_CONFIG_KEY_LEN], char *why, size_t len)
-{
-	char text[2 * HERALD_CONFIG_KEY_LEN + 4];
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		snprintf(why, len, "cannot read %s: %s", path, strerror(errno));
-		return -1;
-	}
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
-		text[--n] = '\0';
-	if (n != 2 * HERALD_CONFIG_KEY_LEN)
-		goto bad;
-	for (size_t i = 0; i < HERALD_CONFIG_KEY_LEN; i++) {
-		unsigned int b;
-		if (sscanf(text + 2 * i, "%2x", &b) != 1 || !strchr("0123456789abcdefABCDEF", text[2 * i]) ||
-		    !strchr("0123456789abcdefABCDEF", text[2 * i + 1]))
-			goto bad;
-		key[i] = (uint8_t)b;
-	}
-	return 0;
-bad:
-	snprintf(why, len, "%s must hold exactly %d hex digits (one line)", path, 2 * HERALD_CONFIG_KEY_LEN);
-	return -1;
-}
-
 static const struct key *key_find(const char *section, const char *name, bool *section_known)
 {
 	*section_known = false;
@@ -456,7 +430,7 @@ static int handler(void *user, const char *section, const char *name, const char
 	case K_KEYFILE:
 		if (!path_ok(value, k->size, false))
 			break;
-		if (read_key_file(value, p->c.key, why, sizeof(why)) < 0) {
+		if (herald_key_file_load(value, p->c.key, HERALD_CONFIG_KEY_LEN, why, sizeof(why)) < 0) {
 			fail(p, p->line, "[%s] %s: %s", section, name, why);
 			return 0;
 		}
