@@ -55,6 +55,19 @@ static void stats_read(const struct loss_bpf *skel, unsigned long long out[NSTAT
 	}
 }
 
+/* A fraction 0..1 for --@p opt, or -1 with the message. */
+static int fraction(const char *opt, const char *text, double *out)
+{
+	char *end;
+
+	*out = strtod(text, &end);
+	if (end == text || *end != '\0' || !(*out >= 0 && *out <= 1)) {
+		fprintf(stderr, "herald-loss: --%s expects a fraction in 0..1, got '%s'\n", opt, text);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -77,25 +90,16 @@ int main(int argc, char **argv)
 			iface = optarg;
 			break;
 		case 'r':
-			rate = strtod(optarg, &end);
-			if (*end != '\0' || rate < 0 || rate > 1) {
-				fprintf(stderr, "herald-loss: --rate expects a fraction in 0..1, got '%s'\n", optarg);
+			if (fraction("rate", optarg, &rate) < 0)
 				return 2;
-			}
 			break;
 		case 'D':
-			dup = strtod(optarg, &end);
-			if (*end != '\0' || dup < 0 || dup > 1) {
-				fprintf(stderr, "herald-loss: --dup expects a fraction in 0..1, got '%s'\n", optarg);
+			if (fraction("dup", optarg, &dup) < 0)
 				return 2;
-			}
 			break;
 		case 'R':
-			reorder = strtod(optarg, &end);
-			if (*end != '\0' || reorder < 0 || reorder > 1) {
-				fprintf(stderr, "herald-loss: --reorder expects a fraction in 0..1, got '%s'\n", optarg);
+			if (fraction("reorder", optarg, &reorder) < 0)
 				return 2;
-			}
 			break;
 		case 'd':
 			duration = strtod(optarg, &end);
