@@ -13,7 +13,7 @@ _heraldctl()
 	local global="--socket --remote --key-file --config --json --help"
 
 	case $prev in
-	--socket | --config | --key-file)
+	--socket | --config | --key-file | --publish-key)
 		_filedir 2>/dev/null || COMPREPLY=($(compgen -f -- "$cur"))
 		return ;;
 	--policy)
@@ -65,7 +65,7 @@ _heraldctl()
 		fi ;;
 	stats) COMPREPLY=($(compgen -W "--nonzero --json --help" -- "$cur")) ;;
 	sub) COMPREPLY=($(compgen -W "--node --seeds --count --timeout --ordered --json --help" -- "$cur")) ;;
-	pub) COMPREPLY=($(compgen -W "--node --json --help" -- "$cur")) ;;
+	pub) COMPREPLY=($(compgen -W "--node --publish-key --json --help" -- "$cur")) ;;
 	*) COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
 	esac
 }

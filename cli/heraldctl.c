@@ -748,6 +748,8 @@ struct node_opts {
 	uint32_t count;
 	double timeout_s;
 	bool ordered;
+	bool signed_publish; /* pub --publish-key FILE */
+	uint8_t publish_key[HERALD_PUBLISH_KEY_LEN];
 };
 
 /* Where the context lives: --node, or ask heraldd (which places it if new). */
@@ -785,6 +787,11 @@ static int node_opts_parse(int argc, char **argv, int first, struct node_opts *o
 				return fail(EXIT_USAGE, "--timeout: expected seconds > 0, got '%s'", argv[a]);
 		} else if (sub && strcmp(argv[a], "--ordered") == 0) {
 			o->ordered = true;
+		} else if (!sub && strcmp(argv[a], "--publish-key") == 0 && a + 1 < argc) {
+			char err[256];
+			if (herald_key_file_load(argv[++a], o->publish_key, HERALD_PUBLISH_KEY_LEN, err, sizeof(err)) < 0)
+				return fail(EXIT_USAGE, "--publish-key: %s", err);
+			o->signed_publish = true;
 		} else {
 			return fail(EXIT_USAGE, "%s: unexpected argument '%s' (see heraldctl %s --help)", argv[0],
 				    argv[a], argv[0]);
@@ -955,7 +962,7 @@ static int do_pub(int argc, char **argv)
 		return fail(EXIT_USAGE, "pub: VALUE must be at most %d bytes, got %zu", HERALD_VALUE_MAX, vl);
 	if ((rc = locate(ctx, &o)))
 		return rc;
-	struct herald_client_opts co = {.node = o.node};
+	struct herald_client_opts co = {.node = o.node, .publish_key = o.signed_publish ? o.publish_key : NULL};
 	struct herald_callbacks cb = {.on_error = on_error};
 	struct herald_client *c = herald_client_open(&co, &cb);
 	if (c == NULL)
@@ -999,7 +1006,8 @@ static const struct cmd cmds[] = {
 	{"sub", "CONTEXT [--node A.B.C.D[:PORT] | --seeds A[:P],B[:P]...] [--count N] [--timeout S] [--ordered]",
 	 "print a context's snapshot, then every update, until Ctrl-C, N messages or S seconds; "
 	 "with --seeds it follows the context to another node", do_sub},
-	{"pub", "CONTEXT KEY VALUE [--node A.B.C.D[:PORT]]", "publish one KEY = VALUE to a context", do_pub},
+	{"pub", "CONTEXT KEY VALUE [--node A.B.C.D[:PORT]] [--publish-key FILE]",
+	 "publish one KEY = VALUE to a context (signed with the node's publish key)", do_pub},
 	{NULL, NULL, NULL, NULL},
 };
 

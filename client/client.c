@@ -151,6 +151,8 @@ struct herald_client {
 	uint64_t nak_timeout_ns;
 	bool auto_resync;
 	uint64_t pub_seq;
+	bool signed_publish; /* opts.publish_key given: every PUBLISH datagram carries a MAC */
+	uint8_t publish_key[HERALD_PUBLISH_KEY_LEN];
 	unsigned nsubs;
 	struct sub *subs;
 	struct herald_client_stats st;
@@ -807,6 +809,8 @@ int herald_publish(struct herald_client *c, uint32_t context, const void *key,
 					    value_len, i);
 		if (n < 0)
 			return n;
+		if (c->signed_publish)
+			herald_publish_sign(c->tx_buf[i], (size_t)n, c->publish_key);
 		c->tx_iov[i].iov_len = (size_t)n;
 	}
 	ret = send_frames_to(c, nfrag, dst);
@@ -1630,6 +1634,10 @@ struct herald_client *herald_client_open(const struct herald_client_opts *opts,
 						  : (c->heartbeat_ms / 4 ? c->heartbeat_ms / 4 : 1)) *
 			    NS_PER_MS;
 	c->auto_resync = opts->auto_resync != 0;
+	if (opts->publish_key != NULL) {
+		memcpy(c->publish_key, opts->publish_key, HERALD_PUBLISH_KEY_LEN);
+		c->signed_publish = true;
+	}
 	c->backoff_min_ns = (opts->reconnect_min_ms ? opts->reconnect_min_ms : c->heartbeat_ms) *
 			    NS_PER_MS;
 	c->backoff_max_ns = opts->reconnect_max_ms
@@ -1701,5 +1709,6 @@ void herald_client_close(struct herald_client *c)
 		free(c->subs[i].held_buf);
 	}
 	free(c->subs);
+	explicit_bzero(c->publish_key, sizeof(c->publish_key));
 	free(c);
 }

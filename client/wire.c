@@ -163,10 +163,17 @@ enum herald_drop herald_frame_decode(const void *buf, size_t len, struct herald_
 
 	if (f->length != len - sizeof(h))
 		return HERALD_DROP_BAD_LENGTH;
-	if ((f->flags & ~HERALD_F_KNOWN) != 0 || h.reserved != 0)
+	/* With HERALD_F_AUTH (PUBLISH only), session and reserved hold the MAC. */
+	if ((f->flags & ~HERALD_F_KNOWN) != 0 || (h.reserved != 0 && !(f->flags & HERALD_F_AUTH)))
 		return HERALD_DROP_BAD_FLAGS;
 	if ((f->flags & HERALD_F_SNAP_END) && f->type != HERALD_T_SNAPSHOT)
 		return HERALD_DROP_BAD_FLAGS;
+	if (f->flags & HERALD_F_AUTH) {
+		if (f->type != HERALD_T_PUBLISH)
+			return HERALD_DROP_BAD_FLAGS;
+		f->tag = (uint64_t)f->session << 32 | ntohl(h.reserved);
+		f->session = 0;
+	}
 	if (f->length > HERALD_FRAG_BODY_MAX || f->msg_len > HERALD_MSG_MAX)
 		return HERALD_DROP_OVERSIZED;
 

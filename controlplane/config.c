@@ -16,6 +16,8 @@
 
 #include <ini.h>
 
+#include <herald/proto.h>
+
 #include "config.h"
 
 const struct herald_config herald_config_defaults = {
@@ -48,6 +50,7 @@ enum kind {
 	K_LCORES,
 	K_IDLE,
 	K_KEYFILE, /* path of 64 hex digits, read into key[] */
+	K_PUBKEY,  /* path of a publish key (32 hex digits), checked, not kept */
 	K_DEVARGS, /* key=value[,key=value...] */
 	K_PCI,     /* PCI address DDDD:BB:DD.F */
 };
@@ -77,6 +80,8 @@ static const struct key keys[] = {
 	{"dataplane", "idle", K_IDLE, F(idle), 0, 0, false, "what an idle worker does"},
 	{"dataplane", "control_socket", K_PATH, F(dataplane_sock), 1, 0, false, "the dataplane's control socket"},
 	{"dataplane", "file_prefix", K_NAME, F(file_prefix), 0, 0, false, "EAL --file-prefix (hugepage files)"},
+	{"dataplane", "publish_key_file", K_PUBKEY, F(publish_key_file), 0, 0, false,
+	 "file of the publish key (32 hex digits): only signed PUBLISH is applied (absent: any)"},
 	{"cluster", "listen", K_ADDR, F(listen), 0, 0, true, "UDP address for peer heartbeats"},
 	{"cluster", "hello", K_ADDR, F(hello), 0, 0, false, "UDP address of the userspace HELLO responder"},
 	{"cluster", "peer", K_PEER, F(peers), 0, 0, false, "a peer's listen address (repeat the key per peer)"},
@@ -267,30 +272,7 @@ static bool parse_devargs(const char *v)
 
 int herald_config_key_read(const char *path, uint8_t key[HERALD_CONFIG_KEY_LEN], char *why, size_t len)
 {
-	char text[2 * HERALD_CONFIG_KEY_LEN + 4];
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		snprintf(why, len, "cannot read %s: %s", path, strerror(errno));
-		return -1;
-	}
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
-		text[--n] = '\0';
-	if (n != 2 * HERALD_CONFIG_KEY_LEN)
-		goto bad;
-	for (size_t i = 0; i < HERALD_CONFIG_KEY_LEN; i++) {
-		unsigned int b;
-		if (sscanf(text + 2 * i, "%2x", &b) != 1 || !strchr("0123456789abcdefABCDEF", text[2 * i]) ||
-		    !strchr("0123456789abcdefABCDEF", text[2 * i + 1]))
-			goto bad;
-		key[i] = (uint8_t)b;
-	}
-	return 0;
-bad:
-	snprintf(why, len, "%s must hold exactly %d hex digits (one line)", path, 2 * HERALD_CONFIG_KEY_LEN);
-	return -1;
+	return herald_key_file_load(path, key, HERALD_CONFIG_KEY_LEN, why, len) < 0 ? -1 : 0;
 }
 
 static const struct key *key_find(const char *section, const char *name, bool *section_known)
@@ -342,6 +324,9 @@ static void expected(const struct key *k, char *buf, size_t len)
 		break;
 	case K_KEYFILE:
 		snprintf(buf, len, "an absolute path to a file of %d hex digits", 2 * HERALD_CONFIG_KEY_LEN);
+		break;
+	case K_PUBKEY:
+		snprintf(buf, len, "an absolute path to a file of %d hex digits", 2 * HERALD_PUBLISH_KEY_LEN);
 		break;
 	case K_DEVARGS:
 		snprintf(buf, len, "KEY=VALUE[,KEY=VALUE...] without blanks");
@@ -471,6 +456,21 @@ static int handler(void *user, const char *section, const char *name, const char
 		memcpy(field, value, strlen(value) + 1);
 		*(remote ? &p->c.remote_key_set : &p->c.key_set) = ok = true;
 		break;
+	case K_PUBKEY: {
+		/* Read now so a bad file fails here, with its line; the dataplane reads it again. */
+		uint8_t pk[HERALD_PUBLISH_KEY_LEN];
+		if (!path_ok(value, k->size, false))
+			break;
+		int rc = herald_key_file_load(value, pk, sizeof(pk), why, sizeof(why));
+		explicit_bzero(pk, sizeof(pk));
+		if (rc < 0) {
+			fail(p, p->line, "[%s] %s: %s", section, name, why);
+			return 0;
+		}
+		memcpy(field, value, strlen(value) + 1);
+		ok = true;
+		break;
+	}
 	case K_DEVARGS:
 		if ((ok = parse_devargs(value) && strlen(value) < k->size))
 			memcpy(field, value, strlen(value) + 1);
@@ -721,14 +721,14 @@ json_t *herald_config_to_json(const struct herald_config *c)
 	for (unsigned i = 0; i < c->npeers; i++)
 		json_array_append_new(peers, addr_json(&c->peers[i]));
 	inet_ntop(AF_INET, &c->ip, ip, sizeof(ip));
-	return json_pack("{ss s{sI ss} s{ss ss ss ss ss si si ss ss ss ss} s{so so so sI sI sI ss sb sI sI ss} s{ss ss so ss} s{so}}",
+	return json_pack("{ss s{sI ss} s{ss ss ss ss ss si si ss ss ss ss ss} s{so so so sI sI sI ss sb sI sI ss} s{ss ss so ss} s{so}}",
 		"path", c->path,
 		"node", "id", (json_int_t)c->node_id, "name", c->name,
 		"dataplane", "driver", c->driver, "interface", c->interface,
 		"pci_address", c->pci_address, "devargs", c->devargs,
 		"ip", ip, "udp_port", (int)c->udp_port, "queues", (int)c->queues, "lcores", c->lcores,
 		"idle", herald_config_idle_name(c->idle), "control_socket", c->dataplane_sock,
-		"file_prefix", c->file_prefix,
+		"file_prefix", c->file_prefix, "publish_key_file", c->publish_key_file,
 		"cluster", "listen", addr_json(&c->listen), "hello", addr_json(&c->hello), "peer", peers,
 		"heartbeat_ms", (json_int_t)c->heartbeat_ms, "suspect_after", (json_int_t)c->suspect_after,
 		"dead_after", (json_int_t)c->dead_after, "key_file", c->key_file, "key_loaded", c->key_set,
@@ -757,5 +757,7 @@ int herald_config_dataplane_args(const struct herald_config *c, char *buf, size_
 			 "--queues\n%u\n--idle\n%s\n--ctl-sock\n%s\n",
 			 c->lcores, bus, c->file_prefix, port, ip, c->udp_port, c->queues,
 			 herald_config_idle_name(c->idle), c->dataplane_sock);
+	if (n >= 0 && (size_t)n < cap && c->publish_key_file[0] != '\0')
+		n += snprintf(buf + n, cap - (size_t)n, "--publish-key\n%s\n", c->publish_key_file);
 	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }

@@ -49,6 +49,7 @@ struct herald_config {
 	enum herald_config_idle idle;
 	char dataplane_sock[108];
 	char file_prefix[32]; /**< EAL --file-prefix */
+	char publish_key_file[256]; /**< --publish-key: "" = PUBLISH from anyone (docs/protocol.md §3.5.1) */
 	/* [cluster] */
 	struct sockaddr_in listen;
 	struct sockaddr_in hello; /**< sin_port 0: the listen address, port udp_port */

@@ -69,6 +69,8 @@ struct dp_config {
 	uint32_t stats_interval_s;
 	enum dp_idle idle;
 	bool force_copy;
+	bool publish_auth; /* --publish-key: PUBLISH must carry a MAC under publish_key */
+	uint8_t publish_key[HERALD_PUBLISH_KEY_LEN];
 	struct dp_policy default_policy;
 	uint32_t npolicies;
 	struct dp_context_policy policies[DP_POLICIES_MAX]; /* --context ID=POLICY */

@@ -59,6 +59,8 @@ static void usage(FILE *out)
 		"  --idle spin|sleep     spin for latency (default) or nap when idle on shared hosts\n"
 		"  --force-copy          copy payloads even if the port has multi-segment TX\n"
 		"  --stats-interval S    print a counter line every S seconds (default off)\n"
+		"  --publish-key FILE    accept only PUBLISH signed with this key (32 hex digits;\n"
+		"                        docs/protocol.md 3.5.1); default: any source may publish\n"
 		"  --ctl-sock PATH       serve the control socket for heraldd at PATH (default off)\n"
 		"  --xdp-pin-dir DIR     af_xdp: bpffs directory of the steer program's maps\n"
 		"                        (default " HERALD_XDP_PIN_DIR "; \"\" = do not pin)\n"
@@ -113,6 +115,7 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 		{"ctl-sock", required_argument, NULL, 'L'},
 		{"xdp-pin-dir", required_argument, NULL, 'x'},
 		{"no-xdp", no_argument, NULL, 'N'},
+		{"publish-key", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -183,6 +186,13 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 			break;
 		case 'f':
 			cfg->force_copy = true;
+			break;
+		case 'A':
+			if (herald_key_file_load(optarg, cfg->publish_key, HERALD_PUBLISH_KEY_LEN, err, sizeof(err)) < 0) {
+				fprintf(stderr, "herald-dataplane: --publish-key: %s\n", err);
+				return -EINVAL;
+			}
+			cfg->publish_auth = true;
 			break;
 		case 's':
 			if (parse_u32("stats-interval", optarg, 0, 86400, &cfg->stats_interval_s) < 0)

@@ -208,6 +208,18 @@ static void nak_rx(struct dp_worker *w, uint32_t sidx, const struct herald_frame
 static void publish_rx(struct dp_worker *w, struct rte_mbuf *m, const struct herald_frame *f,
 		       uint32_t ip, uint16_t port)
 {
+	/*
+	 * Authenticated first, before the frame can create a context or take a
+	 * reassembly slot: every datagram (fragment) carries its own MAC. The
+	 * MAC is computed in place over the datagram, which is this mbuf's.
+	 */
+	if (w->cfg->publish_auth) {
+		uint8_t *dgram = rte_pktmbuf_mtod_offset(m, uint8_t *, f->body - sizeof(struct herald_hdr) -
+							 rte_pktmbuf_mtod(m, const uint8_t *));
+		if (!herald_publish_verify(dgram, sizeof(struct herald_hdr) + f->length, f,
+					   w->cfg->publish_key))
+			return dp_drop(w, m, HERALD_DROP_BAD_AUTH);
+	}
 	uint32_t ctx = dp_context_get(w, f->context, true);
 	if (ctx == DP_NONE)
 		return dp_drop(w, m, HERALD_DROP_NO_CONTEXT_SPACE);

@@ -297,9 +297,12 @@ int herald_steer(struct xdp_md *ctx)
 	if (bpf_ntohs(h->length) != dlen - (int)sizeof(*h))
 		return drop(HERALD_DROP_BAD_LENGTH);
 	flags = bpf_ntohs(h->flags);
-	if ((flags & ~HERALD_F_KNOWN) || h->reserved != 0)
+	/* An authenticated PUBLISH carries its MAC in session and reserved. */
+	if ((flags & ~HERALD_F_KNOWN) || (h->reserved != 0 && !(flags & HERALD_F_AUTH)))
 		return drop(HERALD_DROP_BAD_FLAGS);
 	if ((flags & HERALD_F_SNAP_END) && h->type != HERALD_T_SNAPSHOT)
+		return drop(HERALD_DROP_BAD_FLAGS);
+	if ((flags & HERALD_F_AUTH) && h->type != HERALD_T_PUBLISH)
 		return drop(HERALD_DROP_BAD_FLAGS);
 	if (bpf_ntohs(h->length) > HERALD_FRAG_BODY_MAX || bpf_ntohs(h->msg_len) > HERALD_MSG_MAX)
 		return drop(HERALD_DROP_OVERSIZED);

@@ -225,6 +225,16 @@ struct herald_client_opts {
 	uint64_t (*rand)(void *arg);
 	/** Passed to @p rand. */
 	void *rand_arg;
+	/**
+	 * Publish key, HERALD_PUBLISH_KEY_LEN bytes (copied at open), or NULL.
+	 * With a key every PUBLISH datagram is signed (HERALD_F_AUTH and a
+	 * SipHash-2-4 MAC over header and body, docs/protocol.md §3.5.1), as a
+	 * node started with --publish-key requires: it drops unsigned or badly
+	 * signed PUBLISH silently (counter drop_bad_auth). Nodes without a key
+	 * accept signed publishes too. herald_key_file_load() reads the key
+	 * file the node uses.
+	 */
+	const uint8_t *publish_key;
 };
 
 /** Where a context lives, as the last accepted REDIRECT said (seeds); see herald_client_route(). */

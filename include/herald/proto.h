@@ -88,7 +88,8 @@ enum herald_type {
 
 /** Header flags. */
 #define HERALD_F_SNAP_END 0x0001 /**< SNAPSHOT: last entry of the snapshot */
-#define HERALD_F_KNOWN HERALD_F_SNAP_END
+#define HERALD_F_AUTH 0x0002     /**< PUBLISH: session and reserved carry a MAC (herald_publish_tag()) */
+#define HERALD_F_KNOWN (HERALD_F_SNAP_END | HERALD_F_AUTH)
 
 /**
  * Frame header, 32 bytes, in front of every message body (or body slice,
@@ -105,7 +106,7 @@ struct herald_hdr {
 	uint64_t seq;      /**< per-session message sequence (per-publisher for PUBLISH) */
 	uint16_t frag_off; /**< offset of this body slice in the message body */
 	uint16_t msg_len;  /**< total message body length */
-	uint32_t reserved; /**< must be zero in v1 */
+	uint32_t reserved; /**< must be zero in v1 (low half of the MAC with HERALD_F_AUTH) */
 } __attribute__((packed));
 
 _Static_assert(sizeof(struct herald_hdr) == 32, "wire header is 32 bytes");
@@ -251,7 +252,8 @@ enum herald_error {
 	X(TX_FULL, "transmit queue full")                                       \
 	X(SOURCE_LIMIT, "source address already holds its maximum of sessions")  \
 	X(WRONG_QUEUE, "sent to a queue port (base + q) whose queue does not own the context") \
-	X(HANDOFF_FULL, "frame on the wrong RX queue: its owner's hand-off ring was full")
+	X(HANDOFF_FULL, "frame on the wrong RX queue: its owner's hand-off ring was full") \
+	X(BAD_AUTH, "PUBLISH without a valid MAC on a node that requires publish authentication")
 
 enum herald_drop {
 #define HERALD_X_ENUM(name, help) HERALD_DROP_##name,
@@ -315,10 +317,11 @@ struct herald_frame {
 	uint16_t flags;
 	uint16_t length;   /**< body bytes in this datagram */
 	uint32_t context;
-	uint32_t session;
+	uint32_t session;    /**< 0 on a PUBLISH with HERALD_F_AUTH: the field holds the MAC */
 	uint64_t seq;
 	uint16_t frag_off;
 	uint16_t msg_len;
+	uint64_t tag;        /**< PUBLISH with HERALD_F_AUTH: the MAC (session << 32 | reserved) */
 	const uint8_t *body; /**< this datagram's body slice */
 	/* Entry messages (SNAPSHOT, DELTA, PUBLISH), first fragment only: */
 	const uint8_t *key;  /**< NULL unless frag_off == 0 and the entry has a key */
@@ -347,6 +350,42 @@ struct herald_hdr_fields {
 	uint32_t session;
 	uint64_t seq;
 };
+
+/*
+ * Publish authentication (docs/protocol.md §3.5.1). A node configured with a
+ * publish key accepts a PUBLISH datagram only with HERALD_F_AUTH and a valid
+ * MAC: SipHash-2-4 under the 128-bit key over the whole datagram (header and
+ * body slice) with the tag's 8 bytes (session, offset 12, and reserved,
+ * offset 28) taken as zero. The 64-bit result travels big-endian, high half
+ * in session, low half in reserved. Every fragment carries its own MAC, so a
+ * forged fragment is dropped before it takes a reassembly slot.
+ */
+
+/** Length of a publish key (SipHash-2-4). */
+#define HERALD_PUBLISH_KEY_LEN 16
+
+/**
+ * MAC of one PUBLISH datagram of @p len bytes (at least the header). The tag
+ * fields are zeroed while hashing and restored, hence the writable buffer.
+ */
+uint64_t herald_publish_tag(void *dgram, size_t len, const uint8_t key[HERALD_PUBLISH_KEY_LEN]);
+
+/** Set HERALD_F_AUTH and write the MAC into an encoded PUBLISH datagram. */
+void herald_publish_sign(void *dgram, size_t len, const uint8_t key[HERALD_PUBLISH_KEY_LEN]);
+
+/**
+ * Does the decoded PUBLISH @p f (decoded from @p dgram, @p len bytes) carry
+ * HERALD_F_AUTH and a MAC valid under @p key? Compares in constant time.
+ */
+int herald_publish_verify(void *dgram, size_t len, const struct herald_frame *f,
+			  const uint8_t key[HERALD_PUBLISH_KEY_LEN]);
+
+/**
+ * Read a key file: 2 x @p key_len hexadecimal digits, optional surrounding
+ * whitespace, nothing else (the publish key, the cluster secret).
+ * @return 0, or -1 with the reason written to @p err.
+ */
+int herald_key_file_load(const char *path, uint8_t *key, size_t key_len, char *err, size_t errlen);
 
 /**
  * Write a 32-byte header for the body slice [frag_off, frag_off + length)

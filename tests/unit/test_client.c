@@ -761,6 +761,42 @@ Test(client, publish_fragments_2000_bytes)
 	cr_assert_eq(f.seq, 2);
 }
 
+Test(client, publish_key_signs_every_fragment)
+{
+	static const uint8_t key[HERALD_PUBLISH_KEY_LEN] = "publisher secret";
+	uint8_t value[2000], buf[DGRAM_MAX], other[HERALD_PUBLISH_KEY_LEN];
+	struct herald_frame f;
+
+	memset(value, 'x', sizeof(value));
+	memcpy(other, key, sizeof(other));
+	other[0] ^= 1;
+	uint8_t *k = malloc(sizeof(key)); /* the client keeps its own copy */
+	cr_assert_not_null(k);
+	memcpy(k, key, sizeof(key));
+	reopen((struct herald_client_opts){.publish_key = k});
+	memset(k, 0, sizeof(key));
+	free(k);
+
+	cr_assert_eq(herald_publish(c, CTX, "key", 3, value, sizeof(value)), 0);
+	cr_assert_eq(herald_publish(c, CTX, "k", 1, "v", 1), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		ssize_t n = node_recv(buf, &f);
+		cr_assert_eq(f.type, HERALD_T_PUBLISH);
+		cr_assert_eq(f.flags, HERALD_F_AUTH);
+		cr_assert_eq(f.seq, i < 2 ? 1u : 2u);
+		cr_assert(herald_publish_verify(buf, (size_t)n, &f, key), "datagram %u", i);
+		cr_assert(!herald_publish_verify(buf, (size_t)n, &f, other), "datagram %u", i);
+	}
+
+	/* Without a key, publishes go unsigned (what a node without --publish-key takes). */
+	reopen((struct herald_client_opts){0});
+	cr_assert_eq(herald_publish(c, CTX, "k", 1, "v", 1), 0);
+	ssize_t n = node_recv(buf, &f);
+	cr_assert_eq(f.flags, 0);
+	cr_assert_eq(f.session, 0);
+	cr_assert(!herald_publish_verify(buf, (size_t)n, &f, key));
+}
+
 Test(client, unsubscribe_sends_bye)
 {
 	uint8_t buf[DGRAM_MAX];

@@ -232,6 +232,39 @@ Test(config, key_file)
 	rmdir(dir);
 }
 
+Test(config, publish_key_file)
+{
+	char dir[] = "/tmp/herald-conf.XXXXXX", path[128], text[512], args[1024];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/publish.key", dir);
+
+	/* Absent: the dataplane takes PUBLISH from anyone, no --publish-key. */
+	cr_assert_eq(load(BASE), 0, "%s", err);
+	cr_assert_gt(herald_config_dataplane_args(&c, args, sizeof(args)), 0);
+	cr_assert(strstr(args, "--publish-key") == NULL, "%s", args);
+
+	FILE *f = fopen(path, "w");
+	fprintf(f, "%s\n", "000102030405060708090a0b0c0d0e0f");
+	fclose(f);
+	snprintf(text, sizeof(text), "[node]\nid = 7\n[dataplane]\ndriver = af_packet\ninterface = veth0\n"
+		 "ip = 10.0.0.1\npublish_key_file = %s\n[cluster]\nlisten = 10.0.1.1:7600\n", path);
+	cr_assert_eq(load(text), 0, "%s", err);
+	cr_assert_str_eq(c.publish_key_file, path);
+	cr_assert_gt(herald_config_dataplane_args(&c, args, sizeof(args)), 0);
+	char want[256];
+	snprintf(want, sizeof(want), "\n--publish-key\n%s\n", path);
+	cr_assert(strstr(args, want) != NULL, "%s", args);
+
+	/* A cluster-secret-sized file is not a publish key: refused with its line. */
+	f = fopen(path, "w");
+	fprintf(f, "%s\n", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+	fclose(f);
+	refused(text, (const char *[]){"t.conf:7:", "publish_key_file", "32 hex digits", NULL});
+	unlink(path);
+	refused(text, (const char *[]){"t.conf:7:", "publish_key_file", "cannot read", NULL});
+	rmdir(dir);
+}
+
 Test(config, file_on_disk_with_an_error_names_the_file)
 {
 	char path[] = "/tmp/herald-conf-XXXXXX";

@@ -9,9 +9,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 
 #include <criterion/criterion.h>
+#include <sodium.h>
 
 #include <herald/proto.h>
 
@@ -832,6 +834,10 @@ static void check_accepted(const uint8_t *buf, size_t len, const struct herald_f
 	cr_assert_leq(f->msg_len, HERALD_MSG_MAX);
 	cr_assert_leq((unsigned)f->frag_off + f->length, f->msg_len);
 	cr_assert_eq(f->frag_off % FRAG, 0);
+	if (f->flags & HERALD_F_AUTH)
+		cr_assert(f->type == HERALD_T_PUBLISH && f->session == 0);
+	else
+		cr_assert_eq(f->tag, 0);
 	if (f->key != NULL) {
 		cr_assert_eq(f->frag_off, 0);
 		cr_assert_eq(f->key, f->body + 2);
@@ -890,6 +896,8 @@ Test(wire_garbage, mutated_frames)
 			int n = herald_entry_encode(tmpl, sizeof(tmpl), &h, key, kl, value, vl, fr);
 			cr_assert_gt(n, 0);
 			len = (size_t)n;
+			if (h.type == HERALD_T_PUBLISH && rng() % 2) /* the MAC in session and reserved */
+				herald_publish_sign(tmpl, len, key);
 			break;
 		}
 		case 1:
@@ -966,4 +974,168 @@ Test(wire_reject, ack_nak_resync_hello_redirect_bodies)
 	assert_reason(buf, n, HERALD_DROP_BAD_BODY);
 	buf[HDR_LEN + 15] = 5; /* last = 5 */
 	assert_reason(buf, n, HERALD_DROP_NONE);
+}
+
+/* ---- publish authentication (docs/protocol.md §3.5.1) ---- */
+
+static const uint8_t test_key[HERALD_PUBLISH_KEY_LEN] = {0, 1, 2, 3, 4, 5, 6, 7,
+							  8, 9, 10, 11, 12, 13, 14, 15};
+
+/* The example of the protocol document: context 7, seq 1, key "k", value "v". */
+static size_t mk_signed_example(uint8_t *buf)
+{
+	struct herald_hdr_fields h = {.type = HERALD_T_PUBLISH, .context = 7, .seq = 1};
+	int n = herald_entry_encode(buf, DGRAM_MAX, &h, "k", 1, "v", 1, 0);
+	cr_assert_eq(n, (int)HDR_LEN + 4);
+	herald_publish_sign(buf, (size_t)n, test_key);
+	return (size_t)n;
+}
+
+Test(wire_auth, sign_layout_and_known_answer)
+{
+	uint8_t buf[DGRAM_MAX], zeroed[DGRAM_MAX];
+	unsigned char out[crypto_shorthash_siphash24_BYTES];
+	struct herald_frame f;
+	size_t n = mk_signed_example(buf);
+
+	cr_assert_eq(get16(buf + OFF_FLAGS), HERALD_F_AUTH);
+	cr_assert_eq(decode(buf, n, &f), HERALD_DROP_NONE);
+	cr_assert_eq(f.session, 0, "the session field holds the MAC, not a session");
+	/* SipHash-2-4 over the datagram with session and reserved zeroed, little-endian out. */
+	memcpy(zeroed, buf, n);
+	memset(zeroed + OFF_SESSION, 0, 4);
+	memset(zeroed + OFF_RESERVED, 0, 4);
+	crypto_shorthash_siphash24(out, zeroed, n, test_key);
+	uint64_t want = 0;
+	for (int i = 7; i >= 0; i--)
+		want = want << 8 | out[i];
+	cr_assert_eq(f.tag, want);
+	/* Carried big-endian: high half in session, low half in reserved. */
+	cr_assert_eq(((uint64_t)ntohl(*(const uint32_t *)(const void *)(buf + OFF_SESSION)) << 32 |
+		      ntohl(*(const uint32_t *)(const void *)(buf + OFF_RESERVED))),
+		     want);
+	/* The value docs/protocol.md gives implementers to check against. */
+	cr_assert_eq(f.tag, 0xa9c839c19d984753ull, "tag %016llx", (unsigned long long)f.tag);
+	cr_assert(herald_publish_verify(buf, n, &f, test_key));
+}
+
+Test(wire_auth, every_byte_is_covered)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+	size_t n = mk_signed_example(buf);
+
+	for (size_t at = 0; at < n; at++) {
+		for (unsigned bit = 0; bit < 8; bit++) {
+			buf[at] ^= (uint8_t)(1u << bit);
+			/* Either the codec refuses it, or the MAC does. */
+			if (decode(buf, n, &f) == HERALD_DROP_NONE)
+				cr_assert(!herald_publish_verify(buf, n, &f, test_key), "byte %zu bit %u", at, bit);
+			buf[at] ^= (uint8_t)(1u << bit);
+		}
+	}
+	cr_assert_eq(decode(buf, n, &f), HERALD_DROP_NONE);
+	cr_assert(herald_publish_verify(buf, n, &f, test_key), "the buffer is left as it was");
+}
+
+Test(wire_auth, wrong_key_unsigned_and_fragments)
+{
+	static uint8_t value[2000];
+	uint8_t buf[DGRAM_MAX], other[HERALD_PUBLISH_KEY_LEN];
+	struct herald_frame f;
+	size_t n = mk_signed_example(buf);
+
+	memcpy(other, test_key, sizeof(other));
+	other[15] ^= 1;
+	cr_assert_eq(decode(buf, n, &f), HERALD_DROP_NONE);
+	cr_assert(!herald_publish_verify(buf, n, &f, other));
+
+	/* Unsigned: no HERALD_F_AUTH, no MAC to check, never valid. */
+	n = mk_entry(buf, HERALD_T_PUBLISH, 0, 4, 4);
+	cr_assert_eq(decode(buf, n, &f), HERALD_DROP_NONE);
+	cr_assert(!herald_publish_verify(buf, n, &f, test_key));
+
+	/* Each fragment is signed on its own; a fragment moved to another message fails. */
+	struct herald_hdr_fields h = {.type = HERALD_T_PUBLISH, .context = 9, .seq = 5};
+	uint8_t frag[2][DGRAM_MAX];
+	size_t len[2];
+	for (unsigned i = 0; i < 2; i++) {
+		int r = herald_entry_encode(frag[i], DGRAM_MAX, &h, "key", 3, value, sizeof(value), i);
+		cr_assert_gt(r, 0);
+		len[i] = (size_t)r;
+		herald_publish_sign(frag[i], len[i], test_key);
+		cr_assert_eq(decode(frag[i], len[i], &f), HERALD_DROP_NONE);
+		cr_assert(herald_publish_verify(frag[i], len[i], &f, test_key));
+	}
+	frag[1][OFF_SEQ + 7] = 6; /* the second fragment claimed for message seq 6 */
+	cr_assert_eq(decode(frag[1], len[1], &f), HERALD_DROP_NONE);
+	cr_assert(!herald_publish_verify(frag[1], len[1], &f, test_key));
+}
+
+Test(wire_auth, flag_only_on_publish)
+{
+	uint8_t buf[DGRAM_MAX];
+	static const uint8_t others[] = {HERALD_T_SNAPSHOT, HERALD_T_DELTA};
+	size_t n;
+
+	for (unsigned i = 0; i < sizeof(others); i++) {
+		n = mk_entry(buf, others[i], HERALD_F_AUTH, 4, 4);
+		assert_reason(buf, n, HERALD_DROP_BAD_FLAGS);
+	}
+	n = mk(buf, HERALD_T_SUBSCRIBE, HERALD_F_AUTH, 0, 8, 8);
+	assert_reason(buf, n, HERALD_DROP_BAD_FLAGS);
+	n = mk(buf, HERALD_T_HEARTBEAT, HERALD_F_AUTH, 0, 0, 0);
+	assert_reason(buf, n, HERALD_DROP_BAD_FLAGS);
+	/* reserved is the MAC's only with the flag: a plain PUBLISH keeps the v1 rule. */
+	n = mk_entry(buf, HERALD_T_PUBLISH, 0, 4, 4);
+	buf[OFF_RESERVED + 3] = 1;
+	assert_reason(buf, n, HERALD_DROP_BAD_FLAGS);
+	n = mk_entry(buf, HERALD_T_PUBLISH, HERALD_F_AUTH, 4, 4);
+	buf[OFF_RESERVED + 3] = 1;
+	assert_reason(buf, n, HERALD_DROP_NONE);
+	/* Other codec checks still apply to a signed PUBLISH. */
+	n = mk_entry(buf, HERALD_T_PUBLISH, HERALD_F_AUTH, 0, 4);
+	assert_reason(buf, n, HERALD_DROP_BAD_KEY);
+}
+
+static void key_file(const char *text, char *path)
+{
+	strcpy(path, "/tmp/herald-test-key.XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+Test(wire_auth, key_file)
+{
+	static const struct {
+		const char *text;
+		int ok;
+	} cases[] = {
+		{"000102030405060708090a0b0c0d0e0f\n", 1},
+		{"  000102030405060708090A0B0C0D0E0F  \n\n", 1},
+		{"000102030405060708090a0b0c0d0e0f", 1},
+		{"000102030405060708090a0b0c0d0e0", 0},     /* 31 digits */
+		{"000102030405060708090a0b0c0d0e0f0", 0},   /* 33 */
+		{"000102030405060708090a0b0c0d0e0g\n", 0},  /* not hex */
+		{"000102030405060708090a0b0c0d0e0f x\n", 0}, /* trailing junk */
+		{"", 0},
+	};
+	char path[64], err[256];
+	uint8_t key[HERALD_PUBLISH_KEY_LEN];
+
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		key_file(cases[i].text, path);
+		memset(key, 0xee, sizeof(key));
+		int rc = herald_key_file_load(path, key, sizeof(key), err, sizeof(err));
+		unlink(path);
+		cr_assert_eq(rc == 0, cases[i].ok, "case %u: rc %d (%s)", i, rc, rc ? err : "");
+		if (cases[i].ok)
+			cr_assert_arr_eq(key, test_key, sizeof(key), "case %u", i);
+		else
+			cr_assert(strstr(err, "must hold exactly 32 hex digits") != NULL, "case %u: %s", i, err);
+	}
+	cr_assert_eq(herald_key_file_load("/nonexistent/herald.key", key, sizeof(key), err, sizeof(err)), -1);
+	cr_assert(strstr(err, "cannot read /nonexistent/herald.key: No such file") != NULL, "%s", err);
 }

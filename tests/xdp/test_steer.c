@@ -503,6 +503,28 @@ Test(steer, unknown_flags_and_reserved_dropped)
 	expect_drop(pkt, udp_frame(pkt, &client_to_node, p, plen), HERALD_DROP_BAD_FLAGS, 1);
 }
 
+/* An authenticated PUBLISH carries its MAC in session and reserved: steered, not junk. */
+Test(steer, signed_publish_steered_auth_elsewhere_dropped)
+{
+	static const uint8_t pkey[HERALD_PUBLISH_KEY_LEN] = "steer test key!!";
+	struct herald_hdr_fields h = {.type = HERALD_T_PUBLISH, .context = CTX_KNOWN, .seq = 3};
+	uint8_t p[64], pkt[128];
+	int plen = herald_entry_encode(p, sizeof(p), &h, "k", 1, "v", 1, 0);
+
+	cr_assert_gt(plen, 0);
+	herald_publish_sign(p, (size_t)plen, pkey);
+	cr_assert(p[28] | p[29] | p[30] | p[31], "this MAC has a non-zero low half");
+	expect(pkt, udp_frame(pkt, &client_to_node, p, (size_t)plen), XDP_PASS, HERALD_DROP_NONE,
+	       HERALD_XDP_CTR_XSK_MISSING);
+	/* The flag on another type is junk, and so is a MAC without the flag. */
+	size_t hlen = hello_payload(p);
+	p[5] = HERALD_F_AUTH;
+	expect_drop(pkt, udp_frame(pkt, &client_to_node, p, hlen), HERALD_DROP_BAD_FLAGS, 1);
+	plen = herald_entry_encode(p, sizeof(p), &h, "k", 1, "v", 1, 0);
+	p[31] = 1;
+	expect_drop(pkt, udp_frame(pkt, &client_to_node, p, (size_t)plen), HERALD_DROP_BAD_FLAGS, 1);
+}
+
 Test(steer, oversized_msg_len_dropped)
 {
 	uint8_t p[64], pkt[128];
