@@ -156,6 +156,12 @@ static void op_run(struct dp_worker *w, struct dp_ctl_op *op)
 
 	switch (op->req.cmd) {
 	case HERALD_CTL_ACTIVATE:
+		/* Checkpointed: loading it is activating it (with the policy it was saved with). */
+		if (ctx == DP_NONE && (op->rc = dp_ckpt_activate(w, op->req.context)) != 0) {
+			op->rc = op->rc > 0 ? 0 : op->rc;
+			op->current = op->policy;
+			break;
+		}
 		if (ctx == DP_NONE) {
 			ctx = dp_context_add(w, op->req.context, &op->policy);
 			op->rc = ctx == DP_NONE ? -ENOSPC : 0;

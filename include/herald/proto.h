@@ -212,7 +212,8 @@ enum herald_error {
 	X(HISTORY_LOST, "NAK for messages no longer in the history")            \
 	X(NO_MBUF, "mbuf pool exhausted")                                       \
 	X(TX_FULL, "transmit queue full")                                       \
-	X(SOURCE_LIMIT, "source address already holds its maximum of sessions")
+	X(SOURCE_LIMIT, "source address already holds its maximum of sessions") \
+	X(CHECKPOINT_LOAD, "context not loadable from the checkpoint now (hold queue, ring or buffers full): the next frame retries")
 
 enum herald_drop {
 #define HERALD_X_ENUM(name, help) HERALD_DROP_##name,
@@ -255,7 +256,12 @@ enum herald_drop {
 	X(MBUFS_IN_USE, "packet buffers taken from both pools now (gauge)")          \
 	X(SESSIONS_UNCONFIRMED, "sessions closed: the client never named its session (spoofed source?)") \
 	X(WORKER_STALLS, "timer runs more than a second late: the worker was not scheduled") \
-	X(UNKNOWN_SESSION_ERRORS, "HEARTBEATs for a closed session answered with ERROR UNKNOWN_SESSION")
+	X(UNKNOWN_SESSION_ERRORS, "HEARTBEATs for a closed session answered with ERROR UNKNOWN_SESSION") \
+	X(CONTEXTS_UNLOADED, "idle contexts written to the checkpoint store and unloaded") \
+	X(CONTEXTS_LOADED, "contexts loaded back from the checkpoint store")            \
+	X(CHECKPOINTS_WRITTEN, "context records committed to the checkpoint store")     \
+	X(CHECKPOINT_ERRORS, "checkpoint records refused (corrupt) or not written/read (I/O)") \
+	X(CONTEXTS_PARKED, "contexts in the checkpoint store and not in memory now (gauge)")
 
 enum herald_counter {
 #define HERALD_X_ENUM(name, help) HERALD_CTR_##name,
