@@ -344,9 +344,16 @@ static int records_park(void)
 			continue;
 		}
 		memcpy(&id_be, key.mv_data, sizeof(id_be));
+		/* The policy as the record names it, unchecked: the record is checked when loaded. */
+		char text[DP_CKPT_POLICY_LEN] = "";
+		struct dp_policy policy, *pp = NULL;
+		if (val.mv_size >= DP_CKPT_HDR_LEN)
+			memcpy(text, (const uint8_t *)val.mv_data + 8, sizeof(text) - 1);
+		if (dp_policy_parse(text, &policy, (char[8]){0}, 8) == 0)
+			pp = &policy;
 		bool parked = true;
 		for (unsigned q = 0; q < st.nb_workers; q++)
-			parked &= dp_ckpt_park(&st.workers[q], rte_be_to_cpu_32(id_be)) == 0;
+			parked &= dp_ckpt_park(&st.workers[q], rte_be_to_cpu_32(id_be), pp) == 0;
 		n += parked;
 		full += !parked;
 	}

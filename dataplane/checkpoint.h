@@ -26,6 +26,7 @@
 
 struct dp_worker;
 struct dp_config;
+struct dp_policy;
 
 enum dp_ckpt_kind {
 	DP_CKPT_SAVE,   /* worker -> store: a context's state (references), maybe several messages */
@@ -80,7 +81,7 @@ struct dp_ckpt_held {
 struct dp_ckpt_worker {
 	struct rte_ring *to_store, *from_store;
 	struct rte_mempool *msgs;
-	/* Context ids with a record and not in memory: id -> DP_PARKED_*. */
+	/* Context ids with a record and not in memory: id -> policy and state (ckpt_worker.c). */
 	struct rte_hash *parked;
 	uint32_t nparked;
 	uint64_t idle_tsc, interval_tsc, scan_period_tsc, next_scan_tsc;
@@ -94,7 +95,8 @@ struct dp_ckpt_worker {
 /* ckpt_worker.c: the worker's side. */
 int dp_ckpt_worker_init(struct dp_worker *w, struct dp_ckpt_worker *cw, unsigned index);
 void dp_ckpt_worker_free(struct dp_worker *w);
-int dp_ckpt_park(struct dp_worker *w, uint32_t context);
+/* Note that @p context has a record (with @p policy; NULL: as noted before, else configured). */
+int dp_ckpt_park(struct dp_worker *w, uint32_t context, const struct dp_policy *policy);
 /* Ring size holding two records of the largest context, with room to spare. */
 unsigned dp_ckpt_ring_size(const struct dp_config *cfg);
 /* Return a message to @p pool with the mbuf references it still holds. */

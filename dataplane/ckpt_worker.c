@@ -108,15 +108,54 @@ static void parked_gauge(struct dp_worker *w)
 	w->ctr[HERALD_CTR_CONTEXTS_PARKED] = w->ckpt->nparked;
 }
 
-int dp_ckpt_park(struct dp_worker *w, uint32_t context)
+/*
+ * A parked context's table value: its policy (the merge operation's address,
+ * 8-byte aligned, with the kind in bits 1-2) and bit 0 set while it loads.
+ */
+#define PARKED_LOADING 1u
+
+static uintptr_t parked_value(const struct dp_policy *p)
+{
+	return (uintptr_t)p->merge | (uintptr_t)p->kind << 1;
+}
+
+static struct dp_policy parked_policy(uintptr_t v)
+{
+	return (struct dp_policy){.kind = (enum dp_policy_kind)((v >> 1) & 3),
+				  .merge = (const struct dp_merge_op *)(v & ~(uintptr_t)7)};
+}
+
+int dp_ckpt_park(struct dp_worker *w, uint32_t context, const struct dp_policy *policy)
 {
 	struct dp_ckpt_worker *cw = w->ckpt;
-	bool known = rte_hash_lookup(cw->parked, &context) >= 0;
-	if (rte_hash_add_key_data(cw->parked, &context, (void *)(uintptr_t)DP_PARKED_STORED) < 0)
+	void *old;
+	bool known = rte_hash_lookup_data(cw->parked, &context, &old) >= 0;
+	uintptr_t v = policy != NULL ? parked_value(policy)
+		    : known	     ? (uintptr_t)old & ~(uintptr_t)PARKED_LOADING
+				     : parked_value(dp_policy_for(w->cfg, context));
+	if (rte_hash_add_key_data(cw->parked, &context, (void *)v) < 0)
 		return -ENOSPC;
 	cw->nparked += !known;
 	parked_gauge(w);
 	return 0;
+}
+
+bool dp_ckpt_parked_next(struct dp_worker *w, uint32_t *iter, uint32_t *context,
+			 struct dp_policy *policy)
+{
+	const void *key;
+	void *data;
+
+	if (w->ckpt == NULL || rte_hash_iterate(w->ckpt->parked, &key, &data, iter) < 0)
+		return false;
+	memcpy(context, key, sizeof(*context));
+	*policy = parked_policy((uintptr_t)data);
+	return true;
+}
+
+uint32_t dp_ckpt_parked_count(const struct dp_worker *w)
+{
+	return w->ckpt == NULL ? 0 : *(const volatile uint32_t *)&w->ckpt->nparked;
 }
 
 static void unpark(struct dp_worker *w, uint32_t context)
@@ -126,15 +165,16 @@ static void unpark(struct dp_worker *w, uint32_t context)
 	parked_gauge(w);
 }
 
-static int parked_state(struct dp_ckpt_worker *cw, uint32_t context)
+static int parked_state(struct dp_ckpt_worker *cw, uint32_t context, uintptr_t *value)
 {
 	void *data;
 	if (cw->nparked == 0 || rte_hash_lookup_data(cw->parked, &context, &data) < 0)
 		return 0;
-	return (int)(uintptr_t)data;
+	*value = (uintptr_t)data;
+	return *value & PARKED_LOADING ? DP_PARKED_LOADING : DP_PARKED_STORED;
 }
 
-static int load_request(struct dp_worker *w, uint32_t context)
+static int load_request(struct dp_worker *w, uint32_t context, uintptr_t value)
 {
 	struct dp_ckpt_worker *cw = w->ckpt;
 	struct dp_ckpt_msg *msg;
@@ -146,7 +186,7 @@ static int load_request(struct dp_worker *w, uint32_t context)
 		rte_mempool_put(cw->msgs, msg);
 		return -EBUSY;
 	}
-	rte_hash_add_key_data(cw->parked, &context, (void *)(uintptr_t)DP_PARKED_LOADING);
+	rte_hash_add_key_data(cw->parked, &context, (void *)(value | PARKED_LOADING));
 	return 0;
 }
 
@@ -154,11 +194,13 @@ bool dp_ckpt_hold(struct dp_worker *w, struct rte_mbuf *m, uint32_t context, uin
 		  uint16_t port, const uint8_t *payload, uint16_t len)
 {
 	struct dp_ckpt_worker *cw = w->ckpt;
-	int state = parked_state(cw, context);
+	uintptr_t value;
+	int state = parked_state(cw, context, &value);
 
 	if (state == 0)
 		return false;
-	if ((state == DP_PARKED_STORED && load_request(w, context) < 0) || cw->nheld == DP_CKPT_HOLD) {
+	if ((state == DP_PARKED_STORED && load_request(w, context, value) < 0) ||
+	    cw->nheld == DP_CKPT_HOLD) {
 		dp_drop(w, m, HERALD_DROP_CHECKPOINT_LOAD);
 		return true;
 	}
@@ -173,9 +215,10 @@ int dp_ckpt_activate(struct dp_worker *w, uint32_t context)
 {
 	if (w->ckpt == NULL)
 		return 0;
-	int state = parked_state(w->ckpt, context);
+	uintptr_t value;
+	int state = parked_state(w->ckpt, context, &value);
 	if (state == DP_PARKED_STORED) {
-		int rc = load_request(w, context);
+		int rc = load_request(w, context, value);
 		if (rc < 0)
 			return rc;
 	}
@@ -277,7 +320,7 @@ static void saved(struct dp_worker *w, const struct dp_ckpt_msg *msg)
 	w->ctr[HERALD_CTR_CHECKPOINTS_WRITTEN]++;
 	c->saved_tsc = w->now;
 	if (c->unload_wanted && c->nsubs == 0 && !c->dirty && !c->ephemeral &&
-	    w->now - c->touched_tsc >= w->ckpt->idle_tsc && dp_ckpt_park(w, msg->context) == 0) {
+	    w->now - c->touched_tsc >= w->ckpt->idle_tsc && dp_ckpt_park(w, msg->context, &c->policy) == 0) {
 		dp_context_remove(w, ctx, &(uint32_t){0}, &(uint32_t){0});
 		w->ctr[HERALD_CTR_CONTEXTS_UNLOADED]++;
 	}
@@ -328,7 +371,7 @@ static void loaded(struct dp_worker *w, struct dp_ckpt_msg *msg)
 		/* The record is intact on disk: the next frame for the context tries again. */
 		if (msg->status == DP_CKPT_OK)
 			w->drop[HERALD_DROP_NO_CONTEXT_SPACE]++;
-		dp_ckpt_park(w, msg->context);
+		dp_ckpt_park(w, msg->context, NULL);
 		return held_release(w, msg->context, false);
 	}
 	if (cw->loading_ok) {

@@ -44,6 +44,7 @@ struct dp_ctl_ctx {
 	uint32_t id, keys, sessions;
 	struct dp_policy policy;
 	bool replica;
+	bool checkpointed; /* unloaded: in the checkpoint store, loaded again on use */
 };
 
 struct dp_ctl_sess {
@@ -236,6 +237,13 @@ static void op_run(struct dp_worker *w, struct dp_ctl_op *op)
 					.replica = c->replica,
 				};
 		}
+		for (uint32_t it = 0, id; op->n < op->cap; op->n++) {
+			struct dp_ctl_ctx *e = &op->list[op->n];
+			if (!dp_ckpt_parked_next(w, &it, &id, &e->policy))
+				break;
+			e->id = id;
+			e->checkpointed = true;
+		}
 		break;
 	default:
 		op->rc = -EINVAL;
@@ -342,7 +350,7 @@ static json_t *contexts_reply(void)
 		if (op == NULL)
 			goto nomem;
 		op->req.cmd = HERALD_CTL_CONTEXTS;
-		op->cap = ctl.workers[q].max_contexts + 8;
+		op->cap = ctl.workers[q].max_contexts + 8 + dp_ckpt_parked_count(&ctl.workers[q]);
 		op->list = calloc(op->cap, sizeof(*op->list));
 		if (op->list == NULL) {
 			op_free(op);
@@ -353,10 +361,11 @@ static json_t *contexts_reply(void)
 			return e;
 		}
 		for (uint32_t i = 0; i < op->n; i++)
-			json_array_append_new(arr, json_pack("{sIsssIsIsisb}", "id", (json_int_t)op->list[i].id,
+			json_array_append_new(arr, json_pack("{sIsssIsIsisbsb}", "id", (json_int_t)op->list[i].id,
 				"policy", dp_policy_name(&op->list[i].policy, pol, sizeof(pol)),
 				"keys", (json_int_t)op->list[i].keys, "sessions",
-				(json_int_t)op->list[i].sessions, "queue", (int)q, "replica", op->list[i].replica));
+				(json_int_t)op->list[i].sessions, "queue", (int)q, "replica", op->list[i].replica,
+				"checkpointed", (int)op->list[i].checkpointed));
 		op_free(op);
 	}
 	return json_pack("{sbso}", "ok", 1, "contexts", arr);

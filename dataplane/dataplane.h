@@ -334,6 +334,10 @@ bool dp_ckpt_hold(struct dp_worker *w, struct rte_mbuf *m, uint32_t context, uin
 int dp_ckpt_activate(struct dp_worker *w, uint32_t context);
 void dp_ckpt_drain(struct dp_worker *w);
 void dp_ckpt_timers(struct dp_worker *w);
+/* Checkpointed contexts not in memory, for the control plane's listing (worker side). */
+bool dp_ckpt_parked_next(struct dp_worker *w, uint32_t *iter, uint32_t *context,
+			 struct dp_policy *policy);
+uint32_t dp_ckpt_parked_count(const struct dp_worker *w);
 
 /* telemetry.c */
 int dp_telemetry_init(struct dp_worker *workers, unsigned nb_workers);

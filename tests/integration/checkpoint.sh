@@ -66,6 +66,8 @@ pub 7 k1 three
 wait_ctr contexts_unloaded 1
 [ "$(ctr contexts_active)" = 0 ] || fail "context 7 still in memory after its unload"
 [ "$(ctr contexts_parked)" = 1 ] || fail "contexts_parked $(ctr contexts_parked), expected 1"
+dpctl '{"cmd":"contexts"}' | jq -e '.contexts[] | select(.id == 7 and .checkpointed and .policy == "replace")' >/dev/null ||
+	fail "context 7 not listed as checkpointed: $(dpctl '{"cmd":"contexts"}')"
 got=$(snapshot 7 3)
 [ "$got" = "$want7" ] || fail "snapshot after reload differs: $(head -c 200 <<<"$got")"
 [ "$(ctr contexts_loaded)" -ge 1 ] || fail "contexts_loaded did not count the reload"

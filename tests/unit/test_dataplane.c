@@ -1270,6 +1270,17 @@ Test(dataplane, checkpoint_publish_during_load_wins_over_the_record)
 	publish_str(CTX_REPLACE, "k", "old");
 	ckpt_idle_ms(1500);
 	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_UNLOADED], 2);
+	/* Listed for the control plane with the policy they were saved with. */
+	uint32_t it = 0, id, seen = 0;
+	struct dp_policy pol;
+	while (dp_ckpt_parked_next(&w, &it, &id, &pol)) {
+		seen++;
+		cr_assert(id == CTX_ADD || id == CTX_REPLACE, "parked %u", id);
+		cr_assert_eq(pol.kind, id == CTX_ADD ? DP_POLICY_MERGE : DP_POLICY_REPLACE);
+		cr_assert_eq(pol.merge, id == CTX_ADD ? dp_merge_op_find("add") : NULL);
+	}
+	cr_assert_eq(seen, 2);
+	cr_assert_eq(dp_ckpt_parked_count(&w), 2);
 
 	/* Arriving while the contexts load: applied on top of what was saved. */
 	publish_i64(CTX_ADD, "n", 3);
@@ -1312,6 +1323,11 @@ Test(dataplane, checkpoint_state_survives_a_restart)
 	publish_str(CTX_NONE, "h", "last");
 	ckpt_restart(); /* written at exit, not unloaded */
 	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_PARKED], 3);
+	uint32_t it = 0, id;
+	struct dp_policy pol;
+	while (dp_ckpt_parked_next(&w, &it, &id, &pol))
+		if (id == CTX_NONE)
+			cr_assert_eq(pol.kind, DP_POLICY_NONE, "policy read back from the record header");
 	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_ACTIVE], 0);
 
 	subscribe(PORT_A, CTX_REPLACE, 0, 0);
