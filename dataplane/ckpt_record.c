@@ -80,8 +80,12 @@ int dp_ckpt_rec_decode(const void *buf, size_t len, struct dp_ckpt_rec *out, cha
 	if (be32_get(p + 28) != rec_crc(p, out->body, out->body_len))
 		FAIL("checksum mismatch (torn or garbled record)");
 	memcpy(out->policy, p + 8, DP_CKPT_POLICY_LEN);
-	if (out->policy[DP_CKPT_POLICY_LEN - 1] != '\0' || out->policy[0] == '\0')
+	size_t plen = strnlen(out->policy, DP_CKPT_POLICY_LEN);
+	if (plen == 0 || plen == DP_CKPT_POLICY_LEN)
 		FAIL("policy field is not a string");
+	for (size_t i = plen; i < DP_CKPT_POLICY_LEN; i++)
+		if (out->policy[i] != '\0')
+			FAIL("policy field is not NUL padded");
 	bool merge = strncmp(out->policy, "merge:", 6) == 0;
 
 	size_t off = 0;

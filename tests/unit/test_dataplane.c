@@ -1452,3 +1452,48 @@ Test(dataplane, checkpoint_interval_writes_changed_contexts_only)
 	cr_assert_eq(w.ctr[HERALD_CTR_CHECKPOINTS_WRITTEN], 2);
 	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_UNLOADED], 0, "--idle-unload-s 0 never unloads");
 }
+
+/* The record format alone: every refusal names its reason. */
+Test(dataplane, checkpoint_record_refusals)
+{
+	uint8_t rec[DP_CKPT_HDR_LEN + 64], *body = rec + DP_CKPT_HDR_LEN;
+	struct dp_ckpt_rec r;
+	char err[160];
+	/* One entry: body "\0\2k1v" (key "k1", value "v") behind its length. */
+	const uint8_t entry[] = {0, 5, 0, 2, 'k', '1', 'v'};
+	size_t len = DP_CKPT_HDR_LEN + sizeof(entry);
+
+	memcpy(body, entry, sizeof(entry));
+	dp_ckpt_rec_encode_hdr(rec, "replace", 1, body, sizeof(entry));
+	cr_assert_eq(dp_ckpt_rec_decode(rec, len, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(r.policy, "replace");
+	cr_assert_eq(r.nkeys, 1);
+
+	cr_assert_eq(dp_ckpt_rec_decode(rec, 20, &r, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "shorter than its 32-byte header") != NULL, "%s", err);
+	cr_assert_eq(dp_ckpt_rec_decode(rec, len - 1, &r, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "checksum") != NULL, "%s", err);
+
+	/* Refusals behind a valid checksum: the header is written for each bad body. */
+	struct { uint32_t nkeys; const char *policy; uint8_t bytes[12]; size_t n; const char *why; } bad[] = {
+		{2, "replace", {0, 5, 0, 2, 'k', '1', 'v'}, 7, "record ends inside its length"},
+		{1, "replace", {0, 9, 0, 2, 'k', '1', 'v'}, 7, "runs past the record"},
+		{1, "replace", {0, 3, 0, 0, 'v'}, 5, "key length 0"},
+		{1, "replace", {0, 3, 0, 2, 'k'}, 5, "key length 2 invalid"},
+		{1, "merge:add", {0, 5, 0, 2, 'k', '1', 'v'}, 7, "merge value is not 8 bytes"},
+		{1, "replace", {0, 5, 0, 2, 'k', '1', 'v', 0}, 8, "1 bytes after the last"},
+		{0, "", {0}, 0, "policy field is not a string"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(body, bad[i].bytes, bad[i].n);
+		dp_ckpt_rec_encode_hdr(rec, bad[i].policy, bad[i].nkeys, body, bad[i].n);
+		cr_assert_eq(dp_ckpt_rec_decode(rec, DP_CKPT_HDR_LEN + bad[i].n, &r, err, sizeof(err)), -EINVAL,
+			     "case %zu accepted", i);
+		cr_assert(strstr(err, bad[i].why) != NULL, "case %zu: '%s', expected '%s'", i, err, bad[i].why);
+	}
+	memcpy(body, entry, sizeof(entry));
+	dp_ckpt_rec_encode_hdr(rec, "replace", 1, body, sizeof(entry));
+	rec[0] ^= 1;
+	cr_assert_eq(dp_ckpt_rec_decode(rec, len, &r, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "bad magic") != NULL, "%s", err);
+}
