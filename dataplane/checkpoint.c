@@ -289,6 +289,24 @@ static void load_rx(unsigned q, struct dp_ckpt_msg *msg)
 	free(m);
 }
 
+/* Deletes ride in the burst's write transaction: after any save queued before them. */
+static void delete_rx(struct dp_ckpt_msg *msg, struct dp_ckpt_msg **done, unsigned ndone)
+{
+	uint32_t id_be = rte_cpu_to_be_32(msg->context);
+	MDB_val key = {.mv_size = sizeof(id_be), .mv_data = &id_be};
+	int rc = txn_write();
+
+	if (rc == 0)
+		rc = mdb_del(st.wtxn, st.dbi, &key, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		log_line("context %u: record not deleted: %s", msg->context, mdb_strerror(rc));
+		txn_abort();
+		for (unsigned i = 0; i < ndone; i++)
+			done[i]->status = DP_CKPT_FAILED;
+	}
+	dp_ckpt_msg_free(st.msgs, msg);
+}
+
 unsigned dp_ckpt_service(void)
 {
 	unsigned handled = 0;
@@ -300,6 +318,8 @@ unsigned dp_ckpt_service(void)
 		for (unsigned i = 0; i < n; i++) {
 			if (objs[i]->kind == DP_CKPT_SAVE)
 				save_rx(q, objs[i], done, &ndone);
+			else if (objs[i]->kind == DP_CKPT_DELETE)
+				delete_rx(objs[i], done, ndone);
 			else
 				load_rx(q, objs[i]);
 		}

@@ -33,6 +33,7 @@ enum dp_ckpt_kind {
 	DP_CKPT_SAVED,  /* store -> worker: that record is committed (or not: status) */
 	DP_CKPT_LOAD,   /* worker -> store: read a context */
 	DP_CKPT_LOADED, /* store -> worker: its state in fresh mbufs, maybe several messages */
+	DP_CKPT_DELETE, /* worker -> store: forget a context's record (no answer) */
 };
 
 enum dp_ckpt_status {

@@ -225,6 +225,29 @@ int dp_ckpt_activate(struct dp_worker *w, uint32_t context)
 	return state != 0;
 }
 
+int dp_ckpt_forget(struct dp_worker *w, uint32_t context)
+{
+	struct dp_ckpt_worker *cw = w->ckpt;
+	struct dp_ckpt_msg *msg;
+	uintptr_t value;
+
+	if (cw == NULL)
+		return 0;
+	int state = parked_state(cw, context, &value);
+	if (state == DP_PARKED_LOADING)
+		return -EBUSY;
+	if (rte_mempool_get(cw->msgs, (void **)&msg) != 0)
+		return -ENOBUFS;
+	*msg = (struct dp_ckpt_msg){.kind = DP_CKPT_DELETE, .context = context, .first = true, .last = true};
+	if (rte_ring_enqueue(cw->to_store, msg) != 0) {
+		rte_mempool_put(cw->msgs, msg);
+		return -EBUSY;
+	}
+	if (state != 0)
+		unpark(w, context);
+	return state != 0;
+}
+
 /* Frames held for @p context, in arrival order, through the normal path; or dropped. */
 static void held_release(struct dp_worker *w, uint32_t context, bool replay)
 {

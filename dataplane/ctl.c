@@ -200,9 +200,11 @@ static void op_run(struct dp_worker *w, struct dp_ctl_op *op)
 		}
 		dp_tx_flush(w);
 		break;
-	case HERALD_CTL_DEACTIVATE:
-		if (ctx == DP_NONE) {
-			op->rc = -ENOENT;
+	case HERALD_CTL_DEACTIVATE: {
+		/* Its checkpoint goes too: the context's state now lives elsewhere. */
+		int forgotten = dp_ckpt_forget(w, op->req.context);
+		if (forgotten < 0 || ctx == DP_NONE) {
+			op->rc = forgotten < 0 ? forgotten : forgotten == 0 ? -ENOENT : 0;
 			break;
 		}
 		/* Drain: each client is told to HELLO again before its session goes. */
@@ -211,6 +213,7 @@ static void op_run(struct dp_worker *w, struct dp_ctl_op *op)
 				      op->req.context, HERALD_ERR_MOVED, "context moved: HELLO a seed again");
 		dp_context_remove(w, ctx, &op->sessions, &op->keys);
 		break;
+	}
 	case HERALD_CTL_SET_POLICY:
 		if (ctx == DP_NONE) {
 			op->rc = -ENOENT;

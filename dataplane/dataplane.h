@@ -330,6 +330,8 @@ void dp_ckpt_close(void);
 /* Hot path, SUBSCRIBE and PUBLISH only: true if the frame was held (or dropped) for a load. */
 bool dp_ckpt_hold(struct dp_worker *w, struct rte_mbuf *m, uint32_t context, uint32_t ip,
 		  uint16_t port, const uint8_t *payload, uint16_t len);
+/* Control plane's deactivate: delete the record; 1 = it was parked, 0 = not, -EBUSY = loading. */
+int dp_ckpt_forget(struct dp_worker *w, uint32_t context);
 /* Control plane's activate: 1 = a load started (or runs), 0 = not checkpointed, <0 errno. */
 int dp_ckpt_activate(struct dp_worker *w, uint32_t context);
 void dp_ckpt_drain(struct dp_worker *w);

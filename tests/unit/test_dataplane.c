@@ -1497,3 +1497,25 @@ Test(dataplane, checkpoint_record_refusals)
 	cr_assert_eq(dp_ckpt_rec_decode(rec, len, &r, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "bad magic") != NULL, "%s", err);
 }
+
+Test(dataplane, checkpoint_deactivate_deletes_the_record)
+{
+	ckpt_open(1, 0);
+	publish_str(CTX_REPLACE, "k", "parked");
+	ckpt_idle_ms(1500);
+	publish_str(CTX_MIN, "k", "loaded"); /* not merge-sized: dropped, but the context exists */
+	publish_i64(CTX_MAX, "m", 1);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_PARKED], 1);
+	cr_assert_eq(dp_ckpt_forget(&w, CTX_REPLACE), 1, "a parked context");
+	cr_assert_eq(dp_ckpt_forget(&w, CTX_MAX), 0, "a context in memory");
+	ckpt_settle();
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_PARKED], 0);
+	uint32_t ctx = dp_context_get(&w, CTX_MAX, false);
+	dp_context_remove(&w, ctx, &(uint32_t){0}, &(uint32_t){0}); /* as DEACTIVATE does */
+	ckpt_restart();
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_PARKED], 1, "only CTX_MIN's record is left");
+	subscribe(PORT_A, CTX_REPLACE, 0, 0);
+	cr_assert_eq(collect(), 1, "a deleted record is not loaded: answered at once");
+	cr_assert_eq(out[0].msg_len, 0);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_LOADED], 0);
+}
