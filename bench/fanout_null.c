@@ -9,13 +9,20 @@
  *
  *   herald-bench-fanout [EAL options] -- [--subscribers 1,100,1000]
  *                        [--sizes 125,1500] [--deliveries N] [--json FILE]
+ *                        [--parked N]
+ *
+ * --parked N opens a checkpoint store (docs/checkpoints.md) in a temporary
+ * directory and parks N other contexts, so every PUBLISH pays the lookup a
+ * node with unloaded contexts makes; compare with a run without it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -25,6 +32,7 @@
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
+#include "checkpoint.h"
 #include "dataplane.h"
 
 #define LIST_MAX 8
@@ -35,6 +43,7 @@ struct opts {
 	unsigned sizes[LIST_MAX], nsizes;
 	unsigned long deliveries;
 	const char *json;
+	unsigned long parked;
 };
 
 static int parse_list(const char *text, unsigned *out, unsigned *n, unsigned max)
@@ -61,6 +70,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"sizes", required_argument, NULL, 'z'},
 		{"deliveries", required_argument, NULL, 'd'},
 		{"json", required_argument, NULL, 'j'},
+		{"parked", required_argument, NULL, 'p'},
 		{0},
 	};
 	int c;
@@ -84,6 +94,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'j':
 			o->json = optarg;
 			break;
+		case 'p':
+			o->parked = strtoul(optarg, NULL, 10);
+			break;
 		default:
 			goto bad;
 		}
@@ -91,7 +104,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 bad:
 	fprintf(stderr, "usage: herald-bench-fanout [EAL options] -- [--subscribers LIST (1..16000)] "
-			"[--sizes LIST (1..%d bytes)] [--deliveries N (>= 1000)] [--json FILE]\n",
+			"[--sizes LIST (1..%d bytes)] [--deliveries N (>= 1000)] [--json FILE] [--parked N]\n",
 		HERALD_VALUE_MAX);
 	return -EINVAL;
 }
@@ -130,6 +143,15 @@ static struct rte_mbuf *frame(struct rte_mempool *pool, const struct dp_worker *
 	return m;
 }
 
+static void ckpt_files_remove(const char *dir)
+{
+	char path[PATH_MAX];
+	for (const char *const *f = (const char *const[]){"data.mdb", "lock.mdb", NULL}; *f; f++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, *f);
+		unlink(path);
+	}
+}
+
 struct result {
 	unsigned subs, size;
 	bool zero_copy;
@@ -146,6 +168,13 @@ static int run(const struct opts *o, struct dp_config *cfg, const struct herald_
 	int rc = dp_worker_init(&w, cfg, port, 0, pool, hdr);
 	if (rc < 0)
 		return rc;
+	if (o->parked != 0) {
+		if ((rc = dp_ckpt_open(cfg, &w, 1)) < 0)
+			return rc;
+		for (unsigned long i = 0; i < o->parked; i++)
+			if ((rc = dp_ckpt_park(&w, (uint32_t)(1000 + i), NULL)) < 0)
+				return rc;
+	}
 
 	/* Subscribers, through the same SUBSCRIBE path a client uses. */
 	struct herald_subscribe_body sb = {0};
@@ -161,6 +190,9 @@ static int run(const struct opts *o, struct dp_config *cfg, const struct herald_
 		dp_net_rx(&w, m);
 	}
 	dp_tx_flush(&w);
+	/* As if each client had named its session (protocol §4.1): unconfirmed ones get no deltas. */
+	for (uint32_t s = 0; s < w.session_hwm; s++)
+		w.sessions[s].confirmed = w.sessions[s].in_use;
 	memset(w.ctr, 0, sizeof(w.ctr));
 	memset(w.drop, 0, sizeof(w.drop));
 
@@ -202,6 +234,10 @@ static int run(const struct opts *o, struct dp_config *cfg, const struct herald_
 			updates, w.ctr[HERALD_CTR_PUBLISHES], deliveries);
 		rc = -EIO;
 	}
+	if (o->parked != 0) {
+		dp_ckpt_close();
+		ckpt_files_remove(cfg->checkpoint_dir); /* each run starts with an empty store */
+	}
 	dp_store_free(&w);
 	return rc;
 }
@@ -226,6 +262,14 @@ int main(int argc, char **argv)
 	herald_port_parse("null", &cfg.port, err, sizeof(err));
 	cfg.ip = htonl(0xc6120001);
 	cfg.max_keys = KEYS * 2;
+	char ckpt_dir[] = "/tmp/herald_bench_ckpt_XXXXXX";
+	if (o.parked != 0) {
+		if (mkdtemp(ckpt_dir) == NULL)
+			return EXIT_FAILURE;
+		cfg.checkpoint_dir = ckpt_dir;
+		cfg.idle_unload_s = cfg.checkpoint_interval_s = 0; /* the timers do not run here */
+		cfg.max_contexts = (uint32_t)(o.parked / DP_CKPT_PARKED_PER_CONTEXT + 64);
+	}
 	struct rte_mempool *pool = rte_pktmbuf_pool_create("bench", 65535, 256, 0,
 							   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	struct rte_mempool *hdr = rte_pktmbuf_pool_create("bench_hdr", 16383, 256, 0,
@@ -264,6 +308,8 @@ int main(int argc, char **argv)
 	}
 	status = EXIT_SUCCESS;
 out:
+	if (o.parked != 0)
+		rmdir(ckpt_dir);
 	herald_port_close(&port);
 	rte_mempool_free(hdr);
 	rte_mempool_free(pool);

@@ -19,4 +19,8 @@ const struct dp_config dp_config_defaults = {
 	.idle = DP_IDLE_SPIN,
 	.force_copy = false,
 	.default_policy = {.kind = DP_POLICY_REPLACE},
+	.checkpoint_dir = NULL,
+	.idle_unload_s = 60,
+	.checkpoint_interval_s = 10,
+	.checkpoint_map_mb = 1024,
 };

@@ -44,6 +44,7 @@ struct dp_ctl_ctx {
 	uint32_t id, keys, sessions;
 	struct dp_policy policy;
 	bool replica;
+	bool checkpointed; /* unloaded: in the checkpoint store, loaded again on use */
 };
 
 struct dp_ctl_sess {
@@ -156,6 +157,12 @@ static void op_run(struct dp_worker *w, struct dp_ctl_op *op)
 
 	switch (op->req.cmd) {
 	case HERALD_CTL_ACTIVATE:
+		/* Checkpointed: loading it is activating it (with the policy it was saved with). */
+		if (ctx == DP_NONE && (op->rc = dp_ckpt_activate(w, op->req.context)) != 0) {
+			op->rc = op->rc > 0 ? 0 : op->rc;
+			op->current = op->policy;
+			break;
+		}
 		if (ctx == DP_NONE) {
 			ctx = dp_context_add(w, op->req.context, &op->policy);
 			op->rc = ctx == DP_NONE ? -ENOSPC : 0;
@@ -193,9 +200,11 @@ static void op_run(struct dp_worker *w, struct dp_ctl_op *op)
 		}
 		dp_tx_flush(w);
 		break;
-	case HERALD_CTL_DEACTIVATE:
-		if (ctx == DP_NONE) {
-			op->rc = -ENOENT;
+	case HERALD_CTL_DEACTIVATE: {
+		/* Its checkpoint goes too: the context's state now lives elsewhere. */
+		int forgotten = dp_ckpt_forget(w, op->req.context);
+		if (forgotten < 0 || ctx == DP_NONE) {
+			op->rc = forgotten < 0 ? forgotten : forgotten == 0 ? -ENOENT : 0;
 			break;
 		}
 		/* Drain: each client is told to HELLO again before its session goes. */
@@ -204,6 +213,7 @@ static void op_run(struct dp_worker *w, struct dp_ctl_op *op)
 				      op->req.context, HERALD_ERR_MOVED, "context moved: HELLO a seed again");
 		dp_context_remove(w, ctx, &op->sessions, &op->keys);
 		break;
+	}
 	case HERALD_CTL_SET_POLICY:
 		if (ctx == DP_NONE) {
 			op->rc = -ENOENT;
@@ -229,6 +239,13 @@ static void op_run(struct dp_worker *w, struct dp_ctl_op *op)
 					.id = c->id, .keys = c->nkeys, .sessions = c->nsubs, .policy = c->policy,
 					.replica = c->replica,
 				};
+		}
+		for (uint32_t it = 0, id; op->n < op->cap; op->n++) {
+			struct dp_ctl_ctx *e = &op->list[op->n];
+			if (!dp_ckpt_parked_next(w, &it, &id, &e->policy))
+				break;
+			e->id = id;
+			e->checkpointed = true;
 		}
 		break;
 	default:
@@ -336,7 +353,7 @@ static json_t *contexts_reply(void)
 		if (op == NULL)
 			goto nomem;
 		op->req.cmd = HERALD_CTL_CONTEXTS;
-		op->cap = ctl.workers[q].max_contexts + 8;
+		op->cap = ctl.workers[q].max_contexts + 8 + dp_ckpt_parked_count(&ctl.workers[q]);
 		op->list = calloc(op->cap, sizeof(*op->list));
 		if (op->list == NULL) {
 			op_free(op);
@@ -347,10 +364,11 @@ static json_t *contexts_reply(void)
 			return e;
 		}
 		for (uint32_t i = 0; i < op->n; i++)
-			json_array_append_new(arr, json_pack("{sIsssIsIsisb}", "id", (json_int_t)op->list[i].id,
+			json_array_append_new(arr, json_pack("{sIsssIsIsisbsb}", "id", (json_int_t)op->list[i].id,
 				"policy", dp_policy_name(&op->list[i].policy, pol, sizeof(pol)),
 				"keys", (json_int_t)op->list[i].keys, "sessions",
-				(json_int_t)op->list[i].sessions, "queue", (int)q, "replica", op->list[i].replica));
+				(json_int_t)op->list[i].sessions, "queue", (int)q, "replica", op->list[i].replica,
+				"checkpointed", (int)op->list[i].checkpointed));
 		op_free(op);
 	}
 	return json_pack("{sbso}", "ok", 1, "contexts", arr);

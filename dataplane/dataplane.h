@@ -74,6 +74,11 @@ struct dp_config {
 	struct dp_policy default_policy;
 	uint32_t npolicies;
 	struct dp_context_policy policies[DP_POLICIES_MAX]; /* --context ID=POLICY */
+	/* Context life cycle (docs/checkpoints.md); NULL checkpoint_dir = off. */
+	const char *checkpoint_dir;
+	uint32_t idle_unload_s;         /* 0 = never unload */
+	uint32_t checkpoint_interval_s; /* 0 = write only on unload and at exit */
+	uint32_t checkpoint_map_mb;     /* LMDB map size */
 };
 
 extern const struct dp_config dp_config_defaults;
@@ -139,6 +144,11 @@ struct dp_context {
 	 * node's heraldd. An activation without "replica" promotes it.
 	 */
 	bool replica;
+	/* Life cycle (ckpt_worker.c): last PUBLISH or session change, last checkpoint. */
+	uint64_t touched_tsc, saved_tsc;
+	bool dirty;         /* changed since its state was last handed to the checkpoint */
+	bool save_pending;  /* a checkpoint of it is on its way to the store */
+	bool unload_wanted; /* ... and it is to be unloaded once that is committed */
 };
 
 /*
@@ -218,6 +228,7 @@ struct dp_worker {
 	uint32_t unknown_replies;  /* ERROR UNKNOWN_SESSION replies left in this timer period */
 	uint64_t next_stats_tsc, stats_period_tsc;
 	enum dp_idle idle;
+	struct dp_ckpt_worker *ckpt; /* NULL unless --checkpoint-dir */
 } __rte_cache_aligned;
 
 static inline void dp_count(struct dp_worker *w, enum herald_counter c, uint64_t n)
@@ -326,6 +337,25 @@ extern volatile bool dp_quit;
 int dp_ctl_start(const char *path, struct dp_worker *workers, unsigned nb_workers);
 void dp_ctl_stop(void);
 void dp_ctl_drain(struct dp_worker *w);
+
+/* checkpoint.c and ckpt_worker.c: the context life cycle (docs/checkpoints.md). */
+int dp_ckpt_open(const struct dp_config *cfg, struct dp_worker *workers, unsigned nb_workers);
+int dp_ckpt_start(void);
+/* Stop the thread, checkpoint every context in memory, release everything. Accepts "not open". */
+void dp_ckpt_close(void);
+/* Hot path, SUBSCRIBE and PUBLISH only: true if the frame was held (or dropped) for a load. */
+bool dp_ckpt_hold(struct dp_worker *w, struct rte_mbuf *m, uint32_t context, uint32_t ip,
+		  uint16_t port, const uint8_t *payload, uint16_t len);
+/* Control plane's deactivate: delete the record; 1 = it was parked, 0 = not, -EBUSY = loading. */
+int dp_ckpt_forget(struct dp_worker *w, uint32_t context);
+/* Control plane's activate: 1 = a load started (or runs), 0 = not checkpointed, <0 errno. */
+int dp_ckpt_activate(struct dp_worker *w, uint32_t context);
+void dp_ckpt_drain(struct dp_worker *w);
+void dp_ckpt_timers(struct dp_worker *w);
+/* Checkpointed contexts not in memory, for the control plane's listing (worker side). */
+bool dp_ckpt_parked_next(struct dp_worker *w, uint32_t *iter, uint32_t *context,
+			 struct dp_policy *policy);
+uint32_t dp_ckpt_parked_count(const struct dp_worker *w);
 
 /* telemetry.c */
 int dp_telemetry_init(struct dp_worker *workers, unsigned nb_workers);

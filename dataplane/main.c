@@ -62,6 +62,11 @@ static void usage(FILE *out)
 		"  --publish-key FILE    accept only PUBLISH signed with this key (32 hex digits;\n"
 		"                        docs/protocol.md 3.5.1); default: any source may publish\n"
 		"  --ctl-sock PATH       serve the control socket for heraldd at PATH (default off)\n"
+		"  --checkpoint-dir DIR  checkpoint contexts to LMDB in DIR, unload idle ones and\n"
+		"                        load them on use (default off; docs/checkpoints.md)\n"
+		"  --idle-unload-s N     unload a context N s after its last client and update (default %u; 0 = never)\n"
+		"  --checkpoint-interval-s N  write changed contexts every N s (default %u; 0 = on unload and exit only)\n"
+		"  --checkpoint-map-mb N LMDB map size, the most the store can hold (default %u)\n"
 		"  --xdp-pin-dir DIR     af_xdp: bpffs directory of the steer program's maps\n"
 		"                        (default " HERALD_XDP_PIN_DIR "; \"\" = do not pin)\n"
 		"  --no-xdp              af_xdp: keep the PMD's own XDP program (no steering)\n"
@@ -71,7 +76,9 @@ static void usage(FILE *out)
 		dp_config_defaults.max_sessions_per_source,
 		dp_config_defaults.max_contexts, dp_config_defaults.max_keys,
 		dp_config_defaults.max_keys_per_context, DP_POLICIES_MAX, dp_merge_op_names(),
-		dp_config_defaults.history, dp_config_defaults.max_history_contexts, MBUFS_WORKING_SET);
+		dp_config_defaults.history, dp_config_defaults.max_history_contexts, MBUFS_WORKING_SET,
+		dp_config_defaults.idle_unload_s, dp_config_defaults.checkpoint_interval_s,
+		dp_config_defaults.checkpoint_map_mb);
 }
 
 static int parse_u32(const char *opt, const char *text, uint32_t min, uint32_t max, uint32_t *out)
@@ -116,6 +123,10 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 		{"xdp-pin-dir", required_argument, NULL, 'x'},
 		{"no-xdp", no_argument, NULL, 'N'},
 		{"publish-key", required_argument, NULL, 'A'},
+		{"checkpoint-dir", required_argument, NULL, 'D'},
+		{"idle-unload-s", required_argument, NULL, 'U'},
+		{"checkpoint-interval-s", required_argument, NULL, 'T'},
+		{"checkpoint-map-mb", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -245,6 +256,25 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 			break;
 		case 'N':
 			xdp_off = true;
+			break;
+		case 'D':
+			if (optarg[0] == '\0') {
+				fprintf(stderr, "herald-dataplane: --checkpoint-dir expects a directory, got ''\n");
+				return -EINVAL;
+			}
+			cfg->checkpoint_dir = optarg;
+			break;
+		case 'U':
+			if (parse_u32("idle-unload-s", optarg, 0, 86400 * 365, &cfg->idle_unload_s) < 0)
+				return -EINVAL;
+			break;
+		case 'T':
+			if (parse_u32("checkpoint-interval-s", optarg, 0, 86400, &cfg->checkpoint_interval_s) < 0)
+				return -EINVAL;
+			break;
+		case 'M':
+			if (parse_u32("checkpoint-map-mb", optarg, 1, 1u << 20, &cfg->checkpoint_map_mb) < 0)
+				return -EINVAL;
 			break;
 		case 'h':
 			usage(stdout);
@@ -448,6 +478,10 @@ int main(int argc, char **argv)
 	printf("\n");
 	fflush(stdout);
 
+	if ((rc = dp_ckpt_open(&cfg, workers, nb_queues)) < 0 || (rc = dp_ckpt_start()) < 0) {
+		fprintf(stderr, "herald-dataplane: --checkpoint-dir %s: %s\n", cfg.checkpoint_dir, strerror(-rc));
+		goto out_workers;
+	}
 	if (ctl_sock != NULL && (rc = dp_ctl_start(ctl_sock, workers, nb_queues)) < 0) {
 		fprintf(stderr, "herald-dataplane: --ctl-sock %s: %s\n", ctl_sock, strerror(-rc));
 		goto out_workers;
@@ -466,11 +500,13 @@ int main(int argc, char **argv)
 		dp_worker_main(&workers[0]);
 	rte_eal_mp_wait_lcore();
 	dp_ctl_stop();
+	dp_ckpt_close(); /* before the dump: it counts what it writes at exit */
 	status = launched ? EXIT_SUCCESS : EXIT_FAILURE;
 	counters_dump(workers, nb_queues, stdout);
 	dp_xdp_dump(xdp, stdout);
 
 out_workers:
+	dp_ckpt_close();
 	dp_handoff_free(workers, nb_queues);
 	for (uint16_t q = 0; q < nb_queues; q++) {
 		dp_tx_flush(&workers[q]);

@@ -161,6 +161,7 @@ uint32_t dp_context_add(struct dp_worker *w, uint32_t id, const struct dp_policy
 	*c = (struct dp_context){
 		.id = id, .in_use = true, .policy = *policy, .sub_head = DP_NONE,
 		.keys = &w->ctx_keys[(size_t)pos * w->max_kpc], .hist = hist,
+		.touched_tsc = w->now,
 	};
 	w->ctr[HERALD_CTR_CONTEXTS_ACTIVE]++;
 	return (uint32_t)pos;
@@ -243,6 +244,8 @@ void dp_key_set(struct dp_worker *w, uint32_t idx, struct rte_mbuf **frags, uint
 		k->frag[i] = frags[i];
 	k->nfrags = nfrags;
 	k->msg_len = msg_len;
+	w->contexts[k->ctx].dirty = true;
+	w->contexts[k->ctx].touched_tsc = w->now;
 }
 
 static struct session_id session_id_make(uint32_t ip, uint16_t port, uint32_t ctx)
@@ -322,6 +325,7 @@ void dp_session_close(struct dp_worker *w, uint32_t idx)
 	if (s->next != DP_NONE)
 		w->sessions[s->next].prev = s->prev;
 	c->nsubs--;
+	c->touched_tsc = w->now; /* its idle period starts when the last one leaves */
 	dp_session_dirty_unlink(w, idx);
 	s->in_use = false;
 	rte_hash_del_key(w->session_hash, &id);

@@ -287,6 +287,10 @@ void dp_herald_rx(struct dp_worker *w, struct rte_mbuf *m, const struct rte_ethe
 
 	if (why != HERALD_DROP_NONE)
 		return dp_drop(w, m, why);
+	/* A context in the checkpoint store: held until it is loaded (ckpt_worker.c). */
+	if (w->ckpt != NULL && (f.type == HERALD_T_PUBLISH || f.type == HERALD_T_SUBSCRIBE) &&
+	    dp_ckpt_hold(w, m, f.context, ip, port, payload, len))
+		return;
 
 	switch (f.type) {
 	case HERALD_T_PUBLISH:
@@ -406,6 +410,7 @@ void dp_worker_timers(struct dp_worker *w)
 	}
 	dp_budget_drain(w);
 	dp_reasm_expire(w);
+	dp_ckpt_timers(w);
 	/* The pools are shared by every queue: one worker reports them. */
 	if (w->queue == 0)
 		w->ctr[HERALD_CTR_MBUFS_IN_USE] = rte_mempool_in_use_count(w->pool) +
@@ -477,6 +482,7 @@ int dp_worker_main(void *arg)
 				dp_tx_flush(w);
 		}
 		dp_ctl_drain(w); /* control requests (ctl.c): between bursts, never per packet */
+		dp_ckpt_drain(w); /* checkpoint store answers (ckpt_worker.c), likewise */
 		if (n != 0 || handed != 0) {
 			empty = 0;
 		} else if (w->idle == DP_IDLE_SLEEP && ++empty > IDLE_POLLS) {

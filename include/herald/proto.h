@@ -253,7 +253,8 @@ enum herald_error {
 	X(SOURCE_LIMIT, "source address already holds its maximum of sessions")  \
 	X(WRONG_QUEUE, "sent to a queue port (base + q) whose queue does not own the context") \
 	X(HANDOFF_FULL, "frame on the wrong RX queue: its owner's hand-off ring was full") \
-	X(BAD_AUTH, "PUBLISH without a valid MAC on a node that requires publish authentication")
+	X(BAD_AUTH, "PUBLISH without a valid MAC on a node that requires publish authentication") \
+	X(CHECKPOINT_LOAD, "context not loadable from the checkpoint now (hold queue, ring or buffers full): the next frame retries")
 
 enum herald_drop {
 #define HERALD_X_ENUM(name, help) HERALD_DROP_##name,
@@ -297,7 +298,12 @@ enum herald_drop {
 	X(SESSIONS_UNCONFIRMED, "sessions closed: the client never named its session (spoofed source?)") \
 	X(WORKER_STALLS, "timer runs more than a second late: the worker was not scheduled") \
 	X(UNKNOWN_SESSION_ERRORS, "HEARTBEATs for a closed session answered with ERROR UNKNOWN_SESSION") \
-	X(MISQUEUED, "frames received on another queue than their context's owner, handed to it")
+	X(MISQUEUED, "frames received on another queue than their context's owner, handed to it") \
+	X(CONTEXTS_UNLOADED, "idle contexts written to the checkpoint store and unloaded") \
+	X(CONTEXTS_LOADED, "contexts loaded back from the checkpoint store")            \
+	X(CHECKPOINTS_WRITTEN, "context records committed to the checkpoint store")     \
+	X(CHECKPOINT_ERRORS, "checkpoint records refused (corrupt) or not written/read (I/O)") \
+	X(CONTEXTS_PARKED, "contexts in the checkpoint store and not in memory now (gauge)")
 
 enum herald_counter {
 #define HERALD_X_ENUM(name, help) HERALD_CTR_##name,

@@ -34,6 +34,9 @@
 #include <rte_ring.h>
 #include <rte_udp.h>
 
+#include <lmdb.h>
+
+#include "checkpoint.h"
 #include "dataplane.h"
 
 /* Contexts, one per policy under test (policies set in setup). */
@@ -195,6 +198,7 @@ static void teardown(void)
 {
 	dp_tx_flush(&w);
 	capture_drain();
+	dp_ckpt_close(); /* no-op unless a test opened a checkpoint store */
 	dp_store_free(&w);
 	/* Every mbuf went back: the store and the history hold no stray reference. */
 	cr_expect_eq(rte_mempool_in_use_count(pool), 0, "%u RX/body mbufs still in use",
@@ -1383,4 +1387,360 @@ Test(dataplane, publish_auth_off_accepts_signed_and_unsigned)
 	assert_delta(&out[0], 2, "k", "plain");
 	assert_delta(&out[1], 3, "k", "signed");
 	cr_assert_eq(drops_total(), 0);
+}
+
+/* ---- context life cycle: checkpoint, unload, load (docs/checkpoints.md) ---- */
+
+static char ckpt_dir[64];
+
+static void ckpt_rm(void)
+{
+	char path[128];
+	for (const char *const *f = (const char *const[]){"data.mdb", "lock.mdb", NULL}; *f; f++) {
+		snprintf(path, sizeof(path), "%s/%s", ckpt_dir, *f);
+		unlink(path);
+	}
+	rmdir(ckpt_dir);
+}
+
+/* Open the store on this worker (no thread: the test runs its rounds). */
+static void ckpt_open(uint32_t idle_s, uint32_t interval_s)
+{
+	if (ckpt_dir[0] == '\0') {
+		snprintf(ckpt_dir, sizeof(ckpt_dir), "/tmp/herald_ckpt_XXXXXX");
+		cr_assert_not_null(mkdtemp(ckpt_dir));
+		atexit(ckpt_rm);
+	}
+	cfg.checkpoint_dir = ckpt_dir;
+	cfg.idle_unload_s = idle_s;
+	cfg.checkpoint_interval_s = interval_s;
+	cfg.checkpoint_map_mb = 16;
+	cr_assert_eq(dp_ckpt_open(&cfg, &w, 1), 0);
+}
+
+/* Whole node restart: close (writes what is in memory), new worker, open. */
+static void ckpt_restart(void)
+{
+	dp_tx_flush(&w);
+	capture_drain();
+	dp_ckpt_close();
+	dp_store_free(&w);
+	struct herald_port port = {.port_id = ring_port, .nb_queues = 1,
+				   .caps = {.multi_seg_tx = true},
+				   .mac = {{0x02, 0, 0, 0, 0, 0x01}}};
+	memset(&w, 0, sizeof(w));
+	cr_assert_eq(dp_worker_init(&w, &cfg, &port, 0, pool, hdr_pool), 0);
+	w.now = hz * 100;
+	ckpt_open(cfg.idle_unload_s, cfg.checkpoint_interval_s);
+}
+
+/* Round trips between the worker and the store until both are quiet. */
+static void ckpt_settle(void)
+{
+	for (int i = 0; i < 16; i++) {
+		unsigned n = dp_ckpt_service();
+		dp_ckpt_drain(&w);
+		if (n == 0 && rte_ring_empty(w.ckpt->from_store))
+			return;
+	}
+}
+
+/* Let @p ms pass with the checkpoint timers running. */
+static void ckpt_idle_ms(uint64_t ms)
+{
+	advance_ms(ms);
+	dp_ckpt_timers(&w);
+	ckpt_settle();
+}
+
+Test(dataplane, checkpoint_idle_context_unloads_and_reloads_identical)
+{
+	ckpt_open(1, 0);
+	publish_str(CTX_REPLACE, "k1", "one");
+	publish_str(CTX_REPLACE, "k2", "two");
+	publish_str(CTX_REPLACE, "k1", "three");
+	/* A subscriber keeps it loaded however long it stays. */
+	uint32_t a = subscribe_session(PORT_A, CTX_REPLACE, 0, 0);
+	ckpt_idle_ms(5000);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_UNLOADED], 0);
+	send_msg(PORT_A, HERALD_T_BYE, 0, CTX_REPLACE, a, 0, NULL, 0);
+	ckpt_idle_ms(500);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_UNLOADED], 0, "unloaded before its idle period");
+	ckpt_idle_ms(600);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_UNLOADED], 1);
+	cr_assert_eq(w.ctr[HERALD_CTR_CHECKPOINTS_WRITTEN], 1);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_ACTIVE], 0);
+	cr_assert_eq(w.ctr[HERALD_CTR_KEYS_ACTIVE], 0);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_PARKED], 1);
+	cr_assert_eq(dp_context_get(&w, CTX_REPLACE, false), DP_NONE);
+
+	/* The SUBSCRIBE is held while the context loads, then answered from it. */
+	subscribe(PORT_B, CTX_REPLACE, 0, 0);
+	cr_assert_eq(collect(), 0, "answered before the context was loaded");
+	ckpt_settle();
+	cr_assert_eq(collect(), 2);
+	assert_entry(&out[0], HERALD_T_SNAPSHOT, 1, "k1", "three");
+	assert_entry(&out[1], HERALD_T_SNAPSHOT, 2, "k2", "two");
+	cr_assert_eq(out[1].flags, HERALD_F_SNAP_END);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_LOADED], 1);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_PARKED], 0);
+	cr_assert_eq(w.ctr[HERALD_CTR_CHECKPOINT_ERRORS], 0);
+	cr_assert_eq(drops_total(), 0);
+}
+
+Test(dataplane, checkpoint_publish_during_load_wins_over_the_record)
+{
+	ckpt_open(1, 0);
+	publish_i64(CTX_ADD, "n", 5);
+	publish_str(CTX_REPLACE, "k", "old");
+	ckpt_idle_ms(1500);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_UNLOADED], 2);
+	/* Listed for the control plane with the policy they were saved with. */
+	uint32_t it = 0, id, seen = 0;
+	struct dp_policy pol;
+	while (dp_ckpt_parked_next(&w, &it, &id, &pol)) {
+		seen++;
+		cr_assert(id == CTX_ADD || id == CTX_REPLACE, "parked %u", id);
+		cr_assert_eq(pol.kind, id == CTX_ADD ? DP_POLICY_MERGE : DP_POLICY_REPLACE);
+		cr_assert_eq(pol.merge, id == CTX_ADD ? dp_merge_op_find("add") : NULL);
+	}
+	cr_assert_eq(seen, 2);
+	cr_assert_eq(dp_ckpt_parked_count(&w), 2);
+
+	/* Arriving while the contexts load: applied on top of what was saved. */
+	publish_i64(CTX_ADD, "n", 3);
+	publish_str(CTX_REPLACE, "k", "new");
+	subscribe(PORT_A, CTX_ADD, 0, 0);
+	subscribe(PORT_B, CTX_REPLACE, 0, 0);
+	cr_assert_eq(collect(), 0);
+	ckpt_settle();
+	cr_assert_eq(collect(), 2);
+	for (unsigned i = 0; i < 2; i++) {
+		cr_assert_eq(out[i].type, HERALD_T_SNAPSHOT);
+		if (out[i].context == CTX_ADD)
+			cr_assert_eq(out_i64(&out[i]), 8, "merge:add folded the held update onto the record");
+		else
+			assert_entry(&out[i], HERALD_T_SNAPSHOT, 1, "k", "new");
+	}
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_LOADED], 2);
+	cr_assert_eq(w.ctr[HERALD_CTR_PUBLISHES], 4);
+}
+
+Test(dataplane, checkpoint_unload_waits_for_the_commit_and_for_idleness)
+{
+	ckpt_open(1, 0);
+	publish_str(CTX_REPLACE, "k", "v1");
+	advance_ms(1500);
+	dp_ckpt_timers(&w); /* the record is on its way ... */
+	uint32_t a = subscribe_session(PORT_A, CTX_REPLACE, 0, 0); /* ... and a client came */
+	assert_entry(&out[0], HERALD_T_SNAPSHOT, 1, "k", "v1");
+	ckpt_settle();
+	cr_assert_eq(w.ctr[HERALD_CTR_CHECKPOINTS_WRITTEN], 1);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_UNLOADED], 0, "unloaded under a subscriber");
+	cr_assert_not_null(session(a));
+}
+
+Test(dataplane, checkpoint_state_survives_a_restart)
+{
+	ckpt_open(60, 0);
+	publish_str(CTX_REPLACE, "k1", "kept");
+	publish_i64(CTX_MAX, "m", 42);
+	publish_str(CTX_NONE, "h", "last");
+	ckpt_restart(); /* written at exit, not unloaded */
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_PARKED], 3);
+	uint32_t it = 0, id;
+	struct dp_policy pol;
+	while (dp_ckpt_parked_next(&w, &it, &id, &pol))
+		if (id == CTX_NONE)
+			cr_assert_eq(pol.kind, DP_POLICY_NONE, "policy read back from the record header");
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_ACTIVE], 0);
+
+	subscribe(PORT_A, CTX_REPLACE, 0, 0);
+	subscribe(PORT_B, CTX_MAX, 0, 0);
+	ckpt_settle();
+	cr_assert_eq(collect(), 2);
+	assert_entry(&out[0], HERALD_T_SNAPSHOT, 1, "k1", "kept");
+	cr_assert_eq(out[1].context, CTX_MAX);
+	cr_assert_eq(out_i64(&out[1]), 42);
+	/* The policy came back with the state: max keeps 42 against 7. */
+	publish_i64(CTX_MAX, "m", 7);
+	uint32_t ctx = dp_context_get(&w, CTX_MAX, false);
+	cr_assert_neq(ctx, DP_NONE);
+	cr_assert_eq(w.contexts[ctx].policy.kind, DP_POLICY_MERGE);
+	/* The control plane's activate loads a checkpointed context too. */
+	cr_assert_eq(dp_ckpt_activate(&w, CTX_NONE), 1);
+	ckpt_settle();
+	ctx = dp_context_get(&w, CTX_NONE, false);
+	cr_assert_neq(ctx, DP_NONE);
+	cr_assert_eq(w.contexts[ctx].nkeys, 1);
+	cr_assert_eq(w.contexts[ctx].policy.kind, DP_POLICY_NONE);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_LOADED], 3);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_PARKED], 0);
+}
+
+/* Rewrite context @p id's record in the closed store with @p edit. */
+static void record_edit(uint32_t id, void (*edit)(MDB_val *v))
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint32_t id_be = htonl(id);
+	MDB_val key = {.mv_size = 4, .mv_data = &id_be}, val;
+	static uint8_t copy[65536];
+
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_mapsize(env, 16u << 20), 0);
+	cr_assert_eq(mdb_env_open(env, ckpt_dir, 0, 0640), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+	cr_assert_eq(mdb_get(txn, dbi, &key, &val), 0, "no record for context %u", id);
+	cr_assert_leq(val.mv_size, sizeof(copy));
+	memcpy(copy, val.mv_data, val.mv_size);
+	val.mv_data = copy;
+	edit(&val);
+	cr_assert_eq(mdb_put(txn, dbi, &key, &val, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static void garble_value(MDB_val *v)
+{
+	((uint8_t *)v->mv_data)[v->mv_size - 2] ^= 0x5a;
+}
+
+static void tear(MDB_val *v)
+{
+	v->mv_size -= 3;
+}
+
+static void bump_version(MDB_val *v)
+{
+	((uint8_t *)v->mv_data)[5] = 9;
+}
+
+Test(dataplane, checkpoint_corrupt_records_are_counted_and_start_empty)
+{
+	ckpt_open(60, 0);
+	publish_str(CTX_REPLACE, "k", "good");
+	publish_str(CTX_MIN + 100, "k", "torn");
+	publish_str(CTX_MAX + 100, "k", "future");
+	dp_tx_flush(&w);
+	capture_drain();
+	dp_ckpt_close();
+	record_edit(CTX_REPLACE, garble_value);
+	record_edit(CTX_MIN + 100, tear);
+	record_edit(CTX_MAX + 100, bump_version);
+	ckpt_restart();
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_PARKED], 3);
+
+	const uint32_t ids[] = {CTX_REPLACE, CTX_MIN + 100, CTX_MAX + 100};
+	for (unsigned i = 0; i < 3; i++) {
+		subscribe((uint16_t)(PORT_A + i), ids[i], 0, 0);
+		ckpt_settle();
+		cr_assert_eq(collect(), 1, "context %u", ids[i]);
+		cr_assert_eq(out[0].type, HERALD_T_SNAPSHOT);
+		cr_assert_eq(out[0].flags, HERALD_F_SNAP_END);
+		cr_assert_eq(out[0].msg_len, 0, "context %u served state from a corrupt record", ids[i]);
+	}
+	cr_assert_eq(w.ctr[HERALD_CTR_CHECKPOINT_ERRORS], 3);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_LOADED], 0);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_PARKED], 0);
+	/* The context serves on: new state replaces the bad record at its next checkpoint. */
+	publish_str(CTX_REPLACE, "k", "fresh");
+	cr_assert_eq(collect(), 0, "unconfirmed session: snapshot only");
+}
+
+Test(dataplane, checkpoint_hold_queue_full_drops_and_counts)
+{
+	ckpt_open(1, 0);
+	publish_str(CTX_REPLACE, "k", "v");
+	ckpt_idle_ms(1500);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_UNLOADED], 1);
+	for (unsigned i = 0; i < DP_CKPT_HOLD + 3; i++)
+		publish_str(CTX_REPLACE, "k", "w");
+	cr_assert_eq(w.drop[HERALD_DROP_CHECKPOINT_LOAD], 3);
+	ckpt_settle();
+	cr_assert_eq(w.ctr[HERALD_CTR_PUBLISHES], 1 + DP_CKPT_HOLD);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_LOADED], 1);
+}
+
+Test(dataplane, checkpoint_interval_writes_changed_contexts_only)
+{
+	ckpt_open(0, 2);
+	publish_str(CTX_REPLACE, "k", "v");
+	ckpt_idle_ms(2100);
+	cr_assert_eq(w.ctr[HERALD_CTR_CHECKPOINTS_WRITTEN], 1);
+	ckpt_idle_ms(2100);
+	cr_assert_eq(w.ctr[HERALD_CTR_CHECKPOINTS_WRITTEN], 1, "unchanged context written again");
+	publish_str(CTX_REPLACE, "k", "v2");
+	ckpt_idle_ms(2100);
+	cr_assert_eq(w.ctr[HERALD_CTR_CHECKPOINTS_WRITTEN], 2);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_UNLOADED], 0, "--idle-unload-s 0 never unloads");
+}
+
+/* The record format alone: every refusal names its reason. */
+Test(dataplane, checkpoint_record_refusals)
+{
+	uint8_t rec[DP_CKPT_HDR_LEN + 64], *body = rec + DP_CKPT_HDR_LEN;
+	struct dp_ckpt_rec r;
+	char err[160];
+	/* One entry: body "\0\2k1v" (key "k1", value "v") behind its length. */
+	const uint8_t entry[] = {0, 5, 0, 2, 'k', '1', 'v'};
+	size_t len = DP_CKPT_HDR_LEN + sizeof(entry);
+
+	memcpy(body, entry, sizeof(entry));
+	dp_ckpt_rec_encode_hdr(rec, "replace", 1, body, sizeof(entry));
+	cr_assert_eq(dp_ckpt_rec_decode(rec, len, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(r.policy, "replace");
+	cr_assert_eq(r.nkeys, 1);
+
+	cr_assert_eq(dp_ckpt_rec_decode(rec, 20, &r, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "shorter than its 32-byte header") != NULL, "%s", err);
+	cr_assert_eq(dp_ckpt_rec_decode(rec, len - 1, &r, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "checksum") != NULL, "%s", err);
+
+	/* Refusals behind a valid checksum: the header is written for each bad body. */
+	struct { uint32_t nkeys; const char *policy; uint8_t bytes[12]; size_t n; const char *why; } bad[] = {
+		{2, "replace", {0, 5, 0, 2, 'k', '1', 'v'}, 7, "record ends inside its length"},
+		{1, "replace", {0, 9, 0, 2, 'k', '1', 'v'}, 7, "runs past the record"},
+		{1, "replace", {0, 3, 0, 0, 'v'}, 5, "key length 0"},
+		{1, "replace", {0, 3, 0, 2, 'k'}, 5, "key length 2 invalid"},
+		{1, "merge:add", {0, 5, 0, 2, 'k', '1', 'v'}, 7, "merge value is not 8 bytes"},
+		{1, "replace", {0, 5, 0, 2, 'k', '1', 'v', 0}, 8, "1 bytes after the last"},
+		{0, "", {0}, 0, "policy field is not a string"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(body, bad[i].bytes, bad[i].n);
+		dp_ckpt_rec_encode_hdr(rec, bad[i].policy, bad[i].nkeys, body, bad[i].n);
+		cr_assert_eq(dp_ckpt_rec_decode(rec, DP_CKPT_HDR_LEN + bad[i].n, &r, err, sizeof(err)), -EINVAL,
+			     "case %zu accepted", i);
+		cr_assert(strstr(err, bad[i].why) != NULL, "case %zu: '%s', expected '%s'", i, err, bad[i].why);
+	}
+	memcpy(body, entry, sizeof(entry));
+	dp_ckpt_rec_encode_hdr(rec, "replace", 1, body, sizeof(entry));
+	rec[0] ^= 1;
+	cr_assert_eq(dp_ckpt_rec_decode(rec, len, &r, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "bad magic") != NULL, "%s", err);
+}
+
+Test(dataplane, checkpoint_deactivate_deletes_the_record)
+{
+	ckpt_open(1, 0);
+	publish_str(CTX_REPLACE, "k", "parked");
+	ckpt_idle_ms(1500);
+	publish_str(CTX_MIN, "k", "loaded"); /* not merge-sized: dropped, but the context exists */
+	publish_i64(CTX_MAX, "m", 1);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_PARKED], 1);
+	cr_assert_eq(dp_ckpt_forget(&w, CTX_REPLACE), 1, "a parked context");
+	cr_assert_eq(dp_ckpt_forget(&w, CTX_MAX), 0, "a context in memory");
+	ckpt_settle();
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_PARKED], 0);
+	uint32_t ctx = dp_context_get(&w, CTX_MAX, false);
+	dp_context_remove(&w, ctx, &(uint32_t){0}, &(uint32_t){0}); /* as DEACTIVATE does */
+	ckpt_restart();
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_PARKED], 1, "only CTX_MIN's record is left");
+	subscribe(PORT_A, CTX_REPLACE, 0, 0);
+	cr_assert_eq(collect(), 1, "a deleted record is not loaded: answered at once");
+	cr_assert_eq(out[0].msg_len, 0);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_LOADED], 0);
 }
