@@ -23,6 +23,9 @@ H1() { "$CTL" --socket "$WORK/hd1.sock" "$@"; }
 H2() { "$CTL" --socket "$WORK/hd2.sock" "$@"; }
 # jqt JSON FILTER
 jqt() { jq -e "$2" <<<"$1" >/dev/null || fail "JSON check '$2' failed on: $1"; }
+# The client namespace's sessions in a clients list (the other node's replica
+# relay holds a session of its own on a context's primary).
+CLIENTS_HERE="[.sessions[] | select(.client | startswith(\"$CLIENT_IP:\"))] | length"
 # events N: the subscriber printed N JSON lines of kind $2
 events() { [ "$(grep -c "\"event\":\"$2\"" "$WORK/sub.json")" -ge "$1" ]; }
 
@@ -35,13 +38,13 @@ wait_for 20 events 1 snapshot_end || fail "no snapshot through the seeds: $(cat 
 in_client "$CTL" --socket "$WORK/hd1.sock" pub 500 price 1 >/dev/null || fail "pub on node 1"
 wait_for 20 events 1 delta || fail "no update from node 1: $(cat "$WORK/sub.json")"
 OUT=$(H1 --json clients list --context 500) || fail "clients on node 1: $OUT"
-jqt "$OUT" '.total == 1'
+jqt "$OUT" "$CLIENTS_HERE == 1"
 
 echo "== drain 1"
 t0=$(date +%s%3N)
 OUT=$(H1 --json drain 1) || fail "drain 1: $OUT"
 echo "$OUT" | jq -c .
-jqt "$OUT" '.draining and .remaining == 0 and ([.moved[] | select(.context == 500 and .to == 2 and .sessions == 1)] | length) == 1'
+jqt "$OUT" '.draining and .remaining == 0 and ([.moved[] | select(.context == 500 and .to == 2 and .sessions >= 1)] | length) == 1'
 wait_for 30 events 1 moved || fail "the subscriber was not told: $(cat "$WORK/sub.json")"
 wait_for 30 events 2 snapshot_end || fail "no snapshot from node 2 after the move: $(cat "$WORK/sub.json" "$WORK/sub.err")"
 t1=$(date +%s%3N)
@@ -52,11 +55,11 @@ jq -s -c '[.[] | select(.event != "snapshot")]' "$WORK/sub.json"
 [ "$(jq -r 'select(.event == "delta") | .value' "$WORK/sub.json" | tail -n 1)" = 2 ] || fail "last update is not price = 2"
 
 OUT=$(H2 --json contexts show 500) || fail "node 2 does not show 500: $OUT"
-jqt "$OUT" '.context.primary == 2 and .context.local and .context.sessions == 1'
+jqt "$OUT" '.context.primary == 2 and .context.local and .context.sessions >= 1'
 OUT=$(H2 --json clients list --context 500)
-jqt "$OUT" ".total == 1 and (.sessions[0].client | startswith(\"$CLIENT_IP:\"))"
+jqt "$OUT" "$CLIENTS_HERE == 1"
 OUT=$(H1 --json clients list)
-jqt "$OUT" '.total == 0'
+jqt "$OUT" "$CLIENTS_HERE == 0"
 OUT=$(H1 --json status)
 jqt "$OUT" '.draining and .contexts.local == 0'
 wait_for 10 bash -c "'$CTL' --socket '$WORK/hd2.sock' --json nodes | jq -e '.nodes[] | select(.id == 1) | .weight == 0' >/dev/null" ||
