@@ -4,7 +4,7 @@
 # responder and a control socket, plus a client namespace, all on one bridge
 # in namespace $P-sw. The caller sets P (namespace prefix), NODES, KEY,
 # INTERVAL_MS and DEAD_AFTER first, and may set DP_EXTRA (an array of more
-# dataplane options). Torn down however the test ends.
+# dataplane options) and DP_LCORES (the dataplanes' -l; default one lcore). Torn down however the test ends.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 
@@ -79,7 +79,7 @@ ip netns exec "$P-cl" sysctl -qw net.core.rmem_max=33554432 2>/dev/null || true
 # start_node N: node N's dataplane, then its heraldd (control socket $WORK/hdN.sock).
 start_node() {
 	local n=$1 peers=() m
-	ip netns exec "$P-n$n" "$HERALD_BUILD/dataplane/herald-dataplane" -l $((n % 2)) --no-pci \
+	ip netns exec "$P-n$n" "$HERALD_BUILD/dataplane/herald-dataplane" -l "${DP_LCORES:-$((n % 2))}" --no-pci \
 		--file-prefix "$P-dp$n" --log-level=lib.eal:warning -- --port "af_packet:dp0" \
 		--ip "$(dp_ip "$n")" --idle sleep --max-contexts 1024 --max-keys 8192 \
 		--max-sessions 4096 --max-history-contexts 1 --history 64 --ctl-sock "$WORK/dp$n.sock" \
