@@ -13,14 +13,16 @@ herald_build() { # configure once, then compile
 
 # dataplane_start LOG PORTSPEC [extra dataplane options...]
 # Starts herald-dataplane on lcore ${HERALD_DP_LCORE:-1} for $DATAPLANE_IP with
-# EAL file prefix ${HERALD_DP_PREFIX:-herald} (an af_xdp port pins its XDP maps
-# in /sys/fs/bpf/$HERALD_DP_PREFIX); sets DP_PID and waits until it serves (or
+# EAL file prefix ${HERALD_DP_PREFIX:-herald} and the EAL options in
+# $HERALD_DP_EAL (an af_xdp port pins its XDP maps in
+# /sys/fs/bpf/$HERALD_DP_PREFIX); sets DP_PID and waits until it serves (or
 # fails, printing its log).
 dataplane_start() {
 	local log=$1 port=$2
 	shift 2
+	# shellcheck disable=SC2086 # HERALD_DP_EAL: more EAL options, split on blanks
 	"$HERALD_BUILD/dataplane/herald-dataplane" -l "${HERALD_DP_LCORE:-1}" --no-pci \
-		--file-prefix "${HERALD_DP_PREFIX:-herald}" --log-level=lib.eal:warning \
+		--file-prefix "${HERALD_DP_PREFIX:-herald}" --log-level=lib.eal:warning ${HERALD_DP_EAL:-} \
 		-- --port "$port" --ip "$DATAPLANE_IP" --xdp-pin-dir "/sys/fs/bpf/${HERALD_DP_PREFIX:-herald}" \
 		"$@" >"$log" 2>&1 &
 	DP_PID=$! DP_LOG=$log

@@ -13,7 +13,11 @@ for tool in dpdk-dumpcap dpdk-telemetry.py tshark jq; do
 	command -v "$tool" >/dev/null || fail "$tool is missing (scripts/deps installs dpdk, tshark and jq)"
 done
 
-dataplane_start "$WORK/dp.log" "af_packet:$DATAPLANE_IF" --idle sleep
+# dpdk-dumpcap is a secondary process: it must map the dataplane's memory at
+# the primary's addresses. Left to ASLR, those can be taken in the secondary
+# (seen with the ASan build, whose shadow moves everything: "Cannot get a
+# virtual area at requested address"); 32 TiB is free in both, ASan included.
+HERALD_DP_EAL=--base-virtaddr=0x200000000000 dataplane_start "$WORK/dp.log" "af_packet:$DATAPLANE_IF" --idle sleep
 NODE="$DATAPLANE_IP:7400"
 
 echo "== dpdk-telemetry.py"
