@@ -145,7 +145,7 @@ static int remote_connect(char *buf)
 		return -fail(EXIT_USAGE, "--remote: expected ADDR:PORT, got '%s'", g.remote);
 	if (g.key_file == NULL)
 		return -fail(EXIT_USAGE, "--remote needs --key-file (the [control] remote_key_file of that node)");
-	if (sodium_init() < 0 || herald_config_key_read(g.key_file, key, why, sizeof(why)) < 0)
+	if (sodium_init() < 0 || herald_key_file_load(g.key_file, key, HERALD_CONFIG_KEY_LEN, why, sizeof(why)) < 0)
 		return -fail(EXIT_USAGE, "--key-file: %s", why);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {

@@ -270,11 +270,6 @@ static bool parse_devargs(const char *v)
 	}
 }
 
-int herald_config_key_read(const char *path, uint8_t key[HERALD_CONFIG_KEY_LEN], char *why, size_t len)
-{
-	return herald_key_file_load(path, key, HERALD_CONFIG_KEY_LEN, why, len) < 0 ? -1 : 0;
-}
-
 static const struct key *key_find(const char *section, const char *name, bool *section_known)
 {
 	*section_known = false;
@@ -449,7 +444,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		if (!path_ok(value, k->size, false))
 			break;
 		bool remote = k->off == offsetof(struct herald_config, remote_key_file);
-		if (herald_config_key_read(value, remote ? p->c.remote_key : p->c.key, why, sizeof(why)) < 0) {
+		if (herald_key_file_load(value, remote ? p->c.remote_key : p->c.key, HERALD_CONFIG_KEY_LEN, why,
+					 sizeof(why)) < 0) {
 			fail(p, p->line, "[%s] %s: %s", section, name, why);
 			return 0;
 		}

@@ -123,13 +123,6 @@ int herald_config_reload_check(const struct herald_config *old, const struct her
  */
 int herald_config_control_socket(const char *path, char *out, size_t len);
 
-/**
- * Read a key file: exactly 2 * HERALD_CONFIG_KEY_LEN hex digits on one line
- * (the cluster secret, the remote heraldctl key).
- * @return 0, or -1 with @p why filled.
- */
-int herald_config_key_read(const char *path, uint8_t key[HERALD_CONFIG_KEY_LEN], char *why, size_t len);
-
 /** "spin" or "sleep". */
 const char *herald_config_idle_name(enum herald_config_idle idle);
 

@@ -388,7 +388,8 @@ int herald_publish_verify(void *dgram, size_t len, const struct herald_frame *f,
 
 /**
  * Read a key file: 2 x @p key_len hexadecimal digits, optional surrounding
- * whitespace, nothing else (the publish key, the cluster secret).
+ * whitespace, nothing else (the publish key, the cluster secret, the remote
+ * heraldctl key).
  * @return 0, or -1 with the reason written to @p err.
  */
 int herald_key_file_load(const char *path, uint8_t *key, size_t key_len, char *err, size_t errlen);

@@ -16,11 +16,7 @@
 
 #include "ckpt_record.h"
 
-static void check(int cond)
-{
-	if (!cond)
-		abort();
-}
+#include "fuzz.h"
 
 static void accepted(const uint8_t *rec, size_t len, const struct dp_ckpt_rec *r)
 {
@@ -39,8 +35,6 @@ static void accepted(const uint8_t *rec, size_t len, const struct dp_ckpt_rec *r
 	dp_ckpt_rec_encode_hdr(hdr, r->policy, r->nkeys, r->body, r->body_len);
 	check(memcmp(hdr, rec, DP_CKPT_HDR_LEN) == 0);
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

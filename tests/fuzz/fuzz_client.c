@@ -37,6 +37,8 @@
 #include <herald/client.h>
 #include <herald/proto.h>
 
+#include "fuzz.h"
+
 #define CTX 42
 #define DGRAM_MAX 1600
 
@@ -44,12 +46,6 @@ static int node_fd = -1;
 static char node_str[32];
 static uint64_t fake_now;
 static volatile uint8_t sink;
-
-static void check(int cond)
-{
-	if (!cond)
-		abort();
-}
 
 static uint64_t clock_now(void *arg)
 {
@@ -141,8 +137,6 @@ static void node_drain(void)
 	while (recv(node_fd, buf, sizeof(buf), 0) >= 0)
 		;
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -17,15 +17,9 @@
 
 #include "config.h"
 
+#include "fuzz.h"
+
 #define NAME "fuzz.conf"
-
-static void check(int cond)
-{
-	if (!cond)
-		abort();
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -13,11 +13,7 @@
 
 #include "ctl_msg.h"
 
-static void check(int cond)
-{
-	if (!cond)
-		abort();
-}
+#include "fuzz.h"
 
 static int same(const struct herald_ctl_req *a, const struct herald_ctl_req *b)
 {
@@ -26,8 +22,6 @@ static int same(const struct herald_ctl_req *a, const struct herald_ctl_req *b)
 	       a->has_context == b->has_context && a->session == b->session && a->moved == b->moved &&
 	       a->data_len == b->data_len && (a->data_len == 0 || memcmp(a->data, b->data, a->data_len) == 0);
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -11,13 +11,7 @@
 
 #include "peer_msg.h"
 
-static void check(int cond)
-{
-	if (!cond)
-		abort();
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -40,6 +40,8 @@ static uint64_t host_tai_ns(void) { return 1800000000ull * 1000000000ull; }
 #define HERALD_RODATA volatile
 #include "../../xdp/steer.bpf.c"
 
+#include "fuzz.h"
+
 #define NODE_IP 0x0100a8c0u /* 192.168.0.1, network order on the host */
 
 #define CTX_ROUTED 0x00000007u
@@ -73,12 +75,6 @@ static long host_redirect(const void *map, uint32_t key, uint64_t flags)
 	return key == 0 ? XSK_VERDICT : XDP_PASS;
 }
 
-static void check(int cond)
-{
-	if (!cond)
-		abort();
-}
-
 /* The one drop reason counted for this frame, or HERALD_DROP_NONE. */
 static enum herald_drop counted_drop(void)
 {
@@ -98,8 +94,6 @@ static int header_level(enum herald_drop r)
 {
 	return r >= HERALD_DROP_TRUNCATED && r <= HERALD_DROP_OVERSIZED;
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

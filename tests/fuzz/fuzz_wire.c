@@ -22,20 +22,14 @@
 
 #include <herald/proto.h>
 
-#define HDR_LEN sizeof(struct herald_hdr)
+#include "fuzz.h"
 
-static void check(int cond)
-{
-	if (!cond)
-		abort();
-}
+#define HDR_LEN sizeof(struct herald_hdr)
 
 static int is_entry(uint8_t type)
 {
 	return type == HERALD_T_SNAPSHOT || type == HERALD_T_DELTA || type == HERALD_T_PUBLISH;
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
