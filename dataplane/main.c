@@ -455,6 +455,16 @@ int main(int argc, char **argv)
 	if (dp_telemetry_init(workers, nb_queues) < 0)
 		fprintf(stderr, "herald-dataplane: telemetry commands not registered\n");
 
+	/* Checkpoints and the control socket before the "serving" line: it is
+	 * what scripts wait for, so everything it promises must be in place. */
+	if ((rc = dp_ckpt_open(&cfg, workers, nb_queues)) < 0 || (rc = dp_ckpt_start()) < 0) {
+		fprintf(stderr, "herald-dataplane: --checkpoint-dir %s: %s\n", cfg.checkpoint_dir, strerror(-rc));
+		goto out_workers;
+	}
+	if (ctl_sock != NULL && (rc = dp_ctl_start(ctl_sock, workers, nb_queues)) < 0) {
+		fprintf(stderr, "herald-dataplane: --ctl-sock %s: %s\n", ctl_sock, strerror(-rc));
+		goto out_workers;
+	}
 	char ip[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &cfg.ip, ip, sizeof(ip));
 	unsigned lcores[HERALD_QUEUES_MAX], nl = 0, lc;
@@ -478,14 +488,6 @@ int main(int argc, char **argv)
 	printf("\n");
 	fflush(stdout);
 
-	if ((rc = dp_ckpt_open(&cfg, workers, nb_queues)) < 0 || (rc = dp_ckpt_start()) < 0) {
-		fprintf(stderr, "herald-dataplane: --checkpoint-dir %s: %s\n", cfg.checkpoint_dir, strerror(-rc));
-		goto out_workers;
-	}
-	if (ctl_sock != NULL && (rc = dp_ctl_start(ctl_sock, workers, nb_queues)) < 0) {
-		fprintf(stderr, "herald-dataplane: --ctl-sock %s: %s\n", ctl_sock, strerror(-rc));
-		goto out_workers;
-	}
 	bool launched = true;
 	for (uint16_t q = 1; q < nb_queues && launched; q++) {
 		rc = rte_eal_remote_launch(dp_worker_main, &workers[q], lcores[q]);
