@@ -29,6 +29,9 @@ const struct herald_config herald_config_defaults = {
 	.idle = HERALD_IDLE_SPIN,
 	.dataplane_sock = HERALD_CONFIG_DP_SOCK,
 	.file_prefix = "herald",
+	.idle_unload_s = HERALD_CKPT_IDLE_UNLOAD_S,
+	.checkpoint_interval_s = HERALD_CKPT_INTERVAL_S,
+	.checkpoint_map_mb = HERALD_CKPT_MAP_MB,
 	.heartbeat_ms = 50,
 	.suspect_after = 3,
 	.dead_after = 6,
@@ -82,6 +85,14 @@ static const struct key keys[] = {
 	{"dataplane", "file_prefix", K_NAME, F(file_prefix), 0, 0, false, "EAL --file-prefix (hugepage files)"},
 	{"dataplane", "publish_key_file", K_PUBKEY, F(publish_key_file), 0, 0, false,
 	 "file of the publish key (32 hex digits): only signed PUBLISH is applied (absent: any)"},
+	{"dataplane", "checkpoint_dir", K_PATH, F(checkpoint_dir), 0, 0, false,
+	 "LMDB directory of context checkpoints: idle contexts unload, state survives restarts (empty: none)"},
+	{"dataplane", "idle_unload_s", K_U32, F(idle_unload_s), 0, 86400 * 365, false,
+	 "unload a context this long after its last client and update (0: never)"},
+	{"dataplane", "checkpoint_interval_s", K_U32, F(checkpoint_interval_s), 0, 86400, false,
+	 "write changed contexts this often while loaded (0: on unload and exit only)"},
+	{"dataplane", "checkpoint_map_mb", K_U32, F(checkpoint_map_mb), 1, 1u << 20, false,
+	 "LMDB map size, the most the checkpoint store holds"},
 	{"cluster", "listen", K_ADDR, F(listen), 0, 0, true, "UDP address for peer heartbeats"},
 	{"cluster", "hello", K_ADDR, F(hello), 0, 0, false, "UDP address of the userspace HELLO responder"},
 	{"cluster", "peer", K_PEER, F(peers), 0, 0, false, "a peer's listen address (repeat the key per peer)"},
@@ -92,6 +103,8 @@ static const struct key keys[] = {
 	{"cluster", "token_ttl_s", K_U32, F(token_ttl_s), 1, 86400, false, "REDIRECT token lifetime"},
 	{"cluster", "capacity", K_U32, F(capacity), 1, UINT32_MAX, false, "sessions at which the node counts as full"},
 	{"cluster", "xdp_pin_dir", K_PATH, F(xdp_pin_dir), 0, 0, false, "bpffs directory of the XDP maps (empty: none)"},
+	{"cluster", "state_file", K_PATH, F(state_file), 0, 0, false,
+	 "heraldd's highest issued epoch, kept across restarts (default: heraldd.state in checkpoint_dir)"},
 	{"control", "socket", K_PATH, F(control_sock), 1, 0, false, "heraldd's control socket (heraldctl)"},
 	{"control", "status_file", K_PATH, F(status_file), 0, 0, false, "JSON view of the node, rewritten on changes (empty: none)"},
 	{"control", "remote", K_ADDR, F(remote), 0, 0, false, "TCP address of the remote heraldctl endpoint (absent: none)"},
@@ -372,7 +385,7 @@ static int handler(void *user, const char *section, const char *name, const char
 		return 0;
 	}
 	if (k == NULL) {
-		char list[256] = "";
+		char list[320] = "";
 		for (size_t i = 0; i < NKEYS; i++)
 			if (strcmp(keys[i].section, section) == 0)
 				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
@@ -492,6 +505,25 @@ static bool addr_eq(const struct sockaddr_in *a, const struct sockaddr_in *b)
 	return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
 }
 
+/*
+ * The context life cycle: its tunables mean nothing without a store, and
+ * heraldd keeps its epoch next to the store unless told otherwise.
+ */
+static void ckpt_validate(struct parse *p)
+{
+	static const char *const tunables[] = {"idle_unload_s", "checkpoint_interval_s", "checkpoint_map_mb"};
+	struct herald_config *c = &p->c;
+
+	for (size_t i = 0; i < sizeof(tunables) / sizeof(tunables[0]) && c->checkpoint_dir[0] == '\0'; i++)
+		if (line_of(p, "dataplane", tunables[i]) != 0)
+			fail(p, line_of(p, "dataplane", tunables[i]),
+			     "[dataplane] %s: needs checkpoint_dir (the store contexts are written to)", tunables[i]);
+	if (c->state_file[0] == '\0' && c->checkpoint_dir[0] != '\0' && line_of(p, "cluster", "state_file") == 0 &&
+	    snprintf(c->state_file, sizeof(c->state_file), "%s/heraldd.state", c->checkpoint_dir) >=
+		    (int)sizeof(c->state_file))
+		fail(p, line_of(p, "dataplane", "checkpoint_dir"), "[dataplane] checkpoint_dir: too long");
+}
+
 /* The keys against each other, once every value is known to be well-formed. */
 static void validate(struct parse *p)
 {
@@ -552,6 +584,7 @@ static void validate(struct parse *p)
 	if (c->remote.sin_port != 0 && !c->remote_key_set)
 		fail(p, line_of(p, "control", "remote"),
 		     "[control] remote: needs remote_key_file (remote heraldctl must prove a key)");
+	ckpt_validate(p);
 	if (c->hello.sin_port == 0) {
 		c->hello = c->listen;
 		c->hello.sin_port = htons(c->udp_port);
@@ -709,15 +742,26 @@ static json_t *addr_json(const struct sockaddr_in *sa)
 	return json_string(text);
 }
 
+/* The context life cycle's keys, into config show's [dataplane] and [cluster]. */
+static void ckpt_json(json_t *j, const struct herald_config *c)
+{
+	json_t *dp = json_object_get(j, "dataplane"), *cl = json_object_get(j, "cluster");
+	json_object_set_new(dp, "checkpoint_dir", json_string(c->checkpoint_dir));
+	json_object_set_new(dp, "idle_unload_s", json_integer(c->idle_unload_s));
+	json_object_set_new(dp, "checkpoint_interval_s", json_integer(c->checkpoint_interval_s));
+	json_object_set_new(dp, "checkpoint_map_mb", json_integer(c->checkpoint_map_mb));
+	json_object_set_new(cl, "state_file", json_string(c->state_file));
+}
+
 json_t *herald_config_to_json(const struct herald_config *c)
 {
 	char ip[INET_ADDRSTRLEN];
-	json_t *peers = json_array();
+	json_t *peers = json_array(), *j;
 
 	for (unsigned i = 0; i < c->npeers; i++)
 		json_array_append_new(peers, addr_json(&c->peers[i]));
 	inet_ntop(AF_INET, &c->ip, ip, sizeof(ip));
-	return json_pack("{ss s{sI ss} s{ss ss ss ss ss si si ss ss ss ss ss} s{so so so sI sI sI ss sb sI sI ss} s{ss ss so ss} s{so}}",
+	j = json_pack("{ss s{sI ss} s{ss ss ss ss ss si si ss ss ss ss ss} s{so so so sI sI sI ss sb sI sI ss} s{ss ss so ss} s{so}}",
 		"path", c->path,
 		"node", "id", (json_int_t)c->node_id, "name", c->name,
 		"dataplane", "driver", c->driver, "interface", c->interface,
@@ -733,6 +777,19 @@ json_t *herald_config_to_json(const struct herald_config *c)
 		"control", "socket", c->control_sock, "status_file", c->status_file, "remote", addr_json(&c->remote),
 		"remote_key_file", c->remote_key_file,
 		"metrics", "listen", addr_json(&c->metrics));
+	if (j != NULL)
+		ckpt_json(j, c);
+	return j;
+}
+
+/* The context life cycle's dataplane options; none without a checkpoint_dir. */
+static int ckpt_args(const struct herald_config *c, char *buf, size_t cap)
+{
+	if (c->checkpoint_dir[0] == '\0')
+		return 0;
+	return snprintf(buf, cap, "--checkpoint-dir\n%s\n--idle-unload-s\n%u\n--checkpoint-interval-s\n%u\n"
+			"--checkpoint-map-mb\n%u\n", c->checkpoint_dir, c->idle_unload_s,
+			c->checkpoint_interval_s, c->checkpoint_map_mb);
 }
 
 int herald_config_dataplane_args(const struct herald_config *c, char *buf, size_t cap)
@@ -755,5 +812,7 @@ int herald_config_dataplane_args(const struct herald_config *c, char *buf, size_
 			 herald_config_idle_name(c->idle), c->dataplane_sock);
 	if (n >= 0 && (size_t)n < cap && c->publish_key_file[0] != '\0')
 		n += snprintf(buf + n, cap - (size_t)n, "--publish-key\n%s\n", c->publish_key_file);
+	if (n >= 0 && (size_t)n < cap)
+		n += ckpt_args(c, buf + n, cap - (size_t)n);
 	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }

@@ -28,7 +28,7 @@
 #define HERALD_CONFIG_KEY_LEN 32
 
 /** Room for the line numbers of every key (config.c asserts its table fits). */
-#define HERALD_CONFIG_KEYS_MAX 32
+#define HERALD_CONFIG_KEYS_MAX 48
 
 enum herald_config_idle { HERALD_IDLE_SPIN, HERALD_IDLE_SLEEP };
 
@@ -50,6 +50,11 @@ struct herald_config {
 	char dataplane_sock[108];
 	char file_prefix[32]; /**< EAL --file-prefix */
 	char publish_key_file[256]; /**< --publish-key: "" = PUBLISH from anyone (docs/protocol.md §3.5.1) */
+	/* [dataplane] context life cycle (docs/checkpoints.md) */
+	char checkpoint_dir[192];       /**< --checkpoint-dir: "" = no checkpoints, nothing unloads */
+	uint32_t idle_unload_s;         /**< --idle-unload-s (0 = never unload) */
+	uint32_t checkpoint_interval_s; /**< --checkpoint-interval-s (0 = on unload and exit only) */
+	uint32_t checkpoint_map_mb;     /**< --checkpoint-map-mb */
 	/* [cluster] */
 	struct sockaddr_in listen;
 	struct sockaddr_in hello; /**< sin_port 0: the listen address, port udp_port */
@@ -60,6 +65,9 @@ struct herald_config {
 	uint8_t key[HERALD_CONFIG_KEY_LEN]; /**< read from key_file */
 	bool key_set;
 	char xdp_pin_dir[256];
+	/** heraldd's highest issued epoch survives restarts here ("" = not kept;
+	 *  default: heraldd.state in checkpoint_dir when that is set). */
+	char state_file[256];
 	/* [control] */
 	char control_sock[108];
 	char status_file[256];

@@ -35,6 +35,7 @@
 #include "ctx_table.h"
 #include "director.h"
 #include "dpctl.h"
+#include "epoch_file.h"
 #include "keys.h"
 #include "member.h"
 #include "metrics.h"
@@ -73,6 +74,7 @@ struct options {
 	uint32_t capacity; /* sessions at which the node counts as full */
 	const char *ctl_sock;       /* heraldctl's socket (docs/cli.md), NULL = none */
 	struct sockaddr_in metrics; /* Prometheus endpoint, port 0 = none */
+	const char *state_file;     /* the highest epoch issued, kept across restarts; NULL = not kept */
 };
 
 /* What a peer told us beyond the member state. */
@@ -113,6 +115,8 @@ static struct {
 	struct herald_metrics *metrics;
 	struct herald_histogram dp_latency;
 	uint64_t started_ns;
+	uint32_t saved_epoch; /* the epoch in the state file */
+	bool settled;         /* HELLOs are answered: the view has heard its peers (hello_settling) */
 	bool draining;      /* heraldctl drain: place nothing here, move every local context off */
 	json_t *drain_log;  /* while a drain request runs: the moves, for its reply */
 } d = {.hb_fd = -1, .hello_fd = -1, .routes_fd = -1, .secret_fd = -1, .mgmt = {.listen_fd = -1, .tcp_fd = -1}};
@@ -177,7 +181,9 @@ static void usage(FILE *out)
 		"  --config FILE          read these settings from herald.conf (docs/operations.md);\n"
 		"                         options given as well override the file\n"
 		"  --ctl-sock PATH        serve heraldctl on this Unix socket (docs/cli.md)\n"
-		"  --metrics ADDR:PORT    serve Prometheus metrics at http://ADDR:PORT/metrics\n",
+		"  --metrics ADDR:PORT    serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+		"  --state-file PATH      keep the highest epoch issued here, so a restart never\n"
+		"                         issues a lower one (docs/director.md)\n",
 		PEERS_MAX, HERALD_UDP_PORT_BASE, HERALD_UDP_PORT_BASE, HERALD_TOKEN_TTL_DEFAULT,
 		HERALD_XDP_PIN_DIR);
 }
@@ -260,6 +266,7 @@ static int config_apply(const char *path, struct options *o)
 	o->capacity = c->capacity;
 	o->ctl_sock = c->control_sock;
 	o->metrics = c->metrics;
+	o->state_file = c->state_file[0] ? c->state_file : NULL;
 	return 0;
 }
 
@@ -283,6 +290,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"config", required_argument, NULL, 'C'},
 		{"ctl-sock", required_argument, NULL, 'L'},
 		{"metrics", required_argument, NULL, 'M'},
+		{"state-file", required_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -387,6 +395,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'M':
 			if (parse_addr("metrics", optarg, 0, true, &o->metrics) < 0)
 				return -EINVAL;
+			break;
+		case 'E':
+			o->state_file = optarg[0] ? optarg : NULL;
 			break;
 		case 'h':
 			usage(stdout);
@@ -766,7 +777,8 @@ static void heartbeat_rx(const struct herald_peer_hb *hb, uint64_t now)
 {
 	struct herald_member_event ev[EVENTS_MAX];
 	struct herald_heartbeat h = {.node = hb->node, .incarnation = hb->incarnation,
-				     .weight = hb->weight, .contexts = hb->contexts, .queues = hb->queues};
+				     .weight = hb->weight, .contexts = hb->contexts, .queues = hb->queues,
+				     .epoch = hb->epoch};
 
 	if (hb->node == d.o.node_id)
 		return;
@@ -859,6 +871,75 @@ static void heartbeats_send(void)
 			sendto(d.hb_fd, buf, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&d.o.peers[i],
 			       sizeof(d.o.peers[i]));
 	}
+}
+
+/* ---- epochs across restarts ---- */
+
+/*
+ * Persist the view epoch before any datagram carries it (a REDIRECT, a
+ * heartbeat, the XDP route map): the loop calls this after everything that
+ * can raise it. A failed write is logged and retried at the next change;
+ * the epoch in use is still the highest the cluster knows.
+ */
+static void epoch_save(void)
+{
+	char err[512];
+	if (d.o.state_file == NULL || d.view.epoch <= d.saved_epoch)
+		return;
+	if (herald_epoch_file_save(d.o.state_file, d.view.epoch, err, sizeof(err)) < 0) {
+		logf_("%s", err);
+		return;
+	}
+	d.saved_epoch = d.view.epoch;
+}
+
+/* A restart is a change of view: start above the epoch saved by the last run. */
+static int epoch_restore(void)
+{
+	char err[512];
+	uint32_t saved;
+	if (d.o.state_file == NULL)
+		return 0;
+	int rc = herald_epoch_file_load(d.o.state_file, &saved, err, sizeof(err));
+	if (rc == -ENOENT) {
+		logf_("no epoch file %s: first start, epoch %u", d.o.state_file, d.view.epoch);
+	} else if (rc < 0) {
+		fprintf(stderr, "heraldd: %s\n", err);
+		return rc;
+	} else {
+		herald_view_epoch_raise(&d.view, saved + 1);
+		d.view.members[0].epoch = d.view.epoch;
+		logf_("epoch %u (the last run saved %u in %s)", d.view.epoch, saved, d.o.state_file);
+	}
+	epoch_save();
+	if (d.saved_epoch != d.view.epoch) {
+		fprintf(stderr, "heraldd: cannot keep the epoch in %s: refusing to start\n", d.o.state_file);
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * HELLOs wait (in their socket) until the view has heard the peers: every
+ * configured peer ACTIVE, or dead_after intervals since the start. Until
+ * then a restarted daemon knows neither where its peers' contexts live nor,
+ * without a state file, the cluster's epoch, and an answer could send a
+ * client to a stale primary. A lone node settles at once.
+ */
+static bool hello_settling(uint64_t now)
+{
+	unsigned active = 0;
+	if (d.settled)
+		return false;
+	for (unsigned i = 0; i < d.view.n; i++)
+		active += !d.view.members[i].local && d.view.members[i].state == HERALD_MEMBER_ACTIVE;
+	if (active < d.o.npeers &&
+	    now - d.started_ns < d.o.params.dead_after * d.o.params.heartbeat_interval_ns)
+		return true;
+	d.settled = true;
+	logf_("view settled (%u of %u peers active, epoch %u): answering HELLOs", active, d.o.npeers,
+	      d.view.epoch);
+	return false;
 }
 
 /* ---- redirect ---- */
@@ -1534,6 +1615,11 @@ int main(int argc, char **argv)
 	}
 	herald_view_init(&d.view, &d.o.params, d.o.node_id, 1, herald_director_weight(1, 0), now);
 	d.view.members[0].incarnation = d.incarnation;
+	if (epoch_restore() < 0) {
+		herald_metrics_stop(d.metrics);
+		herald_mgmt_close(&d.mgmt);
+		return 1;
+	}
 	dp_poll(now); /* a restarted heraldd rebuilds the local part of its view here */
 	xdp_open();
 	inet_ntop(AF_INET, &d.o.dp_ip, ip, sizeof(ip));
@@ -1551,12 +1637,15 @@ int main(int argc, char **argv)
 		unsigned nm = herald_mgmt_pollfds(&d.mgmt, p + 3);
 		unsigned nr = d.relay ? herald_relay_pollfds(d.relay, p + 3 + nm, RELAY_FDS) : 0;
 		now = mono_ns();
+		if (hello_settling(now))
+			p[1].fd = -1; /* HELLOs wait in the socket */
 		uint64_t wake = next_hb < now + tick_ns ? next_hb : now + tick_ns;
 		poll(p, 3 + nm + nr, wake > now ? (int)((wake - now + MS - 1) / MS) : 0);
 		now = mono_ns();
 		stall_forgive(now, &last_loop);
 		if (p[0].revents & POLLIN)
 			peers_rx(now);
+		epoch_save(); /* before a REDIRECT carries it */
 		if (p[1].revents & POLLIN)
 			hellos_rx(now);
 		if (d.metrics != NULL && ((p[2].revents & POLLIN) || now >= next_status))
@@ -1571,6 +1660,7 @@ int main(int argc, char **argv)
 		int n = herald_view_tick(&d.view, now, ev, EVENTS_MAX);
 		if (n > 0)
 			events_handle(ev, n, now);
+		epoch_save(); /* before a heartbeat or the route map carries it */
 		if (now >= next_hb) {
 			heartbeats_send();
 			next_hb += d.o.params.heartbeat_interval_ns;

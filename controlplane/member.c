@@ -200,6 +200,13 @@ int herald_view_heartbeat(struct herald_view *v, const struct herald_heartbeat *
 	m->weight = hb->weight;
 	m->queues = hb->queues;
 	m->contexts = hb->contexts;
+	/*
+	 * Epochs only grow, cluster-wide: a view never runs behind a peer's,
+	 * so a restarted daemon (or one that missed changes) issues epochs
+	 * above every one the cluster handed out, and any change this beat
+	 * causes is numbered above the peer's.
+	 */
+	herald_view_epoch_raise(v, hb->epoch);
 
 	switch (m->state) {
 	case HERALD_MEMBER_ACTIVE:
@@ -240,6 +247,14 @@ int herald_view_heartbeat(struct herald_view *v, const struct herald_heartbeat *
 		transition(v, m, HERALD_MEMBER_ACTIVE, now_ns, ev, cap, &count);
 	m->last_heard_ns = now_ns;
 	return count;
+}
+
+bool herald_view_epoch_raise(struct herald_view *v, uint32_t epoch)
+{
+	if (v == NULL || epoch <= v->epoch)
+		return false;
+	v->epoch = epoch;
+	return true;
 }
 
 int herald_view_tick(struct herald_view *v, uint64_t now_ns,

@@ -45,6 +45,7 @@ struct herald_heartbeat {
 	uint32_t weight;      /**< herald_director_weight() of the sender */
 	uint32_t contexts;    /**< contexts the sender hosts (for operators) */
 	uint16_t queues;      /**< sender's dataplane queue count */
+	uint32_t epoch;       /**< sender's view epoch: this view's is raised to it */
 };
 
 /** One peer as this node sees it. */
@@ -129,7 +130,9 @@ const struct herald_member *herald_view_find(const struct herald_view *v, uint32
  * after dead_after intervals goes DEAD and then REJOINING whether or not the
  * daemon ticked in between. A sender whose incarnation grew while it was
  * ACTIVE or SUSPECT restarted and lost its contexts, so it is declared DEAD
- * and then REJOINING at once.
+ * and then REJOINING at once. The view epoch is raised to the beat's epoch
+ * first (herald_view_epoch_raise()), so changes the beat causes are
+ * numbered above it.
  *
  * @param ev   room for up to @p cap events, may be NULL when cap is 0
  * @return the number of state changes (may exceed cap; the extra ones are
@@ -139,6 +142,13 @@ const struct herald_member *herald_view_find(const struct herald_view *v, uint32
 int herald_view_heartbeat(struct herald_view *v, const struct herald_heartbeat *hb,
 			  uint64_t now_ns, struct herald_member_event *ev,
 			  unsigned int cap);
+
+/**
+ * Raise the view epoch to @p epoch if that is higher (a peer's, heard in a
+ * heartbeat; or the epoch file's after a restart). Epochs never go down.
+ * @return whether the epoch changed.
+ */
+bool herald_view_epoch_raise(struct herald_view *v, uint32_t epoch);
 
 /**
  * Advance time: members silent for suspect_after intervals become SUSPECT,

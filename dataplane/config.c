@@ -20,7 +20,7 @@ const struct dp_config dp_config_defaults = {
 	.force_copy = false,
 	.default_policy = {.kind = DP_POLICY_REPLACE},
 	.checkpoint_dir = NULL,
-	.idle_unload_s = 60,
-	.checkpoint_interval_s = 10,
-	.checkpoint_map_mb = 1024,
+	.idle_unload_s = HERALD_CKPT_IDLE_UNLOAD_S,
+	.checkpoint_interval_s = HERALD_CKPT_INTERVAL_S,
+	.checkpoint_map_mb = HERALD_CKPT_MAP_MB,
 };

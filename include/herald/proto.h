@@ -20,6 +20,13 @@
 #define HERALD_VERSION 1
 /** Default UDP port of queue 0 on a node (queue q listens on base + q). */
 #define HERALD_UDP_PORT_BASE 7400
+
+/* Context life cycle defaults (docs/checkpoints.md): the dataplane's
+ * --idle-unload-s, --checkpoint-interval-s and --checkpoint-map-mb, and
+ * herald.conf's keys of the same names. */
+#define HERALD_CKPT_IDLE_UNLOAD_S 60
+#define HERALD_CKPT_INTERVAL_S 10
+#define HERALD_CKPT_MAP_MB 1024
 /** Most queues (workers) one node runs; also the XSK map's size. */
 #define HERALD_QUEUES_MAX 64
 

@@ -9,6 +9,8 @@
 
 #include <criterion/criterion.h>
 
+#include <herald/proto.h>
+
 #include "config.h"
 
 #define BASE                                                                                 \
@@ -316,4 +318,62 @@ Test(config, reload_check)
 		&next, err, sizeof(err)), 0);
 	cr_assert_eq(herald_config_reload_check(&old, &next, NULL, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "t.conf:2: [node] id: changed") != NULL, "%s", err);
+}
+
+/* The context life cycle (docs/checkpoints.md) from herald.conf to the dataplane's command line. */
+Test(config, checkpoint_keys)
+{
+	char args[1024];
+
+	/* Absent: no store, nothing unloads, no option rendered, no epoch file. */
+	cr_assert_eq(load(BASE), 0, "%s", err);
+	cr_assert_str_eq(c.checkpoint_dir, "");
+	cr_assert_eq(c.idle_unload_s, HERALD_CKPT_IDLE_UNLOAD_S);
+	cr_assert_str_eq(c.state_file, "");
+	cr_assert_gt(herald_config_dataplane_args(&c, args, sizeof(args)), 0);
+	cr_assert(strstr(args, "--checkpoint") == NULL && strstr(args, "--idle-unload") == NULL, "%s", args);
+
+	/* A directory alone: the dataplane's defaults, spelled out; heraldd keeps its epoch there. */
+	cr_assert_eq(load(BASE "[dataplane]\ncheckpoint_dir = /var/lib/herald/ckpt\n"), 0, "%s", err);
+	cr_assert_str_eq(c.state_file, "/var/lib/herald/ckpt/heraldd.state");
+	cr_assert_gt(herald_config_dataplane_args(&c, args, sizeof(args)), 0);
+	cr_assert(strstr(args, "\n--checkpoint-dir\n/var/lib/herald/ckpt\n--idle-unload-s\n60\n"
+			       "--checkpoint-interval-s\n10\n--checkpoint-map-mb\n1024\n") != NULL, "%s", args);
+
+	cr_assert_eq(load(BASE "state_file = /run/h.state\n[dataplane]\ncheckpoint_dir = /ck\nidle_unload_s = 0\n"
+			       "checkpoint_interval_s = 1\ncheckpoint_map_mb = 64\n"),
+		     0, "%s", err);
+	cr_assert_str_eq(c.state_file, "/run/h.state");
+	cr_assert_eq(c.idle_unload_s, 0);
+	cr_assert_eq(c.checkpoint_interval_s, 1);
+	cr_assert_eq(c.checkpoint_map_mb, 64);
+	cr_assert_gt(herald_config_dataplane_args(&c, args, sizeof(args)), 0);
+	cr_assert(strstr(args, "--idle-unload-s\n0\n--checkpoint-interval-s\n1\n--checkpoint-map-mb\n64\n") != NULL,
+		  "%s", args);
+	json_t *j = herald_config_to_json(&c);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "dataplane"), "checkpoint_dir")), "/ck");
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "dataplane"), "checkpoint_map_mb")), 64);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "cluster"), "state_file")),
+			 "/run/h.state");
+	json_decref(j);
+
+	refused(BASE "[dataplane]\nidle_unload_s = 30\n",
+		(const char *[]){"t.conf:11:", "[dataplane] idle_unload_s", "needs checkpoint_dir", NULL});
+	refused(BASE "[dataplane]\ncheckpoint_dir =\ncheckpoint_interval_s = 5\n",
+		(const char *[]){"t.conf:12:", "checkpoint_interval_s", "needs checkpoint_dir", NULL});
+	refused(BASE "[dataplane]\ncheckpoint_dir = ckpt\n",
+		(const char *[]){"t.conf:11:", "checkpoint_dir", "absolute path", "'ckpt'", NULL});
+	refused(BASE "[dataplane]\ncheckpoint_dir = /ck\ncheckpoint_map_mb = 0\n",
+		(const char *[]){"t.conf:12:", "checkpoint_map_mb", "1..1048576", "'0'", NULL});
+	refused(BASE "[dataplane]\ncheckpoint_dir = /ck\ncheckpoint_interval_s = 86401\n",
+		(const char *[]){"t.conf:12:", "0..86400", NULL});
+	refused(BASE "[dataplane]\ncheckpoint_dir = /ck\nidle_unload_s = soon\n",
+		(const char *[]){"t.conf:12:", "idle_unload_s", "'soon'", NULL});
+
+	/* The store is the dataplane's: a change needs a restart, not a reload. */
+	cr_assert_eq(load(BASE "[dataplane]\ncheckpoint_dir = /ck\n"), 0, "%s", err);
+	struct herald_config old = c;
+	cr_assert_eq(load(BASE "[dataplane]\ncheckpoint_dir = /ck2\n"), 0, "%s", err);
+	cr_assert_eq(herald_config_reload_check(&old, &c, NULL, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "checkpoint_dir: changed") != NULL, "%s", err);
 }

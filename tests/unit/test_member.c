@@ -5,6 +5,9 @@
  * nothing sleeps, so every timeout is checked to the nanosecond.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 #include <criterion/logging.h>
 
 #include "director.h"
+#include "epoch_file.h"
 #include "member.h"
 
 #define MS (1000ULL * 1000)
@@ -489,4 +493,92 @@ Test(member, failover_errors)
 	a.primary = PEER;
 	a.replica = SELF;
 	cr_assert_eq(herald_view_failover(&view, &dir, 42, &a, 1, mv, 2), 0);
+}
+
+/* A beat that carries the sender's view epoch. */
+static int beat_epoch(uint32_t node, uint32_t epoch, uint64_t now)
+{
+	struct herald_heartbeat hb = {.node = node, .incarnation = 1, .weight = 16, .queues = 4, .epoch = epoch};
+	return herald_view_heartbeat(&view, &hb, now, ev, 8);
+}
+
+/* A peer's higher epoch raises the view's; a change it causes is numbered above it; never down. */
+Test(member, epoch_learned_from_peers_heartbeats)
+{
+	cr_assert_eq(view.epoch, 1);
+	cr_assert_eq(beat_epoch(PEER, 40, T0), 1); /* joins: no hosting change yet */
+	cr_assert_eq(view.epoch, 40);
+	cr_assert_eq(beat_epoch(PEER, 40, T0 + BEAT), 1); /* ACTIVE: a change, above the peer's */
+	cr_assert_eq(view.epoch, 41);
+	cr_assert_eq(ev[0].epoch, 41);
+	cr_assert_eq(beat_epoch(PEER, 12, T0 + 2 * BEAT), 0); /* a lower epoch changes nothing */
+	cr_assert_eq(view.epoch, 41);
+	cr_assert(!herald_view_epoch_raise(&view, 41));
+	cr_assert(herald_view_epoch_raise(&view, 50));
+	cr_assert_eq(view.epoch, 50);
+	/* a delayed beat of an older incarnation teaches nothing */
+	cr_assert_eq(beat_inc(PEER, 2, T0 + 3 * BEAT), 3); /* restart: SUSPECT, DEAD, REJOINING */
+	cr_assert_eq(view.epoch, 51);
+	struct herald_heartbeat old = {.node = PEER, .incarnation = 1, .epoch = 900};
+	cr_assert_eq(herald_view_heartbeat(&view, &old, T0 + 4 * BEAT, ev, 8), -ESTALE);
+	cr_assert_eq(view.epoch, 51);
+}
+
+/*
+ * heraldd restarts (a fresh view) with its epoch file: whatever it issued
+ * before, every epoch it issues now is higher, with or without peers.
+ */
+Test(member, restarted_daemon_never_issues_a_lower_epoch)
+{
+	char dir[] = "/tmp/herald-epoch.XXXXXX", path[128], err[512];
+	uint32_t saved = 0, issued;
+	uint64_t t = T0;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/state/heraldd.state", dir); /* the directory is created */
+	cr_assert_eq(herald_epoch_file_load(path, &saved, err, sizeof(err)), -ENOENT);
+	/* first run: two peers join, one dies and comes back; each change saved as heraldd does */
+	join_peer(PEER, t);
+	join_peer(PEER + 1, t);
+	t += BEAT;
+	for (int i = 0; i < 8; i++, t += BEAT) {
+		beat(PEER + 1, t);
+		herald_view_tick(&view, t, ev, 8);
+	}
+	join_peer(PEER, t);
+	issued = view.epoch;
+	cr_assert_eq(issued, 5, "1 + two activations + a death + a rejoin, got %u", issued);
+	cr_assert_eq(herald_epoch_file_save(path, issued, err, sizeof(err)), 0, "%s", err);
+
+	/* restart: a fresh view at epoch 1, raised above the file before anything is issued */
+	t += 1000 * MS;
+	cr_assert_eq(herald_view_init(&view, NULL, SELF, 4, 16, t), 0);
+	cr_assert_eq(herald_epoch_file_load(path, &saved, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(saved, issued);
+	cr_assert(herald_view_epoch_raise(&view, saved + 1));
+	cr_assert_gt(view.epoch, issued);
+	/* the peers come back: every epoch from here on is above the first run's */
+	cr_assert_eq(beat_epoch(PEER, issued, t), 1);
+	cr_assert_gt(view.epoch, issued);
+	cr_assert_eq(beat_epoch(PEER, issued, t + BEAT), 1);
+	cr_assert_gt(ev[0].epoch, issued + 1);
+
+	/* a file that is not "epoch N" is refused with what it holds */
+	FILE *f = fopen(path, "w");
+	fputs("epoch seven\n", f);
+	fclose(f);
+	cr_assert_eq(herald_epoch_file_load(path, &saved, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "expected one line 'epoch N'") != NULL && strstr(err, "'epoch seven'") != NULL, "%s", err);
+	f = fopen(path, "w");
+	fputs("epoch 0\n", f);
+	fclose(f);
+	cr_assert_eq(herald_epoch_file_load(path, &saved, err, sizeof(err)), -EINVAL);
+	f = fopen(path, "w");
+	fputs("epoch 12", f); /* torn: no newline */
+	fclose(f);
+	cr_assert_eq(herald_epoch_file_load(path, &saved, err, sizeof(err)), -EINVAL);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/state", dir);
+	rmdir(path);
+	rmdir(dir);
 }
