@@ -18,6 +18,9 @@ struct herald_ctx_entry {
 	uint32_t epoch;     /**< view epoch of the last change */
 	uint64_t since_ns;  /**< when primary last changed (pending claims expire) */
 	bool confirmed;     /**< the primary itself said it hosts it */
+	char policy[16];    /**< its conflation policy as the primary's dataplane lists it, or a PLACE
+			     *   said ("" = not known: the dataplane's default) */
+	uint32_t told;      /**< primary: the replica last sent the policy (PLACE), NONE = not yet */
 	uint8_t slot;       /**< 0 empty, 1 used, 2 deleted */
 };
 

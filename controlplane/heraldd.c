@@ -53,6 +53,10 @@
 #define EVENTS_MAX 16
 #define RELAY_FDS 64
 #define COPY_GRACE_MS 3000 /* a restarted heraldd learns its replicas from peers before it drops copies */
+#define TELL_MAX 256        /* PLACEs telling replicas their contexts' policies, per dataplane poll */
+#define TELL_AGAIN_MS 5000  /* each replica hears them again this often (PLACE is a datagram) */
+
+_Static_assert(sizeof(((struct herald_ctx_entry *)0)->policy) == HERALD_PEER_POLICY_LEN, "PLACE carries the policy");
 
 struct options {
 	uint32_t node_id;
@@ -552,11 +556,15 @@ static json_t *dp_call(struct herald_ctl_req *req, char *err, size_t errlen)
 	return herald_dpctl_call(&d.dp, req, DP_TIMEOUT_MS, err, errlen);
 }
 
-/* Activate @p context, or its replica copy; activating a copy as the context promotes it. */
-static int dp_activate_as(uint32_t context, bool replica)
+/*
+ * Activate @p context, or its replica copy, with @p policy ("" = the
+ * dataplane's for the id); activating a copy as the context promotes it.
+ */
+static int dp_activate_as(uint32_t context, bool replica, const char *policy)
 {
 	char err[256];
 	struct herald_ctl_req req = {.cmd = HERALD_CTL_ACTIVATE, .context = context, .replica = replica};
+	snprintf(req.policy, sizeof(req.policy), "%s", policy);
 	if (d.o.dp_sock == NULL)
 		return -ENOTCONN;
 	json_t *r = dp_call(&req, err, sizeof(err));
@@ -571,17 +579,27 @@ static int dp_activate_as(uint32_t context, bool replica)
 	return 0;
 }
 
-static int dp_activate(uint32_t context)
+/* Host @p context here; a replica copy the relay filled is promoted with the policy it has. */
+static int dp_activate(uint32_t context, const char *policy)
 {
-	return dp_activate_as(context, false);
+	for (uint32_t i = 0; i < d.ncopies; i++)
+		if (d.copies[i] == context)
+			policy = "";
+	return dp_activate_as(context, false, policy);
 }
 
-/* Tell the peers that @p node hosts @p context now; @p node activates it on its dataplane. */
-static void place_send(uint32_t node, uint32_t context)
+/*
+ * Tell the peers that @p node hosts @p context now (@p node activates it on
+ * its dataplane), or with HERALD_PEER_PLACE_REPLICA that it is the
+ * context's replica; either way with the context's @p policy, so the copy
+ * and a new host conflate as the primary did.
+ */
+static void place_send(uint32_t node, uint32_t context, uint8_t flags, const char *policy)
 {
 	uint8_t buf[HERALD_PEER_PLACE_LEN];
 	struct herald_peer_place pl = {.from = d.o.node_id, .to = node, .context = context,
-				       .epoch = d.view.epoch};
+				       .epoch = d.view.epoch, .flags = flags};
+	snprintf(pl.policy, sizeof(pl.policy), "%s", policy);
 	herald_peer_place_encode(buf, sizeof(buf), &pl);
 	for (unsigned i = 0; i < d.o.npeers; i++)
 		sendto(d.hb_fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&d.o.peers[i],
@@ -609,8 +627,8 @@ static int drain_one(uint32_t context, uint64_t now)
 	    nodes[pl.primary].id == d.o.node_id)
 		return -ENOENT;
 	uint32_t to = nodes[pl.primary].id;
-	place_send(to, context);
 	struct herald_ctx_entry *e = herald_ctx_add(&d.table, context, &added);
+	place_send(to, context, 0, e != NULL ? e->policy : "");
 	if (e != NULL) {
 		e->primary = to;
 		e->confirmed = false; /* until its heartbeat lists the context */
@@ -652,6 +670,73 @@ static void dp_connected(json_t *pong)
 	      (long long)uptime, d.queues, d.incarnation);
 }
 
+static void copy_drop(uint32_t context);
+
+/*
+ * The local dataplane lists @p context with @p policy. Hosted here: the
+ * table keeps it, and a change is told to the replica again. A replica
+ * copy whose policy is not the one its primary told (the copy was made
+ * before the PLACE arrived, or the primary's policy changed): corrected
+ * with set_policy, or, where that is refused (to or from `none`), dropped
+ * so relay_sync makes it again with the policy and a fresh snapshot.
+ */
+static void policy_note(uint32_t context, const char *policy, bool copy)
+{
+	char err[256];
+	struct herald_ctx_entry *e = herald_ctx_find(&d.table, context);
+	if (e == NULL || policy == NULL || strlen(policy) >= sizeof(e->policy))
+		return;
+	if (!copy && e->primary == d.o.node_id && strcmp(e->policy, policy) != 0) {
+		memcpy(e->policy, policy, strlen(policy) + 1);
+		e->told = HERALD_NODE_NONE;
+		return;
+	}
+	if (!copy || e->replica != d.o.node_id || e->policy[0] == '\0' || strcmp(e->policy, policy) == 0)
+		return;
+	struct herald_ctl_req req = {.cmd = HERALD_CTL_SET_POLICY, .context = context,
+				     .queue = herald_queue_of(context, d.queues)};
+	memcpy(req.policy, e->policy, sizeof(e->policy));
+	json_t *r = herald_dpctl_call(&d.dp, &req, DP_TIMEOUT_MS, err, sizeof(err));
+	if (r != NULL) {
+		logf_("replica copy of context %u: policy %s -> %s, as its primary has it", context, policy, e->policy);
+		json_decref(r);
+		return;
+	}
+	logf_("replica copy of context %u: policy %s, primary's %s: %s; copy made again", context, policy,
+	      e->policy, err);
+	if (d.relay != NULL)
+		herald_relay_stop(d.relay, context);
+	copy_drop(context);
+	d.dirty = true;
+}
+
+/*
+ * Tell each local context's replica its policy (PLACE with the replica
+ * flag): when the replica or the policy changes, and again every
+ * TELL_AGAIN_MS since a datagram can be lost; at most TELL_MAX per call.
+ */
+static void replicas_tell(uint64_t now)
+{
+	static uint64_t again;
+	unsigned sent = 0;
+	bool all = now >= again;
+
+	if (all)
+		again = now + TELL_AGAIN_MS * MS;
+	HERALD_CTX_FOREACH(&d.table, e) {
+		if (e->primary != d.o.node_id || e->policy[0] == '\0' || e->replica == HERALD_NODE_NONE ||
+		    e->replica == d.o.node_id)
+			continue;
+		if (all)
+			e->told = HERALD_NODE_NONE;
+		if (e->told == e->replica || sent == TELL_MAX)
+			continue;
+		place_send(e->replica, e->context, HERALD_PEER_PLACE_REPLICA, e->policy);
+		e->told = e->replica;
+		sent++;
+	}
+}
+
 /* Ask the dataplane what it holds and how loaded it is. */
 static void dp_poll(uint64_t now)
 {
@@ -691,7 +776,6 @@ static void dp_poll(uint64_t now)
 		d.local[d.nlocal++] = id;
 		sessions += (uint64_t)json_integer_value(json_object_get(c, "sessions"));
 	}
-	json_decref(r);
 	d.sessions = sessions;
 	uint64_t load = sessions * HERALD_LOAD_FULL / d.o.capacity;
 	for (unsigned m = 0; m < d.view.n; m++)
@@ -702,6 +786,11 @@ static void dp_poll(uint64_t now)
 			d.view.members[m].contexts = d.nlocal;
 		}
 	claims_apply(d.o.node_id, d.local, d.nlocal, now);
+	json_array_foreach(arr, i, c)
+		policy_note((uint32_t)json_integer_value(json_object_get(c, "id")),
+			    json_string_value(json_object_get(c, "policy")),
+			    json_is_true(json_object_get(c, "replica")));
+	json_decref(r);
 }
 
 /* ---- membership ---- */
@@ -739,7 +828,7 @@ static void failover(uint32_t dead, uint64_t now)
 		logf_("move context %u: node %u -> %u (%s)", e->context, mv[i].from, mv[i].to,
 		      mv[i].kind == HERALD_MOVE_PROMOTE ? "replica promoted" : "placed afresh");
 		if (mv[i].to == d.o.node_id)
-			dp_activate(e->context);
+			dp_activate(e->context, e->policy);
 	}
 	d.moved += k;
 	logf_("failover of node %u: %zu context(s) moved, epoch %u", dead, k, d.view.epoch);
@@ -813,19 +902,48 @@ static void heartbeat_rx(const struct herald_peer_hb *hb, uint64_t now)
 	events_handle(ev, n, now);
 }
 
+/*
+ * The primary says this node is the replica of a context and what its
+ * policy is. The copy is activated (relay_sync) or corrected (dp_poll)
+ * with it; until the primary's heartbeat lists the context, the entry is
+ * a pending one, as after a PLACE.
+ */
+static void replica_place_rx(const struct herald_peer_place *pl, uint64_t now)
+{
+	bool added;
+	struct herald_ctx_entry *e = herald_ctx_add(&d.table, pl->context, &added);
+	if (e == NULL)
+		return;
+	if (added) {
+		e->primary = pl->from;
+		e->since_ns = now;
+		e->epoch = d.view.epoch;
+	}
+	if (pl->policy[0] != '\0' && strcmp(e->policy, pl->policy) != 0) {
+		memcpy(e->policy, pl->policy, sizeof(e->policy));
+		d.dirty = true;
+	}
+}
+
 static void place_rx(const struct herald_peer_place *pl, uint64_t now)
 {
 	bool added;
 	if (pl->to != d.o.node_id)
 		return;
+	if (pl->flags & HERALD_PEER_PLACE_REPLICA) {
+		replica_place_rx(pl, now);
+		return;
+	}
 	struct herald_ctx_entry *e = herald_ctx_add(&d.table, pl->context, &added);
 	if (e == NULL || (e->primary == d.o.node_id && e->confirmed))
 		return;
 	e->primary = d.o.node_id;
 	e->since_ns = now;
 	e->epoch = d.view.epoch;
+	if (pl->policy[0] != '\0')
+		memcpy(e->policy, pl->policy, sizeof(e->policy));
 	d.dirty = true;
-	dp_activate(pl->context);
+	dp_activate(pl->context, e->policy);
 }
 
 static void peers_rx(uint64_t now)
@@ -974,9 +1092,9 @@ static int redirect_target(uint32_t context, uint64_t now, uint32_t *node)
 	e->epoch = d.view.epoch;
 	d.dirty = true;
 	if (*node == d.o.node_id)
-		dp_activate(context);
+		dp_activate(context, e->policy);
 	else
-		place_send(*node, context);
+		place_send(*node, context, 0, e->policy);
 	replicas_update();
 	return 0;
 }
@@ -1246,6 +1364,13 @@ static json_t *mgmt_change(const struct herald_mgmt_req *req, uint64_t now)
 		e->since_ns = now;
 		e->epoch = d.view.epoch;
 		replicas_update();
+	}
+	if (create && e != NULL && e->primary == d.o.node_id) {
+		/* The replica hears the policy before the heartbeat that lists the context. */
+		const char *pol = json_string_value(json_object_get(r, "policy"));
+		snprintf(e->policy, sizeof(e->policy), "%s", pol != NULL ? pol : "");
+		e->told = HERALD_NODE_NONE;
+		replicas_tell(now);
 	} else if (!create && e != NULL && e->primary == d.o.node_id) {
 		entry_del(e);
 	}
@@ -1517,7 +1642,7 @@ static void relay_sync(uint64_t now)
 		struct herald_xdp_route rt;
 		if (!relay_wanted(e) || herald_relay_has(d.relay, e->context, NULL))
 			continue;
-		if (dp_activate_as(e->context, true) < 0)
+		if (dp_activate_as(e->context, true, e->policy) < 0)
 			continue;
 		route_of(e->primary, e->context, &rt);
 		struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = htons(rt.port),
@@ -1669,6 +1794,7 @@ int main(int argc, char **argv)
 		}
 		if (now >= next_dp) {
 			dp_poll(now);
+			replicas_tell(now);
 			pending_expire(now);
 			next_dp = now + DP_POLL_MS * MS;
 		}

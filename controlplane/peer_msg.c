@@ -6,7 +6,9 @@
  *              | 28 queues u16 | 30 dp_port u16 | 32 dp_ip (as on the wire)
  *              | 36 chunk u16 | 38 chunks u16 | 40 n u16 | 42 zero u16
  *              | 44 n x context u32
- *   PLACE:     8 from | 12 to | 16 context | 20 epoch
+ *   PLACE:     8 from | 12 to | 16 context | 20 epoch | 24 flags u8 | 25 zero u8 x 3
+ *              | 28 policy (16 bytes, NUL-padded); a 24-byte PLACE (no flags,
+ *              no policy: the first version) is still accepted
  * All big-endian except dp_ip, which is copied as the network-order address.
  */
 #include <errno.h>
@@ -88,6 +90,9 @@ int herald_peer_place_encode(void *buf, size_t cap, const struct herald_peer_pla
 	put32(b + 12, p->to);
 	put32(b + 16, p->context);
 	put32(b + 20, p->epoch);
+	memset(b + 24, 0, HERALD_PEER_PLACE_LEN - 24);
+	b[24] = p->flags;
+	memcpy(b + 28, p->policy, strnlen(p->policy, HERALD_PEER_POLICY_LEN - 1));
 	return HERALD_PEER_PLACE_LEN;
 }
 
@@ -116,12 +121,23 @@ int herald_peer_decode(const void *buf, size_t len, struct herald_peer_hb *hb,
 			return -EINVAL;
 		return HERALD_PEER_HEARTBEAT;
 	case HERALD_PEER_PLACE:
-		if (len != HERALD_PEER_PLACE_LEN)
+		if (len != HERALD_PEER_PLACE_LEN && len != HERALD_PEER_PLACE_V0_LEN)
 			return -EBADMSG;
 		*place = (struct herald_peer_place){
 			.from = get32(b + 8), .to = get32(b + 12), .context = get32(b + 16),
 			.epoch = get32(b + 20),
 		};
+		if (len == HERALD_PEER_PLACE_V0_LEN)
+			return HERALD_PEER_PLACE;
+		if ((b[24] & ~HERALD_PEER_PLACE_REPLICA) != 0 || b[25] != 0 || get16(b + 26) != 0)
+			return -EINVAL;
+		place->flags = b[24];
+		memcpy(place->policy, b + 28, HERALD_PEER_POLICY_LEN);
+		if (place->policy[HERALD_PEER_POLICY_LEN - 1] != '\0')
+			return -EINVAL;
+		for (const char *c = place->policy; *c; c++)
+			if (!((*c >= 'a' && *c <= 'z') || *c == ':'))
+				return -EINVAL;
 		return HERALD_PEER_PLACE;
 	default:
 		return -EBADMSG;

@@ -5,7 +5,8 @@
  * HEARTBEAT, every interval, with the sender's incarnation, view epoch,
  * weight, queue count, dataplane address and the contexts it hosts (in
  * chunks when they do not fit one datagram); and PLACE, telling a peer that
- * a context it should host was just placed on it. Big-endian, versioned,
+ * a context it should host was just placed on it, or that it is the
+ * replica of a context, with the context's policy either way. Big-endian, versioned,
  * every length checked. Pure: no socket, no clock.
  */
 #ifndef HERALD_PEER_MSG_H
@@ -23,7 +24,13 @@
 /** Context ids one HEARTBEAT carries at most. */
 #define HERALD_PEER_HB_CONTEXTS ((HERALD_PEER_DGRAM_MAX - HERALD_PEER_HB_FIXED) / 4)
 /** Size of a PLACE message. */
-#define HERALD_PEER_PLACE_LEN 24
+#define HERALD_PEER_PLACE_LEN 44
+/** Size of a PLACE without flags and policy (the first heraldd's), still accepted. */
+#define HERALD_PEER_PLACE_V0_LEN 24
+/** Room for a policy text in PLACE ("merge:max"), NUL-padded. */
+#define HERALD_PEER_POLICY_LEN 16
+/** PLACE flag: the receiver is the context's replica (it keeps a copy), not its host. */
+#define HERALD_PEER_PLACE_REPLICA 0x01
 
 enum herald_peer_type {
 	HERALD_PEER_HEARTBEAT = 1,
@@ -47,6 +54,8 @@ struct herald_peer_place {
 	uint32_t to;          /**< node that should host it */
 	uint32_t context;
 	uint32_t epoch;       /**< placer's view epoch */
+	uint8_t flags;        /**< HERALD_PEER_PLACE_REPLICA */
+	char policy[HERALD_PEER_POLICY_LEN]; /**< "replace", "none", "merge:OP"; "" = the receiver's default */
 };
 
 /** Context id @p i of a decoded heartbeat. */
@@ -65,7 +74,8 @@ int herald_peer_place_encode(void *buf, size_t cap, const struct herald_peer_pla
  * @return HERALD_PEER_HEARTBEAT (filled @p hb) or HERALD_PEER_PLACE (filled
  *         @p place); -EBADMSG for a bad magic, version, type or length (a
  *         datagram is at most HERALD_PEER_DGRAM_MAX bytes);
- *         -EINVAL for inconsistent fields (chunk >= chunks, n > contexts).
+ *         -EINVAL for inconsistent fields (chunk >= chunks, n > contexts,
+ *         a policy that is not NUL-terminated lower-case text, unknown flags).
  */
 int herald_peer_decode(const void *buf, size_t len, struct herald_peer_hb *hb,
 		       struct herald_peer_place *place);

@@ -8,11 +8,19 @@
 #     context 9, written by the periodic checkpoint while it stayed loaded;
 #  3. every record garbled in data.mdb: each context loads as corrupt
 #     (checkpoint_errors, a clear log line), starts empty, the node serves on
-#     and stops cleanly (the ASan build aborts on any memory error).
+#     and stops cleanly (the ASan build aborts on any memory error);
+#  4. a node as an operator runs it, from one herald.conf with checkpoint_dir:
+#     the dataplane on `heraldctl config dataplane-args`, heraldd --config. A
+#     context created with `heraldctl contexts create --policy none` keeps its
+#     state and policy when both processes are killed (-9) and started again,
+#     and the restarted heraldd's epoch is above the one it issued before
+#     (its state file sits in the checkpoint dir).
 . "$(dirname "$0")/lab.sh"
 
 CTL="$HERALD_BUILD/cli/heraldctl"
 CKPT="$WORK/ckpt"
+HD_PID=
+trap '[ -z "$HD_PID" ] || kill -9 "$HD_PID" 2>/dev/null || true; lab_cleanup' EXIT
 command -v jq >/dev/null || fail "jq is missing (scripts/deps installs it)"
 DP_ARGS=(--idle sleep --ctl-sock "$WORK/dp.sock" --checkpoint-dir "$CKPT" --idle-unload-s 2
 	 --checkpoint-interval-s 1)
@@ -130,3 +138,71 @@ grep "record refused" "$WORK/dp3.log"
 dataplane_stop || fail "dataplane did not stop cleanly after corrupt records"
 sed -n '/== herald-dataplane counters/,$p' "$WORK/dp3.log" | grep -E "^(contexts_|checkpoint)"
 echo "ok: $errors corrupt records counted and reported, contexts started empty, clean stop"
+
+echo "== [${SECONDS}s] 4. a node from herald.conf: dataplane and heraldd killed, started again"
+HPORT=$((19000 + $$ % 1000))
+cat >"$WORK/herald.conf" <<EOF
+[node]
+id = 1
+[dataplane]
+driver = af_packet
+interface = $DATAPLANE_IF
+ip = $DATAPLANE_IP
+idle = sleep
+lcores = ${HERALD_DP_LCORE:-1}
+file_prefix = $HERALD_DP_PREFIX
+control_socket = $WORK/dp.sock
+checkpoint_dir = $WORK/node-ckpt
+checkpoint_interval_s = 1
+[cluster]
+listen = 127.0.0.1:$HPORT
+hello = 127.0.0.1:$((HPORT + 1))
+xdp_pin_dir =
+[control]
+socket = $WORK/hd.sock
+EOF
+H() { "$CTL" --config "$WORK/herald.conf" "$@"; }
+# node_start NAME: as the systemd units do (herald-dataplane.service, heraldd.service).
+node_start() {
+	local args
+	mapfile -t args < <(H config dataplane-args)
+	"$HERALD_BUILD/dataplane/herald-dataplane" "${args[@]}" >"$WORK/$1-dp.log" 2>&1 &
+	DP_PID=$! DP_LOG="$WORK/$1-dp.log"
+	for _ in $(seq 1 150); do
+		grep -q "herald-dataplane: serving" "$DP_LOG" && break
+		kill -0 "$DP_PID" 2>/dev/null || fail "dataplane from herald.conf died: $(cat "$DP_LOG")"
+		sleep 0.1
+	done
+	"$HERALD_BUILD/controlplane/heraldd" --config "$WORK/herald.conf" >"$WORK/$1-hd.log" 2>&1 &
+	HD_PID=$!
+	for _ in $(seq 1 150); do
+		H --json status 2>/dev/null | jq -e '.dataplane.connected' >/dev/null 2>&1 && return 0
+		kill -0 "$HD_PID" 2>/dev/null || fail "heraldd from herald.conf died: $(cat "$WORK/$1-hd.log")"
+		sleep 0.1
+	done
+	fail "heraldd never reached the dataplane: $(cat "$WORK/$1-hd.log")"
+}
+H config dataplane-args | grep -qx -- "--checkpoint-dir" || fail "dataplane-args lack --checkpoint-dir: $(H config dataplane-args)"
+node_start node1
+H contexts create 21 --policy none >/dev/null || fail "contexts create 21 --policy none"
+pub 21 bid 101
+pub 21 ask 103
+pub 21 bid 102
+epoch1=$(H --json status | jq .epoch)
+written=$(ctr checkpoints_written)
+wait_ctr checkpoints_written $((written + 1)) # context 21 by the 1 s interval
+kill -9 "$HD_PID" "$DP_PID"
+wait "$HD_PID" "$DP_PID" 2>/dev/null || true
+HD_PID= DP_PID=
+node_start node2
+got=$(snapshot 21 2)
+[ "$got" = "$(printf 'ask=103\nbid=102')" ] || fail "context 21 after the node restart: '$got'"
+H --json contexts show 21 | jq -e '.context.policy == "none"' >/dev/null ||
+	fail "context 21 lost its policy: $(H --json contexts show 21)"
+epoch2=$(H --json status | jq .epoch)
+[ "$epoch2" -gt "$epoch1" ] || fail "heraldd's epoch went from $epoch1 to $epoch2 across its restart"
+grep -q "^epoch $epoch2\$" "$WORK/node-ckpt/heraldd.state" || fail "state file: $(cat "$WORK/node-ckpt/heraldd.state")"
+grep "the last run saved" "$WORK/node2-hd.log"
+kill -TERM "$HD_PID"; wait "$HD_PID" 2>/dev/null || true; HD_PID=
+dataplane_stop || fail "dataplane from herald.conf did not stop cleanly"
+echo "ok: node from herald.conf restarted whole: context 21 (policy none) kept its 2 keys; epoch $epoch1 -> $epoch2"

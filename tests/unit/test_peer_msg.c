@@ -116,9 +116,44 @@ Test(peer_msg, place)
 	struct herald_peer_place in = {.from = 1, .to = 3, .context = 99, .epoch = 5}, out;
 	cr_assert_eq(herald_peer_place_encode(buf, sizeof(buf), &in), HERALD_PEER_PLACE_LEN);
 	cr_assert_eq(herald_peer_decode(buf, HERALD_PEER_PLACE_LEN, &hb, &out), HERALD_PEER_PLACE);
-	cr_assert_eq(memcmp(&in, &out, sizeof(in)), 0);
+	cr_assert(out.from == 1 && out.to == 3 && out.context == 99 && out.epoch == 5 && out.flags == 0);
+	cr_assert_str_eq(out.policy, "");
 	cr_assert_eq(herald_peer_decode(buf, HERALD_PEER_PLACE_LEN - 1, &hb, &out), -EBADMSG);
 	cr_assert_eq(herald_peer_place_encode(buf, 4, &in), -ENOSPC);
+}
+
+/* The replica learns the context's policy from PLACE (issue 5: a promoted copy conflates like its primary). */
+Test(peer_msg, place_carries_policy_and_replica_flag)
+{
+	uint8_t buf[64], bad[64];
+	struct herald_peer_hb hb;
+	struct herald_peer_place in = {.from = 2, .to = 1, .context = 7, .epoch = 9,
+				       .flags = HERALD_PEER_PLACE_REPLICA, .policy = "merge:max"}, out;
+	cr_assert_eq(herald_peer_place_encode(buf, sizeof(buf), &in), HERALD_PEER_PLACE_LEN);
+	cr_assert_eq(herald_peer_decode(buf, HERALD_PEER_PLACE_LEN, &hb, &out), HERALD_PEER_PLACE);
+	cr_assert_eq(out.flags, HERALD_PEER_PLACE_REPLICA);
+	cr_assert_str_eq(out.policy, "merge:max");
+	cr_assert_eq(out.context, 7);
+
+	/* the first version's 24-byte PLACE: no flags, no policy (the receiver's default) */
+	memcpy(bad, buf, HERALD_PEER_PLACE_V0_LEN);
+	bad[6] = 0;
+	bad[7] = HERALD_PEER_PLACE_V0_LEN;
+	cr_assert_eq(herald_peer_decode(bad, HERALD_PEER_PLACE_V0_LEN, &hb, &out), HERALD_PEER_PLACE);
+	cr_assert(out.flags == 0 && out.policy[0] == '\0' && out.context == 7);
+
+	memcpy(bad, buf, sizeof(buf));
+	bad[24] = 0x80; /* unknown flag */
+	cr_assert_eq(herald_peer_decode(bad, HERALD_PEER_PLACE_LEN, &hb, &out), -EINVAL);
+	memcpy(bad, buf, sizeof(buf));
+	memset(bad + 28, 'a', HERALD_PEER_POLICY_LEN); /* no terminating NUL */
+	cr_assert_eq(herald_peer_decode(bad, HERALD_PEER_PLACE_LEN, &hb, &out), -EINVAL);
+	memcpy(bad, buf, sizeof(buf));
+	bad[28] = 'M'; /* not a policy's text */
+	cr_assert_eq(herald_peer_decode(bad, HERALD_PEER_PLACE_LEN, &hb, &out), -EINVAL);
+	memcpy(bad, buf, sizeof(buf));
+	bad[26] = 1; /* reserved bytes are zero */
+	cr_assert_eq(herald_peer_decode(bad, HERALD_PEER_PLACE_LEN, &hb, &out), -EINVAL);
 }
 
 Test(redirect, answers_like_xdp)
