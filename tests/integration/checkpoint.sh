@@ -154,12 +154,12 @@ file_prefix = $HERALD_DP_PREFIX
 control_socket = $WORK/dp.sock
 checkpoint_dir = $WORK/node-ckpt
 checkpoint_interval_s = 1
-[cluster]
-listen = 127.0.0.1:$HPORT
-hello = 127.0.0.1:$((HPORT + 1))
-xdp_pin_dir =
 [control]
 socket = $WORK/hd.sock
+[cluster]
+xdp_pin_dir =
+listen = 127.0.0.1:$HPORT
+hello = 127.0.0.1:$((HPORT + 1))
 EOF
 H() { "$CTL" --config "$WORK/herald.conf" "$@"; }
 # node_start NAME: as the systemd units do (herald-dataplane.service, heraldd.service).
