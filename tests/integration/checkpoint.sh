@@ -189,8 +189,9 @@ pub 21 bid 101
 pub 21 ask 103
 pub 21 bid 102
 epoch1=$(H --json status | jq .epoch)
+sleep 0.5 # a write already under way when the last PUBLISH landed is committed by now
 written=$(ctr checkpoints_written)
-wait_ctr checkpoints_written $((written + 1)) # context 21 by the 1 s interval
+wait_ctr checkpoints_written $((written + 1)) # context 21, all 3 PUBLISHes, by the 1 s interval
 kill -9 "$HD_PID" "$DP_PID"
 wait "$HD_PID" "$DP_PID" 2>/dev/null || true
 HD_PID= DP_PID=
