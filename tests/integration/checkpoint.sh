@@ -165,7 +165,7 @@ H() { "$CTL" --config "$WORK/herald.conf" "$@"; }
 # node_start NAME: as the systemd units do (herald-dataplane.service, heraldd.service).
 node_start() {
 	local args
-	mapfile -t args < <(H config dataplane-args)
+	mapfile -t args < <(H config dataplane-args --json | jq -r '.args[]')
 	"$HERALD_BUILD/dataplane/herald-dataplane" "${args[@]}" >"$WORK/$1-dp.log" 2>&1 &
 	DP_PID=$! DP_LOG="$WORK/$1-dp.log"
 	for _ in $(seq 1 150); do
@@ -182,7 +182,8 @@ node_start() {
 	done
 	fail "heraldd never reached the dataplane: $(cat "$WORK/$1-hd.log")"
 }
-H config dataplane-args | grep -qx -- "--checkpoint-dir" || fail "dataplane-args lack --checkpoint-dir: $(H config dataplane-args)"
+H config dataplane-args | grep -q -- "--checkpoint-dir $WORK/node-ckpt --idle-unload-s 60 --checkpoint-interval-s 1 " ||
+	fail "dataplane-args lack the checkpoint options: $(H config dataplane-args)"
 node_start node1
 H contexts create 21 --policy none >/dev/null || fail "contexts create 21 --policy none"
 pub 21 bid 101
