@@ -186,16 +186,19 @@ H config dataplane-args | grep -q -- "--checkpoint-dir $WORK/node-ckpt --idle-un
 	fail "dataplane-args lack the checkpoint options: $(H config dataplane-args)"
 node_start node1
 H contexts create 21 --policy none >/dev/null || fail "contexts create 21 --policy none"
+written=$(ctr checkpoints_written)
 pub 21 bid 101
 pub 21 ask 103
 pub 21 bid 102
 epoch1=$(H --json status | jq .epoch)
-sleep 0.5 # a write already under way when the last PUBLISH landed is committed by now
-written=$(ctr checkpoints_written)
-wait_ctr checkpoints_written $((written + 1)) # context 21, all 3 PUBLISHes, by the 1 s interval
+wait_ctr checkpoints_written $((written + 1)) # context 21 by the 1 s interval
+# A PUBLISH that landed after that write started makes the context dirty
+# again: it is written one interval later. Wait out that interval too.
+sleep 2
 kill -9 "$HD_PID" "$DP_PID"
 wait "$HD_PID" "$DP_PID" 2>/dev/null || true
 HD_PID= DP_PID=
+echo "[${SECONDS}s] both killed after context 21 was written; starting the node again"
 node_start node2
 got=$(snapshot 21 2)
 [ "$got" = "$(printf 'ask=103\nbid=102')" ] || fail "context 21 after the node restart: '$got'"
