@@ -135,9 +135,13 @@ int herald_peer_decode(const void *buf, size_t len, struct herald_peer_hb *hb,
 		memcpy(place->policy, b + 28, HERALD_PEER_POLICY_LEN);
 		if (place->policy[HERALD_PEER_POLICY_LEN - 1] != '\0')
 			return -EINVAL;
-		for (const char *c = place->policy; *c; c++)
-			if (!((*c >= 'a' && *c <= 'z') || *c == ':'))
+		/* Lower-case text, then NUL padding: one encoding per policy. */
+		size_t plen = strlen(place->policy);
+		for (size_t i = 0; i < HERALD_PEER_POLICY_LEN; i++) {
+			char c = place->policy[i];
+			if (i < plen ? !((c >= 'a' && c <= 'z') || c == ':') : c != '\0')
 				return -EINVAL;
+		}
 		return HERALD_PEER_PLACE;
 	default:
 		return -EBADMSG;

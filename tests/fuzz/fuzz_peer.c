@@ -3,7 +3,8 @@
  * libFuzzer target for heraldd's peer datagrams (controlplane/peer_msg.c):
  * HEARTBEAT and PLACE as they arrive on the HA port from anyone on the
  * network. The decoder is strict, so an accepted datagram must encode back
- * to exactly the same bytes: one encoding per message, no field ignored.
+ * to exactly the same bytes: one encoding per message, no field ignored
+ * (a first-version PLACE, 24 bytes, encodes to the same fields in 44).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,6 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case HERALD_PEER_PLACE:
 		n = herald_peer_place_encode(out, sizeof(out), &place);
+		if (size == HERALD_PEER_PLACE_V0_LEN) {
+			/* The first version's PLACE: the same fields, now followed by no flags and no policy. */
+			check(n == HERALD_PEER_PLACE_LEN && memcmp(out, data, 6) == 0 &&
+			      memcmp(out + 8, data + 8, HERALD_PEER_PLACE_V0_LEN - 8) == 0);
+			for (int i = HERALD_PEER_PLACE_V0_LEN; i < n; i++)
+				check(out[i] == 0);
+			return 0;
+		}
 		break;
 	default:
 		return 0;

@@ -154,6 +154,9 @@ Test(peer_msg, place_carries_policy_and_replica_flag)
 	memcpy(bad, buf, sizeof(buf));
 	bad[26] = 1; /* reserved bytes are zero */
 	cr_assert_eq(herald_peer_decode(bad, HERALD_PEER_PLACE_LEN, &hb, &out), -EINVAL);
+	memcpy(bad, buf, sizeof(buf));
+	bad[28 + 10] = 'x'; /* a byte after the policy's NUL: padding is zero (one encoding) */
+	cr_assert_eq(herald_peer_decode(bad, HERALD_PEER_PLACE_LEN, &hb, &out), -EINVAL);
 }
 
 Test(redirect, answers_like_xdp)
