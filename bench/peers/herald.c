@@ -2,8 +2,16 @@
 /*
  * Herald through libherald, behind the same calls as the peers, for the
  * fan-out bench (herald-pingpong measures Herald's round trip itself). The
- * topic names the context (an FNV-1a hash of it); each message is published
- * under one of KEYS keys in turn.
+ * topic names the context (an FNV-1a hash of it, or the number itself for a
+ * topic of digits: a context the node was given a policy for); each message
+ * is published under one of KEYS keys in turn.
+ *
+ * Two more systems for the conflation cases (herald_fan_setup()):
+ * "herald-replace" and "herald-none" subscribe with a credit window and
+ * auto-resync, "herald-none" as an ordered (`none`) subscription; their
+ * subscribers also count snapshot entries, gaps, and how many deliveries
+ * were still their key's newest version when they arrived (the publisher
+ * is in the same process and thread, so that is known exactly).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,25 +31,80 @@ struct peer {
 	struct herald_client *c;
 	uint32_t context;
 	uint32_t next_key;
-	bool synced;
+	bool synced, conflation;
 	uint64_t *count; /* subscriber: deliveries */
 };
+
+static int fan_credits;
+static uint64_t latest[KEYS];	     /* the newest counter published under each key */
+static struct herald_fan_stats stats; /* of the conflation systems' subscribers */
+
+void herald_fan_setup(int credits)
+{
+	fan_credits = credits;
+}
+
+void herald_fan_stats_take(struct herald_fan_stats *out)
+{
+	*out = stats;
+	memset(&stats, 0, sizeof(stats));
+}
 
 static uint32_t context_of(const char *topic)
 {
 	uint32_t h = 2166136261u;
+	const char *t;
 
+	for (t = topic; *t >= '0' && *t <= '9'; t++)
+		;
+	if (*topic && *t == '\0' && t - topic < 10)
+		return (uint32_t)strtoul(topic, NULL, 10);
 	for (; *topic; topic++)
 		h = (h ^ (uint8_t)*topic) * 16777619u;
 	return h ? h : 1;
 }
 
+/* The key ordinal of a key this file published ("%02u"), or KEYS. */
+static unsigned key_ordinal(const struct herald_entry *e)
+{
+	const char *k = e->key;
+
+	if (e->key_len != 2 || k[0] < '0' || k[0] > '9' || k[1] < '0' || k[1] > '9')
+		return KEYS;
+	return (unsigned)((k[0] - '0') * 10 + k[1] - '0');
+}
+
 static void on_delta(void *user, const struct herald_entry *e)
 {
 	struct peer *p = user;
+	unsigned k = key_ordinal(e);
+	uint64_t v;
 
-	if (e->context == p->context && p->count)
-		(*p->count)++;
+	if (e->context != p->context || p->count == NULL)
+		return;
+	(*p->count)++;
+	if (!p->conflation || k >= KEYS || e->value_len < sizeof(v))
+		return;
+	memcpy(&v, e->value, sizeof(v));
+	stats.current += v == latest[k];
+}
+
+static void on_snapshot(void *user, const struct herald_entry *e)
+{
+	struct peer *p = user;
+
+	if (e->context == p->context && p->conflation && p->synced)
+		stats.snapshot++;
+}
+
+static void on_gap(void *user, uint32_t context, uint64_t expected, uint64_t next)
+{
+	struct peer *p = user;
+
+	(void)expected;
+	(void)next;
+	if (context == p->context && p->conflation)
+		stats.gaps++;
 }
 
 static void on_snapshot_end(void *user, uint32_t context, uint64_t seq)
@@ -55,7 +118,13 @@ static void on_snapshot_end(void *user, uint32_t context, uint64_t seq)
 
 static void on_error(void *user, uint32_t context, uint16_t code, const char *text, size_t len)
 {
-	(void)user;
+	struct peer *p = user;
+
+	/* A `none` subscriber that fell behind the history: the case being measured. */
+	if (p->conflation && code == HERALD_ERR_HISTORY_LOST) {
+		stats.cuts++;
+		return;
+	}
 	fprintf(stderr, "herald: node error %u on context %" PRIu32 ": %.*s\n", code, context,
 		(int)len, text);
 }
@@ -70,18 +139,26 @@ static void herald_close(struct peer *p)
 	free(p);
 }
 
-static struct peer *herald_client(const char *ip, uint16_t port, const char *topic, uint64_t *count)
+static struct peer *herald_client(const char *ip, uint16_t port, const char *topic, uint64_t *count,
+				  bool conflation)
 {
 	struct herald_client_opts o = {.node = ip, .port = port, .max_subscriptions = 1,
 				       .rcvbuf = 4 << 20};
 	struct herald_callbacks cb = {.on_delta = on_delta, .on_snapshot_end = on_snapshot_end,
-				      .on_error = on_error};
+				      .on_error = on_error, .on_snapshot = on_snapshot,
+				      .on_gap = on_gap};
 	struct peer *p = calloc(1, sizeof(*p));
 
 	if (p == NULL)
 		return NULL;
 	p->context = context_of(topic);
 	p->count = count;
+	p->conflation = conflation;
+	if (conflation && count) {
+		o.credits = fan_credits > 0;
+		o.budget = fan_credits > 0 ? (uint32_t)fan_credits : 0;
+		o.auto_resync = 1;
+	}
 	cb.user = p;
 	p->c = herald_client_open(&o, &cb);
 	if (p->c == NULL) {
@@ -95,18 +172,18 @@ static struct peer *herald_client(const char *ip, uint16_t port, const char *top
 static struct peer *herald_open_pub(const char *ip, uint16_t port, const char *topic, int timeout_ms)
 {
 	(void)timeout_ms;
-	return herald_client(ip, port, topic, NULL);
+	return herald_client(ip, port, topic, NULL, false);
 }
 
-static struct peer *herald_open_sub(const char *ip, uint16_t port, const char *topic,
-				    int timeout_ms, uint64_t *count)
+static struct peer *sub_open(const char *ip, uint16_t port, const char *topic, int timeout_ms,
+			     uint64_t *count, bool conflation, bool ordered)
 {
-	struct peer *p = herald_client(ip, port, topic, count);
+	struct peer *p = herald_client(ip, port, topic, count, conflation);
 	int waited = 0;
 
 	if (p == NULL)
 		return NULL;
-	if (herald_subscribe(p->c, p->context) < 0) {
+	if (herald_subscribe_ex(p->c, p->context, ordered ? HERALD_SUB_ORDERED : 0) < 0) {
 		herald_close(p);
 		return NULL;
 	}
@@ -122,11 +199,32 @@ static struct peer *herald_open_sub(const char *ip, uint16_t port, const char *t
 	return p;
 }
 
+static struct peer *herald_open_sub(const char *ip, uint16_t port, const char *topic,
+				    int timeout_ms, uint64_t *count)
+{
+	return sub_open(ip, port, topic, timeout_ms, count, false, false);
+}
+
+static struct peer *replace_open_sub(const char *ip, uint16_t port, const char *topic,
+				     int timeout_ms, uint64_t *count)
+{
+	return sub_open(ip, port, topic, timeout_ms, count, true, false);
+}
+
+static struct peer *none_open_sub(const char *ip, uint16_t port, const char *topic,
+				  int timeout_ms, uint64_t *count)
+{
+	return sub_open(ip, port, topic, timeout_ms, count, true, true);
+}
+
 static int herald_pub(struct peer *p, const void *buf, size_t len)
 {
+	unsigned k = p->next_key++ % KEYS;
 	char key[4];
 
-	snprintf(key, sizeof(key), "%02u", p->next_key++ % KEYS);
+	snprintf(key, sizeof(key), "%02u", k);
+	if (len >= sizeof(latest[k]))
+		memcpy(&latest[k], buf, sizeof(latest[k]));
 	return herald_publish(p->c, p->context, key, 2, buf, len);
 }
 
@@ -142,14 +240,13 @@ static int herald_drain(struct peer *p)
 	return ret < 0 ? ret : 0;
 }
 
-const struct peer_ops peer_herald = {
-	.name = "herald",
-	.default_port = HERALD_UDP_PORT_BASE,
-	.publish = herald_pub,
-	.settle = herald_drain,
-	.close = herald_close,
-	.open_pub = herald_open_pub,
-	.open_sub = herald_open_sub,
-	.fd = herald_fd,
-	.drain = herald_drain,
-};
+#define HERALD_OPS(NAME, OPEN_SUB)                                                              \
+	{                                                                                        \
+		.name = NAME, .default_port = HERALD_UDP_PORT_BASE, .publish = herald_pub,       \
+		.settle = herald_drain, .close = herald_close, .open_pub = herald_open_pub,      \
+		.open_sub = OPEN_SUB, .fd = herald_fd, .drain = herald_drain,                    \
+	}
+
+const struct peer_ops peer_herald = HERALD_OPS("herald", herald_open_sub);
+const struct peer_ops peer_herald_replace = HERALD_OPS("herald-replace", replace_open_sub);
+const struct peer_ops peer_herald_none = HERALD_OPS("herald-none", none_open_sub);

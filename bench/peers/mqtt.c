@@ -7,6 +7,7 @@
  * is subscribed.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,18 +82,35 @@ static void mqtt_close(struct peer *p)
 	mosquitto_lib_cleanup();
 }
 
-/* Run the client's loop until *@p flag is set or @p timeout_ms passes. */
+/*
+ * Run the client until *@p flag is set or @p timeout_ms passes. Not
+ * mosquitto_loop(): it select()s, which fails for descriptors past
+ * FD_SETSIZE (1024), i.e. past ~330 clients (each also holds a socket pair).
+ */
 static int loop_until(struct peer *p, const bool *flag, int timeout_ms)
 {
 	long long deadline = ms_now() + timeout_ms;
 
 	while (!*flag) {
 		long long left = deadline - ms_now();
-		int rc;
+		struct pollfd pfd = {.fd = mosquitto_socket(p->m), .events = POLLIN};
+		int rc = MOSQ_ERR_SUCCESS, n;
 
 		if (left <= 0)
 			return 0;
-		rc = mosquitto_loop(p->m, (int)left, 1);
+		if (mosquitto_want_write(p->m))
+			pfd.events |= POLLOUT;
+		n = poll(&pfd, 1, (int)(left < 1000 ? left : 1000));
+		if (n < 0 && errno != EINTR) {
+			fprintf(stderr, "mqtt: poll: %s\n", strerror(errno));
+			return -EIO;
+		}
+		if (n > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)))
+			rc = mosquitto_loop_read(p->m, 1);
+		if (rc == MOSQ_ERR_SUCCESS && n > 0 && (pfd.revents & POLLOUT))
+			rc = mosquitto_loop_write(p->m, 1);
+		if (rc == MOSQ_ERR_SUCCESS)
+			rc = mosquitto_loop_misc(p->m);
 		if (rc != MOSQ_ERR_SUCCESS) {
 			fprintf(stderr, "mqtt: %s\n", mosquitto_strerror(rc));
 			return -EIO;
@@ -221,12 +239,30 @@ static int mqtt_receive(struct peer *p, void *buf, size_t cap, int timeout_ms)
 	return ret;
 }
 
+/* libmosquitto's socket is non-blocking: a read that finds nothing returns at once. */
+static int mqtt_try_receive(struct peer *p, void *buf, size_t cap)
+{
+	int rc = mosquitto_loop_read(p->m, 1), ret;
+
+	if (rc != MOSQ_ERR_SUCCESS) {
+		fprintf(stderr, "mqtt: read: %s\n", mosquitto_strerror(rc));
+		return -EIO;
+	}
+	if (!p->got)
+		return 0;
+	p->got = false;
+	ret = p->len < (int)cap ? p->len : (int)cap;
+	memcpy(buf, p->msg, (size_t)ret);
+	return ret;
+}
+
 const struct peer_ops peer_mqtt = {
 	.name = "mqtt",
 	.default_port = 1883,
 	.open = mqtt_open,
 	.publish = mqtt_publish,
 	.receive = mqtt_receive,
+	.try_receive = mqtt_try_receive,
 	.settle = mqtt_settle,
 	.close = mqtt_close,
 	.open_pub = mqtt_open_pub,

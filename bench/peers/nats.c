@@ -133,6 +133,8 @@ static int nats_receive(struct peer *p, void *buf, size_t cap, int timeout_ms)
 	natsStatus s = natsSubscription_NextMsg(&msg, p->sub, timeout_ms);
 	int len;
 
+	if (s == NATS_TIMEOUT && timeout_ms == 0)
+		return 0;
 	if (s == NATS_TIMEOUT)
 		return 0;
 	if (s != NATS_OK) {
@@ -147,12 +149,23 @@ static int nats_receive(struct peer *p, void *buf, size_t cap, int timeout_ms)
 	return len;
 }
 
+/*
+ * The subscription's queue without waiting (NextMsg with timeout 0). Only
+ * this thread spins: libnats reads the socket on a thread of its own, which
+ * still sleeps in poll() and is woken by the kernel.
+ */
+static int nats_try_receive(struct peer *p, void *buf, size_t cap)
+{
+	return nats_receive(p, buf, cap, 0);
+}
+
 const struct peer_ops peer_nats = {
 	.name = "nats",
 	.default_port = 4222,
 	.open = nats_open,
 	.publish = nats_publish,
 	.receive = nats_receive,
+	.try_receive = nats_try_receive,
 	.close = nats_close,
 	.open_pub = nats_open_pub,
 	.open_sub = nats_open_sub,

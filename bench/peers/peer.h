@@ -31,6 +31,11 @@ struct peer_ops {
 	 * @p cap bytes of it to @p buf. @return its length, 0 on timeout, < 0 on error.
 	 */
 	int (*receive)(struct peer *p, void *buf, size_t cap, int timeout_ms);
+	/*
+	 * The same without blocking, for a busy-polling client: the next
+	 * delivery if it has arrived (its length), 0 if not yet, < 0 on error.
+	 */
+	int (*try_receive)(struct peer *p, void *buf, size_t cap);
 	/* Optional, outside the timed section: read what the publish left (e.g. a reply). */
 	int (*settle)(struct peer *p);
 	void (*close)(struct peer *p);
@@ -53,6 +58,23 @@ struct peer_ops {
 
 /* Herald itself, through libherald, so the fan-out bench treats all systems alike. */
 extern const struct peer_ops peer_herald;
+/*
+ * The conflation cases of herald-peer-fanout: subscribers with a credit
+ * window (herald_fan_setup()) on a context of policy `replace`, or ordered
+ * on a `none` context; the topic is the context's number.
+ */
+extern const struct peer_ops peer_herald_replace, peer_herald_none;
+/* What the conflation systems' subscribers received besides deliveries. */
+struct herald_fan_stats {
+	uint64_t current;  /* deliveries that were their key's newest version on arrival */
+	uint64_t snapshot; /* snapshot entries after the first snapshot (resyncs) */
+	uint64_t gaps;	   /* on_gap: messages lost or a session cut */
+	uint64_t cuts;	   /* ERROR HISTORY_LOST (`none`: fell behind the history) */
+};
+/* Credit window of the conflation systems' subscribers (0: none, unlimited). */
+void herald_fan_setup(int credits);
+/* The counts since the last call, and reset them. */
+void herald_fan_stats_take(struct herald_fan_stats *out);
 #ifdef HAVE_PEER_REDIS
 extern const struct peer_ops peer_redis;
 #endif

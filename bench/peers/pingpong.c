@@ -58,6 +58,7 @@ struct opts {
 	unsigned nsizes;
 	unsigned count, warmup;
 	int timeout_ms;
+	bool busy; /* --busy-poll */
 };
 
 static void usage(FILE *out)
@@ -76,6 +77,8 @@ static void usage(FILE *out)
 		"  --topic NAME        channel / subject / topic (default: derived from the pid)\n"
 		"  --timeout-ms MS     wait for one delivery before counting it lost (default 2000;\n"
 		"                      over TCP a late delivery is a stall, not a loss)\n"
+		"  --busy-poll         never sleep waiting for a delivery: poll without blocking\n"
+		"                      (NATS: libnats still reads on a thread of its own)\n"
 		"  --json FILE         also write the results as JSON\n");
 }
 
@@ -138,7 +141,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"sizes", required_argument, NULL, 's'}, {"count", required_argument, NULL, 'c'},
 		{"warmup", required_argument, NULL, 'w'}, {"topic", required_argument, NULL, 'T'},
 		{"timeout-ms", required_argument, NULL, 't'}, {"json", required_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'}, {"busy-poll", no_argument, NULL, 'b'},
+		{NULL, 0, NULL, 0},
 	};
 	static char topic[32];
 	struct in_addr ia;
@@ -181,6 +185,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (*optarg == '\0' || strlen(optarg) > 60 || strpbrk(optarg, " #+*>"))
 				return bad_arg("--topic", optarg, "1..60 characters, no blanks or wildcards");
 			o->topic = optarg;
+			break;
+		case 'b':
+			o->busy = true;
 			break;
 		case 't':
 			if (num_arg("--timeout-ms", 1, 600000, &v) < 0)
@@ -238,11 +245,20 @@ static int run(const struct peer_ops *ops, struct peer *p, const struct opts *o,
 
 			if (t >= deadline)
 				break;
-			n = ops->receive(p, in, sizeof(in), (int)((deadline - t + 999999) / 1000000));
-			if (n < 0)
-				return n;
-			if (n == 0)
-				break;
+			if (o->busy && ops->try_receive) {
+				n = ops->try_receive(p, in, sizeof(in));
+				if (n < 0)
+					return n;
+				if (n == 0)
+					continue;
+			} else {
+				n = ops->receive(p, in, sizeof(in),
+						 (int)((deadline - t + 999999) / 1000000));
+				if (n < 0)
+					return n;
+				if (n == 0)
+					break;
+			}
 			memcpy(&c, in, sizeof(c));
 			if (c == want && (unsigned)n == size) {
 				t1 = now_ns();
@@ -286,10 +302,11 @@ static int write_json(const struct opts *o, struct result (*res)[PEERS_MAX])
 			json_object_set_new(row, o->peers[k]->name, result_json(&res[s][k]));
 		json_array_append_new(rows, row);
 	}
-	return json_write(json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:o}", "node", o->node, "topic",
-				    o->topic, "count", (json_int_t)o->count, "warmup",
+	return json_write(json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:s, s:o}", "node", o->node,
+				    "topic", o->topic, "count", (json_int_t)o->count, "warmup",
 				    (json_int_t)o->warmup, "timeout_ms", (json_int_t)o->timeout_ms,
-				    "value_size_meaning", "message payload bytes", "results", rows),
+				    "busy_poll", o->busy, "value_size_meaning",
+				    "message payload bytes", "results", rows),
 			  o->json);
 }
 
@@ -330,8 +347,9 @@ int main(int argc, char **argv)
 			empty |= r->count == 0;
 		}
 
-	printf(BENCH_NAME ": servers at %s topic %s, %u round trips per size after %u warm-up\n",
-	       o.node, o.topic, o.count, o.warmup);
+	printf(BENCH_NAME ": servers at %s topic %s, %u round trips per size after %u warm-up, "
+	       "client %s\n", o.node, o.topic, o.count, o.warmup,
+	       o.busy ? "busy-polls" : "sleeps while waiting");
 	printf("%6s  %-6s %8s %6s %9s", "size", "path", "count", "lost", "min");
 	for (unsigned i = 0; i < NPCT; i++)
 		printf(" %9s", pcts[i].head);

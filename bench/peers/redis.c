@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
@@ -145,20 +146,12 @@ static int redis_publish(struct peer *p, const void *buf, size_t len)
 	return 0;
 }
 
-static int redis_receive(struct peer *p, void *buf, size_t cap, int timeout_ms)
+/* A pub/sub message's payload into @p buf; frees @p r. */
+static int payload_of(redisReply *r, void *buf, size_t cap)
 {
-	redisReply *r = NULL, *payload;
+	redisReply *payload;
 	int len;
 
-	/*
-	 * The socket timeout set at open() applies; after it hiredis gives the
-	 * connection up, so a timeout is an error here, not a lost round trip.
-	 */
-	(void)timeout_ms;
-	if (redisGetReply(p->sub, (void **)&r) != REDIS_OK) {
-		fprintf(stderr, "redis: receive: %s\n", p->sub->errstr);
-		return -EIO;
-	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
 	    r->element[2]->type != REDIS_REPLY_STRING) {
 		freeReplyObject(r);
@@ -169,6 +162,49 @@ static int redis_receive(struct peer *p, void *buf, size_t cap, int timeout_ms)
 	memcpy(buf, payload->str, (size_t)len);
 	freeReplyObject(r);
 	return len;
+}
+
+static int redis_receive(struct peer *p, void *buf, size_t cap, int timeout_ms)
+{
+	redisReply *r = NULL;
+
+	/*
+	 * The socket timeout set at open() applies; after it hiredis gives the
+	 * connection up, so a timeout is an error here, not a lost round trip.
+	 */
+	(void)timeout_ms;
+	if (redisGetReply(p->sub, (void **)&r) != REDIS_OK) {
+		fprintf(stderr, "redis: receive: %s\n", p->sub->errstr);
+		return -EIO;
+	}
+	return payload_of(r, buf, cap);
+}
+
+/*
+ * The context is blocking (its reads would sleep): read the socket here
+ * with MSG_DONTWAIT and feed hiredis's reply parser.
+ */
+static int redis_try_receive(struct peer *p, void *buf, size_t cap)
+{
+	char in[16384];
+	void *r = NULL;
+	ssize_t n;
+
+	if (redisReaderGetReply(p->sub->reader, &r) != REDIS_OK)
+		return -EPROTO;
+	if (r)
+		return payload_of(r, buf, cap);
+	n = recv(p->sub->fd, in, sizeof(in), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		fprintf(stderr, "redis: receive: %s\n", n ? strerror(errno) : "connection closed");
+		return -EIO;
+	}
+	if (redisReaderFeed(p->sub->reader, in, (size_t)n) != REDIS_OK ||
+	    redisReaderGetReply(p->sub->reader, &r) != REDIS_OK)
+		return -EPROTO;
+	return r ? payload_of(r, buf, cap) : 0;
 }
 
 static int redis_settle(struct peer *p)
@@ -192,6 +228,7 @@ const struct peer_ops peer_redis = {
 	.open = redis_open,
 	.publish = redis_publish,
 	.receive = redis_receive,
+	.try_receive = redis_try_receive,
 	.settle = redis_settle,
 	.close = redis_close,
 	.open_pub = redis_open_pub,
