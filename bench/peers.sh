@@ -14,14 +14,16 @@
 # --sizes none skips the ping-pong. --busy-poll: every ping-pong client polls
 # without sleeping (libnats still reads on a thread of its own); give the
 # servers the other CPU then (--server-cpu 1), or the client starves them.
-# --perf FILE: perf record -e cpu-clock -g of the dataplane during the
-# ping-pong.
+# --peers-alone: stop Herald's dataplane (it spins on CPU 1) while the peers'
+# ping-pong runs, so servers on CPU 1 do not share it with a spinning
+# process. --perf FILE: perf record -e cpu-clock -g of the dataplane during
+# the ping-pong (the first size's Herald phase with --peers-alone).
 #
 #   sudo bench/peers.sh [--sizes LIST|none] [--count N] [--busy-poll]
 #                       [--fanout LIST|none] [--fanout-seconds S]
 #                       [--conflation RATE] [--server-cpu CPU]
 #                       [--port af_xdp|af_packet] [--idle spin|sleep]
-#                       [--perf FILE] [--json FILE] [--out FILE]
+#                       [--peers-alone] [--perf FILE] [--json FILE] [--out FILE]
 #
 # Path: every client runs in the lab's client namespace on CPU 0. Herald's
 # frames cross a veth to the dataplane (spinning on CPU 1); the echo and the
@@ -38,7 +40,7 @@ export HERALD_DP_PREFIX=${HERALD_DP_PREFIX:-$HERALD_LAB_PREFIX}
 sizes=125,256,512,1024,1500,2000 count=10000 server_cpu=0 port=af_xdp json=
 fanout=1,10,100,1000 fanout_seconds=3 idle=spin conflation=20000 busy=
 # The conflation cases' contexts (herald-peer-fanout --contexts).
-REPLACE_CTX=1001 NONE_CTX=1002 perf_out=
+REPLACE_CTX=1001 NONE_CTX=1002 perf_out= peers_alone=
 out=bench/results/peers-$(date +%F).txt
 cmdline="$0 $*"
 while [ $# -gt 0 ]; do
@@ -49,13 +51,14 @@ while [ $# -gt 0 ]; do
 	--fanout-seconds) fanout_seconds=${2:?--fanout-seconds needs a number}; shift 2 ;;
 	--conflation) conflation=${2:?--conflation needs a rate}; shift 2 ;;
 	--busy-poll) busy=--busy-poll; shift ;;
+	--peers-alone) peers_alone=1; shift ;;
 	--server-cpu) server_cpu=${2:?--server-cpu needs a CPU list}; shift 2 ;;
 	--port) port=${2:?--port needs af_xdp or af_packet}; shift 2 ;;
 	--idle) idle=${2:?--idle needs spin or sleep}; shift 2 ;;
 	--json) json=$(realpath -m "${2:?--json needs a file name}"); shift 2 ;;
 	--out) out=$(realpath -m "${2:?--out needs a file name}"); shift 2 ;;
 	--perf) perf_out=$(realpath -m "${2:?--perf needs a file name}"); shift 2 ;;
-	-h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,36p' "$0"; exit 0 ;;
 	*) echo "peers.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -130,8 +133,9 @@ echo "== servers: $versions"
 
 # --idle sleep: the dataplane naps when idle (the default spins), for hosts
 # where its core is shared, like this project's.
-dataplane_start "$work/dp.log" "$port:$DATAPLANE_IF" --idle "$idle" \
-	--context "$REPLACE_CTX=replace" --context "$NONE_CTX=none" --history 1024
+dp_args=("$port:$DATAPLANE_IF" --idle "$idle" --context "$REPLACE_CTX=replace" --context "$NONE_CTX=none"
+	--history 1024)
+dataplane_start "$work/dp.log" "${dp_args[@]}"
 grep -E '^port|serving' "$work/dp.log"
 
 load() { echo "-- $(uptime)"; top -bn1 -w 160 | sed -n '8,13p'; }
@@ -149,9 +153,12 @@ fi
 # One size at a time, every path back to back, so all see the same moment.
 [ "$sizes" = none ] || for s in ${sizes//,/ }; do
 	echo "== size $s"
+	[ -n "$DP_PID" ] || dataplane_start "$work/dp.log" "${dp_args[@]}"
 	in_client "${herald[@]}" --sizes "$s" --json "$work/herald-$s.json" >>"$work/raw.txt" 2>&1 || status=1
+	[ -z "$peers_alone" ] || dataplane_stop || status=1
 	in_client "${peers[@]}" --sizes "$s" --json "$work/peers-$s.json" >>"$work/raw.txt" 2>&1 || status=1
 done
+[ -n "$DP_PID" ] || dataplane_start "$work/dp.log" "${dp_args[@]}"
 if [ -n "$perf_pid" ]; then
 	kill -INT "$perf_pid" 2>/dev/null || true
 	wait "$perf_pid" 2>/dev/null || true
@@ -198,6 +205,10 @@ mkdir -p "$(dirname "$out")"
 	echo
 	echo "== raw output"
 	grep -v '^size [0-9]* ' "$work/raw.txt"
+	echo
+	echo "== the dataplane's counters at exit"
+	grep -E '^[a-z_]+ +[0-9]+$' "$work/dp.log" | awk '$2 != 0' | tr '\n' ' ' | fold -s -w 120
+	echo
 	echo
 	echo "== what else ran (top, at the start, every 15 s and at the end)"
 	cat "$work/load.txt"

@@ -623,21 +623,22 @@ int main(int argc, char **argv)
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	raise_fd_limit();
-	for (unsigned i = 0; i < o.nsubs; i++)
+	for (unsigned k = 0; k < o.nsystems; k++)
+		if (o.systems[k] == &peer_herald)
+			herald_pid = o.pids[k];
+	herald_fan_setup((int)o.credits);
+	/* Per N: every system, then the conflation cases, all at the same moment. */
+	for (unsigned i = 0; i < o.nsubs; i++) {
 		for (unsigned k = 0; k < o.nsystems; k++) {
 			struct result *r = &res[i][k];
 
-			if (o.systems[k] == &peer_herald)
-				herald_pid = o.pids[k];
 			if (measure(o.systems[k], o.pids[k], &o, o.subs[i], &counter, r) < 0)
 				r->failed = failed = true;
 			fprintf(stderr, "%u subscribers %s: %.0f deliveries/s, %" PRIu64 " lost%s\n",
 				o.subs[i], o.systems[k]->name, r->per_s, r->lost,
 				r->failed ? " (FAILED)" : "");
 		}
-	herald_fan_setup((int)o.credits);
-	for (unsigned i = 0; o.rate && i < o.nsubs; i++)
-		for (unsigned k = 0; k < CONFLATION_SYSTEMS; k++) {
+		for (unsigned k = 0; o.rate && k < CONFLATION_SYSTEMS; k++) {
 			struct result *r = &cres[i][k];
 
 			if (measure_case(conflation_systems[k], herald_pid, &o, o.subs[i], o.ctx[k],
@@ -647,6 +648,7 @@ int main(int argc, char **argv)
 				o.subs[i], conflation_systems[k]->name, r->per_s, r->h.cuts,
 				r->failed ? " (FAILED)" : "");
 		}
+	}
 	if (o.nsystems)
 		print_peers(&o, res);
 	if (o.rate)
