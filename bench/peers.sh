@@ -18,12 +18,15 @@
 # ping-pong runs, so servers on CPU 1 do not share it with a spinning
 # process. --perf FILE: perf record -e cpu-clock -g of the dataplane during
 # the ping-pong (the first size's Herald phase with --peers-alone).
+# --fanout-idle sleep: the dataplane naps when idle during the fan-out (the
+# peers' cases), default as --idle.
 #
 #   sudo bench/peers.sh [--sizes LIST|none] [--count N] [--busy-poll]
 #                       [--fanout LIST|none] [--fanout-seconds S]
 #                       [--conflation RATE] [--server-cpu CPU]
 #                       [--port af_xdp|af_packet] [--idle spin|sleep]
-#                       [--peers-alone] [--perf FILE] [--json FILE] [--out FILE]
+#                       [--peers-alone] [--fanout-idle spin|sleep]
+#                       [--perf FILE] [--json FILE] [--out FILE]
 #
 # Path: every client runs in the lab's client namespace on CPU 0. Herald's
 # frames cross a veth to the dataplane (spinning on CPU 1); the echo and the
@@ -40,7 +43,7 @@ export HERALD_DP_PREFIX=${HERALD_DP_PREFIX:-$HERALD_LAB_PREFIX}
 sizes=125,256,512,1024,1500,2000 count=10000 server_cpu=0 port=af_xdp json=
 fanout=1,10,100,1000 fanout_seconds=3 idle=spin conflation=20000 busy=
 # The conflation cases' contexts (herald-peer-fanout --contexts).
-REPLACE_CTX=1001 NONE_CTX=1002 perf_out= peers_alone=
+REPLACE_CTX=1001 NONE_CTX=1002 perf_out= peers_alone= fanout_idle=
 out=bench/results/peers-$(date +%F).txt
 cmdline="$0 $*"
 while [ $# -gt 0 ]; do
@@ -52,6 +55,7 @@ while [ $# -gt 0 ]; do
 	--conflation) conflation=${2:?--conflation needs a rate}; shift 2 ;;
 	--busy-poll) busy=--busy-poll; shift ;;
 	--peers-alone) peers_alone=1; shift ;;
+	--fanout-idle) fanout_idle=${2:?--fanout-idle needs spin or sleep}; shift 2 ;;
 	--server-cpu) server_cpu=${2:?--server-cpu needs a CPU list}; shift 2 ;;
 	--port) port=${2:?--port needs af_xdp or af_packet}; shift 2 ;;
 	--idle) idle=${2:?--idle needs spin or sleep}; shift 2 ;;
@@ -63,7 +67,9 @@ while [ $# -gt 0 ]; do
 	esac
 done
 case "$port" in af_xdp|af_packet) ;; *) echo "peers.sh: --port expects af_xdp or af_packet" >&2; exit 2 ;; esac
-case "$idle" in spin|sleep) ;; *) echo "peers.sh: --idle expects spin or sleep" >&2; exit 2 ;; esac
+fanout_idle=${fanout_idle:-$idle}
+case "$idle $fanout_idle" in spin\ spin|spin\ sleep|sleep\ spin|sleep\ sleep) ;;
+*) echo "peers.sh: --idle and --fanout-idle expect spin or sleep" >&2; exit 2 ;; esac
 [[ $sizes =~ ^(none|[0-9]+(,[0-9]+)*)$ ]] || { echo "peers.sh: --sizes expects a comma-separated list or none" >&2; exit 2; }
 [[ $conflation =~ ^[0-9]+$ ]] || { echo "peers.sh: --conflation expects messages/s (0: off)" >&2; exit 2; }
 [[ $fanout =~ ^(none|[0-9]+(,[0-9]+)*)$ ]] || { echo "peers.sh: --fanout expects a comma-separated list or none" >&2; exit 2; }
@@ -158,12 +164,18 @@ fi
 	[ -z "$peers_alone" ] || dataplane_stop || status=1
 	in_client "${peers[@]}" --sizes "$s" --json "$work/peers-$s.json" >>"$work/raw.txt" 2>&1 || status=1
 done
-[ -n "$DP_PID" ] || dataplane_start "$work/dp.log" "${dp_args[@]}"
 if [ -n "$perf_pid" ]; then
 	kill -INT "$perf_pid" 2>/dev/null || true
 	wait "$perf_pid" 2>/dev/null || true
 	perf_pid=
 fi
+# Fan-out: the dataplane as --fanout-idle says (sleep: it naps while the
+# peers' cases run, so servers on its CPU do not share it with a spinner).
+if [ "$fanout" != none ] && [ "$fanout_idle" != "$idle" ]; then
+	dataplane_stop || status=1
+	dp_args[2]=$fanout_idle
+fi
+[ -n "$DP_PID" ] || dataplane_start "$work/dp.log" "${dp_args[@]}"
 fan=()
 if [ "$fanout" != none ]; then
 	# The server processes (their CPU time is read around each case); the
@@ -197,7 +209,7 @@ mkdir -p "$(dirname "$out")"
 	[ ${#fan[@]} = 0 ] || echo "fan-out:   ip netns exec $CLIENT_NS taskset -c 0 ${fan[*]} --server-pids herald=PID,.."
 	[ -z "$perf_out" ] || echo "perf:      perf record -e cpu-clock -g -p <dataplane> -o $perf_out (during the ping-pong)"
 	echo "servers:   in $ECHO_NS on CPU $server_cpu: herald-echo, redis-server, nats-server, mosquitto ($versions)"
-	echo "dataplane: herald-dataplane -l ${HERALD_DP_LCORE:-1} --no-pci -- --port $port:$DATAPLANE_IF --ip $DATAPLANE_IP --idle $idle --context $REPLACE_CTX=replace --context $NONE_CTX=none --history 1024"
+	echo "dataplane: herald-dataplane -l ${HERALD_DP_LCORE:-1} --no-pci -- --port $port:$DATAPLANE_IF --ip $DATAPLANE_IP --idle $idle (fan-out: $fanout_idle) --context $REPLACE_CTX=replace --context $NONE_CTX=none --history 1024"
 	echo "commit:    $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (working tree has uncommitted changes)')"
 	echo "machine:   $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), kernel $(uname -r)"
 	echo
