@@ -289,7 +289,7 @@ static void fan_close(struct fan *f)
 static struct fan *fan_open(const struct peer_ops *ops, const struct opts *o, unsigned n,
 			    const char *topic)
 {
-	const char *ip = ops == &peer_herald ? o->herald : o->node;
+	const char *ip = ops->default_port == peer_herald.default_port ? o->herald : o->node;
 	struct fan *f = calloc(1, sizeof(*f));
 
 	if (f == NULL)
