@@ -101,6 +101,7 @@ struct sub {
 	uint64_t *last;       /* per key: latest counter (merge: latest sum); 0 = none yet */
 	uint64_t deltas, snapshot_entries;
 	uint64_t decreases, repeats, corrupt, misordered, gaps, errors, timeouts;
+	uint64_t unknown;     /* slow: ERROR UNKNOWN_SESSION (the node expired the session) */
 	uint64_t early_gaps;  /* GAP notices before the first update was published */
 	uint64_t next_n;      /* ordered: the update number due next */
 };
@@ -501,6 +502,12 @@ static void on_error(void *user, uint32_t context, uint16_t code, const char *te
 	(void)context;
 	if (o.node_restarts && code == HERALD_ERR_UNKNOWN_SESSION)
 		return; /* the restarted node forgot the session; libherald resubscribes */
+	if (o.mode == MODE_SLOW && code == HERALD_ERR_UNKNOWN_SESSION) {
+		/* Judged in slow_verdict(): a checker that went silent has its sessions expired. */
+		s->unknown++;
+		complain(s, "ERROR UNKNOWN_SESSION: the node closed this session");
+		return;
+	}
 	s->errors++;
 	complain(s, "ERROR %u: %.*s", code, (int)len, text);
 }
@@ -639,6 +646,7 @@ static struct watch_sample w_ready;  /* every snapshot in, before publishing */
 static struct watch_sample w_settled; /* converged after the publisher stopped */
 static uint64_t max_behind;          /* most updates the publisher was behind its schedule */
 static uint64_t startup_away_ns;     /* the checker's longest time away while subscribing */
+static uint64_t skipped;             /* slow: updates not published after a stall of the checker */
 
 static long deltas_total(void)
 {
@@ -686,22 +694,34 @@ static void progress_print(double secs)
  */
 static int publish_paced(uint64_t until_n, uint64_t until_ns)
 {
-	uint64_t t0 = now_ns(), base = pub_n, next_sample = t0 + 1000000000ull;
+	uint64_t t0 = now_ns(), t_sched = t0, base = pub_n, next_sample = t0 + 1000000000ull;
 	/* Progress every second, every 10 s on long runs. */
 	unsigned every = o.mode == MODE_SLOW && o.duration_s > 120 ? 10 : 1, tick = 0;
 
 	while (pub_n < until_n && now_ns() < until_ns) {
 		uint64_t t = now_ns();
-		uint64_t due = base + (t - t0) * o.rate / 1000000000ull;
+		uint64_t due = base + (t - t_sched) * o.rate / 1000000000ull;
 
 		for (unsigned b = 0; pub_n < due && pub_n < until_n && b < PUBLISH_BURST; b++)
 			if (publish_one() < 0)
 				return -EIO;
 		if (due > pub_n && due - pub_n > max_behind)
 			max_behind = due - pub_n;
+		/*
+		 * Slow mode is a steady load: after a stall of the checker (over
+		 * a second behind) the schedule restarts from now rather than
+		 * bursting the backlog out at once.
+		 */
+		if (o.mode == MODE_SLOW && due > pub_n + o.rate) {
+			skipped += due - pub_n;
+			t_sched = t;
+			base = pub_n;
+		}
 		if (t >= next_sample) {
 			sample_take((double)(t - t0) / 1e9, due > pub_n ? due - pub_n : 0);
 			next_sample += 1000000000ull;
+			if (next_sample <= t) /* after a stall: one sample, not a burst of them */
+				next_sample = t + 1000000000ull;
 			if (tick++ % every == 0)
 				progress_print((double)(t - t0) / 1e9);
 		}
@@ -834,8 +854,18 @@ static void divergence_print(void)
 /* Node counters a lagging checker can raise: sessions expired for late heartbeats. */
 static bool lag_explains(const char *name)
 {
-	return strcmp(name, "sessions_expired") == 0 || strcmp(name, "unknown_session_errors") == 0 ||
-	       strcmp(name, "errors_sent") == 0;
+	static const char *const names[] = {
+		"sessions_expired",       /* its heartbeats stopped for the timeout */
+		"unknown_session_errors", /* its next heartbeats named the expired session */
+		"errors_sent",            /* those ERRORs */
+		"drop_unknown_session",   /* and the heartbeats themselves */
+		"sessions_unconfirmed",   /* its new SUBSCRIBE not confirmed while it caught up */
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
 }
 
 static bool lag_cannot_explain(const char *name)
@@ -868,9 +898,10 @@ static bool checker_lagged(double wall_s)
 	printf("checker under load: cpu %.1f s of %.1f s wall (%.0f %% of one core), %" PRIu64
 	       " rounds, longest away from its sockets %.1f ms (limit %.0f), publisher at most %"
 	       PRIu64 " updates behind schedule (%.2f s), datagrams dropped for its full sockets"
-	       " (UDP RcvbufErrors) %ld, interface drops/errors %ld: %s\n", cpu, wall_s,
+	       " (UDP RcvbufErrors) %ld, interface drops/errors %ld, updates skipped after"
+	       " stalls %" PRIu64 ": %s\n", cpu, wall_s,
 	       100 * cpu / wall_s, loop.rounds, away_ms, away_limit_ms, max_behind,
-	       (double)max_behind / (double)o.rate, rcvbuf, ifdrop,
+	       (double)max_behind / (double)o.rate, rcvbuf, ifdrop, skipped,
 	       lagged ? "the CHECKER FELL BEHIND" : "kept up");
 	return lagged;
 }
@@ -883,8 +914,16 @@ static bool checker_lagged(double wall_s)
 static int slow_verdict(double pub_secs, double wall_s, unsigned failed)
 {
 	unsigned node_bad = failed, lag_bad = 0, starved = 0;
-	uint64_t budget_msgs, p99 = hist_pct(&stale_slow, 0.99);
+	uint64_t budget_msgs, p99 = hist_pct(&stale_slow, 0.99), unknown = 0;
 	bool lagged = checker_lagged(wall_s);
+
+	for (unsigned i = 0; i < nsubs; i++)
+		unknown += subs[i].unknown;
+	if (unknown) {
+		printf("check: %" PRIu64 " ERROR UNKNOWN_SESSION received: the node closed sessions"
+		       " (expired: their heartbeats stopped for its timeout)\n", unknown);
+		lag_bad++;
+	}
 
 	if (stale_slow.max > o.max_staleness || stale_fast.max > o.max_staleness) {
 		printf("check: staleness above the bound of %" PRIu64 " updates (%u keys): a backlog\n",
@@ -930,10 +969,15 @@ static int slow_verdict(double pub_secs, double wall_s, unsigned failed)
 		       " %ld deliveries\n", w_settled.publishes - w_start.publishes, pub_n,
 		       (long)pub_n - (w_settled.publishes - w_start.publishes),
 		       w_settled.deliveries - w_start.deliveries);
-	if (w_settled.stalls > w_start.stalls)
-		printf("node worker_stalls +%ld: its lcore went unscheduled for over a second"
-		       " (the machine's load, not counted as a failure)\n",
-		       w_settled.stalls - w_start.stalls);
+	/*
+	 * The node's own lcore unscheduled for a second: the machine stalled,
+	 * and what a stall explains (expired sessions) is not the node's doing.
+	 */
+	if (w_settled.stalls > w_ready.stalls) {
+		printf("node worker_stalls +%ld under load: its lcore went unscheduled for over a"
+		       " second: the MACHINE STALLED\n", w_settled.stalls - w_ready.stalls);
+		lagged = true;
+	}
 	if (w_start.node_errors >= 0) {
 		const char *pre = o.strict_counters ? "check: node " : "node (not checked here): ";
 		unsigned startup = watch_errors_risen(&w_start, &w_ready, "node while subscribing (not"
@@ -956,8 +1000,9 @@ verdict:
 		return 1;
 	}
 	if (lag_bad) {
-		printf("INCONCLUSIVE: %u check(s) failed that the checker's own lag explains"
-		       " (see 'checker:' above); the node failed none\n", lag_bad);
+		printf("INCONCLUSIVE: %u check(s) failed that the checker's lag or a machine stall"
+		       " explains (see 'checker' and 'worker_stalls' above); the node failed none\n",
+		       lag_bad);
 		return 3;
 	}
 	if (lagged)
