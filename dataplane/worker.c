@@ -359,11 +359,20 @@ static void stats_print(const struct dp_worker *w)
 	for (int i = 1; i < HERALD_DROP_MAX; i++)
 		drops += w->drop[i];
 	printf("lcore %u: rx %lu tx %lu publishes %lu deliveries %lu zerocopy %lu copied %lu "
-	       "sessions %lu drops %lu\n",
+	       "sessions %lu drops %lu (no_mbuf %lu tx_full %lu) mbufs_in_use %lu",
 	       rte_lcore_id(), w->ctr[HERALD_CTR_RX_PACKETS], w->ctr[HERALD_CTR_TX_PACKETS],
 	       w->ctr[HERALD_CTR_PUBLISHES], w->ctr[HERALD_CTR_DELIVERIES],
 	       w->ctr[HERALD_CTR_TX_ZEROCOPY], w->ctr[HERALD_CTR_TX_COPIED],
-	       w->ctr[HERALD_CTR_SESSIONS_ACTIVE], drops);
+	       w->ctr[HERALD_CTR_SESSIONS_ACTIVE], drops, w->drop[HERALD_DROP_NO_MBUF],
+	       w->drop[HERALD_DROP_TX_FULL], w->ctr[HERALD_CTR_MBUFS_IN_USE]);
+	/* The port is shared by every queue: queue 0's line carries its counters. */
+	uint64_t ps[HERALD_PORT_STAT_MAX];
+	if (w->queue == 0 && dp_port_stats(w->port_id, ps) == 0) {
+		printf(" | port");
+		for (int s = 0; s < HERALD_PORT_STAT_MAX; s++)
+			printf(" %s %lu", herald_port_stat_name(s), ps[s]);
+	}
+	printf("\n");
 	fflush(stdout);
 }
 
