@@ -51,7 +51,7 @@ phase() {
 	done
 	wait "$check_pid" && rc=0 || rc=$?
 	cat "$WORK/$name.check.log"
-	[ "$rc" = 0 ] || fail "$name: subscribers did not converge to the publisher's final state"
+	[ "$rc" = 0 ] || { tail -n 30 "$WORK/$name.dp.log" >&2; fail "$name: subscribers did not converge to the publisher's final state"; }
 	[ "$answered" = "$asked" ] || fail "$name: control socket answered $answered of $asked pings during the load"
 	in_client ping -c 3 -i 0.2 -W 5 "$DATAPLANE_IP" >/dev/null || fail "$name: ping not answered after the load"
 
@@ -67,7 +67,7 @@ phase() {
 	stats | jq -c '{port, no_mbuf: .drops.no_mbuf, tx_full: .drops.tx_full}'
 	dataplane_stop || fail "$name: dataplane did not stop cleanly"
 	local log="$WORK/$name.dp.log"
-	grep "^lcore" "$log" | tail -n 2
+	grep "^lcore" "$log" | tail -n 2 || true
 	echo "$name: publishes=$(counter "$log" publishes) deliveries=$(counter "$log" deliveries)" \
 		"subscribes=$(counter "$log" subscribes) resyncs=$(counter "$log" resyncs)" \
 		"drop_no_mbuf=$(counter "$log" drop_no_mbuf) drop_tx_full=$(counter "$log" drop_tx_full)" \
