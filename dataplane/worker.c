@@ -394,6 +394,15 @@ void dp_worker_timers(struct dp_worker *w)
 	}
 	bool expire = w->now >= w->grace_until_tsc;
 	w->unknown_replies = UNKNOWN_REPLIES_PER_PERIOD;
+	/*
+	 * The pools are shared by every queue: one worker reports them. Read
+	 * before this run queues heartbeats, with TX flushed: what the node
+	 * holds between bursts (store, history, reassembly), so a leak shows
+	 * as a gauge that does not come back (tests/integration/faults.sh).
+	 */
+	if (w->queue == 0)
+		w->ctr[HERALD_CTR_MBUFS_IN_USE] = rte_mempool_in_use_count(w->pool) +
+						  rte_mempool_in_use_count(w->hdr_pool);
 
 	for (uint32_t s = 0; s < w->session_hwm; s++) {
 		struct dp_session *ses = &w->sessions[s];
@@ -420,10 +429,6 @@ void dp_worker_timers(struct dp_worker *w)
 	dp_budget_drain(w);
 	dp_reasm_expire(w);
 	dp_ckpt_timers(w);
-	/* The pools are shared by every queue: one worker reports them. */
-	if (w->queue == 0)
-		w->ctr[HERALD_CTR_MBUFS_IN_USE] = rte_mempool_in_use_count(w->pool) +
-						  rte_mempool_in_use_count(w->hdr_pool);
 	if (w->stats_period_tsc != 0 && w->now >= w->next_stats_tsc) {
 		stats_print(w);
 		w->next_stats_tsc = w->now + w->stats_period_tsc;
