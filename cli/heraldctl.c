@@ -66,6 +66,12 @@ static const char *const drop_help[HERALD_DROP_MAX] = {
 #undef HERALD_X_HELP
 };
 
+static const char *const port_help[HERALD_PORT_STAT_MAX] = {
+#define HERALD_X_HELP(name, help) help,
+	HERALD_PORT_STATS(HERALD_X_HELP)
+#undef HERALD_X_HELP
+};
+
 static volatile sig_atomic_t quit;
 static void on_signal(int sig)
 {
@@ -510,6 +516,16 @@ static int do_stats(int argc, char **argv)
 			json_int_t v = iget(drops, herald_drop_name(d));
 			if (!nonzero || v)
 				printf("%-24s %16" JSON_INTEGER_FORMAT "  %s\n", herald_drop_name(d), v, drop_help[d]);
+		}
+		json_t *port = json_object_get(r, "port");
+		if (port != NULL) {
+			printf("\n%-24s %16s  %s\n", "PORT (rte_eth_stats)", "VALUE", "MEANING");
+			for (int s = 0; s < HERALD_PORT_STAT_MAX; s++) {
+				json_int_t v = iget(port, herald_port_stat_name(s));
+				if (!nonzero || v)
+					printf("%-24s %16" JSON_INTEGER_FORMAT "  %s\n", herald_port_stat_name(s), v,
+					       port_help[s]);
+			}
 		}
 		json_int_t zc = iget(ctr, "tx_zerocopy"), cp = iget(ctr, "tx_copied");
 		printf("\nfan-out: %" JSON_INTEGER_FORMAT " frames zero-copy, %" JSON_INTEGER_FORMAT " copied (%.1f %% copied)\n",

@@ -23,6 +23,12 @@ static const char *const counter_names[] = {
 #undef HERALD_X_NAME
 };
 
+static const char *const port_stat_names[] = {
+#define HERALD_X_NAME(name, help) #name,
+	HERALD_PORT_STATS(HERALD_X_NAME)
+#undef HERALD_X_NAME
+};
+
 /*
  * The X-macro tables spell names upper-case (they build the enums); every
  * reader wants snake case. Both tables are lowered once, before main(), so
@@ -30,6 +36,7 @@ static const char *const counter_names[] = {
  */
 static char drop_lower[HERALD_DROP_MAX][40];
 static char counter_lower[HERALD_CTR_MAX][40];
+static char port_stat_lower[HERALD_PORT_STAT_MAX][40];
 
 static void lower_all(const char *const *names, unsigned n, char (*out)[40])
 {
@@ -44,6 +51,7 @@ __attribute__((constructor)) static void names_init(void)
 {
 	lower_all(drop_names, HERALD_DROP_MAX, drop_lower);
 	lower_all(counter_names, HERALD_CTR_MAX, counter_lower);
+	lower_all(port_stat_names, HERALD_PORT_STAT_MAX, port_stat_lower);
 }
 
 const char *herald_drop_name(enum herald_drop reason)
@@ -54,6 +62,11 @@ const char *herald_drop_name(enum herald_drop reason)
 const char *herald_counter_name(enum herald_counter counter)
 {
 	return (unsigned)counter < HERALD_CTR_MAX ? counter_lower[counter] : NULL;
+}
+
+const char *herald_port_stat_name(enum herald_port_stat stat)
+{
+	return (unsigned)stat < HERALD_PORT_STAT_MAX ? port_stat_lower[stat] : NULL;
 }
 
 static int is_entry_type(uint8_t type)

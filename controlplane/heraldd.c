@@ -1389,6 +1389,8 @@ static json_t *mgmt_stats(void)
 	if (dp != NULL) {
 		json_object_set(r, "counters", json_object_get(dp, "counters"));
 		json_object_set(r, "drops", json_object_get(dp, "drops"));
+		if (json_object_get(dp, "port") != NULL)
+			json_object_set(r, "port", json_object_get(dp, "port"));
 		json_decref(dp);
 	} else {
 		json_object_set_new(r, "dataplane_error", json_string(d.o.dp_sock ? err : "no dataplane configured"));

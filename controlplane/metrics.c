@@ -21,6 +21,12 @@ static const char *const counter_help[HERALD_CTR_MAX] = {
 #undef HERALD_X_HELP
 };
 
+static const char *const port_help[HERALD_PORT_STAT_MAX] = {
+#define HERALD_X_HELP(name, help) help,
+	HERALD_PORT_STATS(HERALD_X_HELP)
+#undef HERALD_X_HELP
+};
+
 static const double bounds[HERALD_HISTOGRAM_BUCKETS] = HERALD_HISTOGRAM_BOUNDS;
 
 void herald_histogram_observe(struct herald_histogram *h, double seconds)
@@ -62,6 +68,12 @@ static void dataplane(FILE *f, const json_t *stats)
 	for (int r = 1; r < HERALD_DROP_MAX; r++)
 		fprintf(f, "herald_dataplane_drops_total{reason=\"%s\"} %llu\n", herald_drop_name(r),
 			(unsigned long long)json_integer_value(json_object_get(drops, herald_drop_name(r))));
+	const json_t *port = json_object_get(stats, "port");
+	for (int s = 0; port != NULL && s < HERALD_PORT_STAT_MAX; s++) {
+		snprintf(name, sizeof(name), "herald_dataplane_port_%s_total", herald_port_stat_name(s));
+		one(f, name, "counter", port_help[s],
+		    (unsigned long long)json_integer_value(json_object_get(port, herald_port_stat_name(s))));
+	}
 }
 
 static void histogram(FILE *f, const char *name, const char *help, const struct herald_histogram *h)

@@ -45,7 +45,7 @@ struct herald_daemon_metrics {
 
 /**
  * The exposition text. @p dp_stats is the dataplane's `stats` reply (its
- * "counters" and "drops"), or NULL when the dataplane did not answer: then
+ * "counters", "drops" and "port"), or NULL when the dataplane did not answer: then
  * only herald_dataplane_up 0 and the daemon's metrics are written.
  * @return a malloc()ed NUL-terminated string, or NULL (out of memory).
  */

@@ -14,6 +14,7 @@ const struct dp_config dp_config_defaults = {
 	.history = 1024,
 	.max_history_contexts = 8,
 	.mbufs = 0, /* derived from max_keys and history unless given */
+	.hdr_mbufs = 0, /* derived from the queues unless given */
 	.reasm_slots = 64,
 	.stats_interval_s = 0,
 	.idle = DP_IDLE_SPIN,

@@ -318,7 +318,12 @@ static json_t *counters_reply(void)
 		snprintf(name, sizeof(name), "%s", herald_drop_name(r));
 		json_object_set_new(drops, name, json_integer((json_int_t)v));
 	}
-	return json_pack("{sbsoso}", "ok", 1, "counters", ctrs, "drops", drops);
+	json_t *port = json_object();
+	uint64_t ps[HERALD_PORT_STAT_MAX];
+	dp_port_stats(ctl.workers[0].port_id, ps);
+	for (int s = 0; s < HERALD_PORT_STAT_MAX; s++)
+		json_object_set_new(port, herald_port_stat_name(s), json_integer((json_int_t)ps[s]));
+	return json_pack("{sbsososo}", "ok", 1, "counters", ctrs, "drops", drops, "port", port);
 }
 
 static json_t *ping_reply(void)

@@ -65,6 +65,7 @@ struct dp_config {
 	uint32_t history;        /* messages kept per `none` context */
 	uint32_t max_history_contexts;
 	uint32_t mbufs;
+	uint32_t hdr_mbufs;   /* header-segment pool; 0 = derived from the queues */
 	uint32_t reasm_slots;
 	uint32_t stats_interval_s;
 	enum dp_idle idle;
@@ -359,5 +360,8 @@ uint32_t dp_ckpt_parked_count(const struct dp_worker *w);
 
 /* telemetry.c */
 int dp_telemetry_init(struct dp_worker *workers, unsigned nb_workers);
+
+/* port_stats.c: the port's rte_eth_stats as HERALD_PORT_STATS; 0 or a negative errno (all 0). */
+int dp_port_stats(uint16_t port_id, uint64_t out[HERALD_PORT_STAT_MAX]);
 
 #endif

@@ -32,8 +32,17 @@
 
 /* RX ring, TX in flight and per-lcore caches: mbufs the store may not take. */
 #define MBUFS_WORKING_SET 8192
-#define HDR_MBUFS 8192
+/*
+ * Header segments live from fan-out until the PMD lets go of the frame: at
+ * most a TX ring (2048 descriptors on a PCI NIC, which frees them on
+ * completion) plus the TX buffer plus the lcore's cache, per queue. The
+ * software PMDs (af_packet, af_xdp, tap, memif) copy and free inside
+ * rte_eth_tx_burst, so there one TX buffer (DP_TX_BUF) is all that is held.
+ */
+#define HDR_MBUFS_PER_QUEUE 4096
+#define HDR_MBUFS_MIN 8192
 #define HDR_ROOM (RTE_PKTMBUF_HEADROOM + 128)
+#define POOL_CACHE 256
 
 static void usage(FILE *out)
 {
@@ -56,6 +65,9 @@ static void usage(FILE *out)
 		"  --history N           messages kept per `none` context for NAKs and laggards (default %u)\n"
 		"  --max-history-contexts N  `none` contexts at most (default %u)\n"
 		"  --mbufs N             packet buffers (default: what the store and history can hold + %d)\n"
+		"  --hdr-mbufs N         header segments for zero-copy fan-out (default %d per queue, at\n"
+		"                        least %d); fewer than %d per queue (one TX buffer) can run dry in\n"
+		"                        one fan-out: the frames are dropped (drop no_mbuf), the sessions resync\n"
 		"  --idle spin|sleep     spin for latency (default) or nap when idle on shared hosts\n"
 		"  --force-copy          copy payloads even if the port has multi-segment TX\n"
 		"  --stats-interval S    print a counter line every S seconds (default off)\n"
@@ -77,7 +89,7 @@ static void usage(FILE *out)
 		dp_config_defaults.max_contexts, dp_config_defaults.max_keys,
 		dp_config_defaults.max_keys_per_context, DP_POLICIES_MAX, dp_merge_op_names(),
 		dp_config_defaults.history, dp_config_defaults.max_history_contexts, MBUFS_WORKING_SET,
-		dp_config_defaults.idle_unload_s, dp_config_defaults.checkpoint_interval_s,
+		HDR_MBUFS_PER_QUEUE, HDR_MBUFS_MIN, DP_TX_BUF, dp_config_defaults.idle_unload_s, dp_config_defaults.checkpoint_interval_s,
 		dp_config_defaults.checkpoint_map_mb);
 }
 
@@ -111,6 +123,7 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 		{"max-contexts", required_argument, NULL, 'C'},
 		{"max-keys", required_argument, NULL, 'K'},
 		{"mbufs", required_argument, NULL, 'm'},
+		{"hdr-mbufs", required_argument, NULL, 'G'},
 		{"idle", required_argument, NULL, 'I'},
 		{"force-copy", no_argument, NULL, 'f'},
 		{"stats-interval", required_argument, NULL, 's'},
@@ -183,6 +196,10 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 			break;
 		case 'm':
 			if (parse_u32("mbufs", optarg, 1024, 1u << 26, &cfg->mbufs) < 0)
+				return -EINVAL;
+			break;
+		case 'G':
+			if (parse_u32("hdr-mbufs", optarg, 16, 1u << 26, &cfg->hdr_mbufs) < 0)
 				return -EINVAL;
 			break;
 		case 'I':
@@ -311,7 +328,20 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 			cfg->mbufs, cfg->max_keys, need, HERALD_FRAGS_MAX, MBUFS_WORKING_SET, cfg->queues);
 		return -EINVAL;
 	}
+	if (cfg->hdr_mbufs == 0)
+		cfg->hdr_mbufs = RTE_MAX((uint32_t)HDR_MBUFS_MIN, (uint32_t)HDR_MBUFS_PER_QUEUE * cfg->queues);
+	else if (cfg->hdr_mbufs < (uint32_t)DP_TX_BUF * cfg->queues)
+		fprintf(stderr, "herald-dataplane: warning: --hdr-mbufs %u is less than one TX buffer (%d) "
+			"per queue: a fan-out larger than that loses frames (drop no_mbuf)\n",
+			cfg->hdr_mbufs, DP_TX_BUF);
 	return 0;
+}
+
+/* A pool's per-lcore cache: DPDK wants it at most n / 1.5; a small pool gets a small one. */
+static struct rte_mempool *pool_create(const char *name, uint32_t n, uint16_t room)
+{
+	return rte_pktmbuf_pool_create(name, n, RTE_MIN((uint32_t)POOL_CACHE, n / 8), 0, room,
+				       (int)rte_socket_id());
 }
 
 static void on_signal(int sig)
@@ -356,6 +386,13 @@ static void counters_dump(const struct dp_worker *workers, unsigned n, FILE *out
 			fprintf(out, "drop_%-19s %" PRIu64 "\n", herald_drop_name(r), v);
 	}
 	queues_dump(workers, n, out);
+	/* Below Herald: what the port itself counted (drops the dataplane never saw). */
+	uint64_t ps[HERALD_PORT_STAT_MAX];
+	if (dp_port_stats(workers[0].port_id, ps) == 0) {
+		fprintf(out, "== port (rte_eth_stats) ==\n");
+		for (int s = 0; s < HERALD_PORT_STAT_MAX; s++)
+			fprintf(out, "port_%-19s %" PRIu64 "\n", herald_port_stat_name(s), ps[s]);
+	}
 	fflush(out);
 }
 
@@ -392,13 +429,11 @@ int main(int argc, char **argv)
 		status = 2;
 		goto out_eal;
 	}
-	pool = rte_pktmbuf_pool_create("herald_rx", cfg.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-				       (int)rte_socket_id());
-	hdr_pool = rte_pktmbuf_pool_create("herald_hdr", HDR_MBUFS, 256, 0, HDR_ROOM,
-					   (int)rte_socket_id());
+	pool = pool_create("herald_rx", cfg.mbufs, RTE_MBUF_DEFAULT_BUF_SIZE);
+	hdr_pool = pool_create("herald_hdr", cfg.hdr_mbufs, HDR_ROOM);
 	if (pool == NULL || hdr_pool == NULL) {
-		fprintf(stderr, "herald-dataplane: cannot create mbuf pools (%u mbufs): %s "
-			"(are hugepages reserved? scripts/lab up does it)\n", cfg.mbufs,
+		fprintf(stderr, "herald-dataplane: cannot create mbuf pools (%u + %u header mbufs): %s "
+			"(are hugepages reserved? scripts/lab up does it)\n", cfg.mbufs, cfg.hdr_mbufs,
 			rte_strerror(rte_errno));
 		goto out_pools;
 	}

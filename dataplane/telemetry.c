@@ -46,9 +46,17 @@ static void counters_dict(struct rte_tel_data *d, unsigned first, unsigned last)
 
 static int stats_cb(const char *cmd, const char *params, struct rte_tel_data *d)
 {
+	uint64_t ps[HERALD_PORT_STAT_MAX];
+	char name[64];
 	(void)cmd;
 	(void)params;
 	counters_dict(d, 0, nb_workers);
+	/* The port's own counters, next to Herald's (also in DPDK's /ethdev/stats). */
+	dp_port_stats(workers[0].port_id, ps);
+	for (int s = 0; s < HERALD_PORT_STAT_MAX; s++) {
+		snprintf(name, sizeof(name), "port_%s", herald_port_stat_name(s));
+		rte_tel_data_add_dict_u64(d, name, ps[s]);
+	}
 	return 0;
 }
 
@@ -96,7 +104,7 @@ int dp_telemetry_init(struct dp_worker *w, unsigned n)
 	if (rte_pdump_init() < 0)
 		fprintf(stderr, "herald-dataplane: rte_pdump_init failed: dpdk-dumpcap cannot attach\n");
 	if (rte_telemetry_register_cmd("/herald/stats", stats_cb,
-				       "Herald dataplane counters and drops by reason, summed over queues") < 0 ||
+				       "Herald dataplane counters and drops by reason, summed over queues, and the port's rte_eth_stats") < 0 ||
 	    rte_telemetry_register_cmd("/herald/queue_stats", queue_stats_cb,
 				       "One queue's counters and drops. Parameter: queue index") < 0)
 		return -1;

@@ -359,11 +359,20 @@ static void stats_print(const struct dp_worker *w)
 	for (int i = 1; i < HERALD_DROP_MAX; i++)
 		drops += w->drop[i];
 	printf("lcore %u: rx %lu tx %lu publishes %lu deliveries %lu zerocopy %lu copied %lu "
-	       "sessions %lu drops %lu\n",
+	       "sessions %lu drops %lu (no_mbuf %lu tx_full %lu) mbufs_in_use %lu",
 	       rte_lcore_id(), w->ctr[HERALD_CTR_RX_PACKETS], w->ctr[HERALD_CTR_TX_PACKETS],
 	       w->ctr[HERALD_CTR_PUBLISHES], w->ctr[HERALD_CTR_DELIVERIES],
 	       w->ctr[HERALD_CTR_TX_ZEROCOPY], w->ctr[HERALD_CTR_TX_COPIED],
-	       w->ctr[HERALD_CTR_SESSIONS_ACTIVE], drops);
+	       w->ctr[HERALD_CTR_SESSIONS_ACTIVE], drops, w->drop[HERALD_DROP_NO_MBUF],
+	       w->drop[HERALD_DROP_TX_FULL], w->ctr[HERALD_CTR_MBUFS_IN_USE]);
+	/* The port is shared by every queue: queue 0's line carries its counters. */
+	uint64_t ps[HERALD_PORT_STAT_MAX];
+	if (w->queue == 0 && dp_port_stats(w->port_id, ps) == 0) {
+		printf(" | port");
+		for (int s = 0; s < HERALD_PORT_STAT_MAX; s++)
+			printf(" %s %lu", herald_port_stat_name(s), ps[s]);
+	}
+	printf("\n");
 	fflush(stdout);
 }
 
@@ -385,6 +394,15 @@ void dp_worker_timers(struct dp_worker *w)
 	}
 	bool expire = w->now >= w->grace_until_tsc;
 	w->unknown_replies = UNKNOWN_REPLIES_PER_PERIOD;
+	/*
+	 * The pools are shared by every queue: one worker reports them. Read
+	 * before this run queues heartbeats, with TX flushed: what the node
+	 * holds between bursts (store, history, reassembly), so a leak shows
+	 * as a gauge that does not come back (tests/integration/faults.sh).
+	 */
+	if (w->queue == 0)
+		w->ctr[HERALD_CTR_MBUFS_IN_USE] = rte_mempool_in_use_count(w->pool) +
+						  rte_mempool_in_use_count(w->hdr_pool);
 
 	for (uint32_t s = 0; s < w->session_hwm; s++) {
 		struct dp_session *ses = &w->sessions[s];
@@ -411,10 +429,6 @@ void dp_worker_timers(struct dp_worker *w)
 	dp_budget_drain(w);
 	dp_reasm_expire(w);
 	dp_ckpt_timers(w);
-	/* The pools are shared by every queue: one worker reports them. */
-	if (w->queue == 0)
-		w->ctr[HERALD_CTR_MBUFS_IN_USE] = rte_mempool_in_use_count(w->pool) +
-						  rte_mempool_in_use_count(w->hdr_pool);
 	if (w->stats_period_tsc != 0 && w->now >= w->next_stats_tsc) {
 		stats_print(w);
 		w->next_stats_tsc = w->now + w->stats_period_tsc;

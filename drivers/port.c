@@ -118,6 +118,28 @@ static int attachment_parse(const struct herald_port_kind *k, const char *s, siz
 	return -EINVAL;
 }
 
+/* KEY's value in a comma-separated KEY=VALUE list, or NULL. */
+static const char *arg_find(const char *args, const char *key, size_t *len)
+{
+	size_t klen = strlen(key);
+
+	for (const char *a = args; *a != '\0';) {
+		size_t alen = strcspn(a, ",");
+		if (strcspn(a, "=,") == klen && strncmp(a, key, klen) == 0 && a[klen] == '=') {
+			*len = alen - klen - 1;
+			return a + klen + 1;
+		}
+		a += alen + (a[alen] == ',');
+	}
+	return NULL;
+}
+
+const char *herald_port_arg(const struct herald_port_spec *spec, const char *key, size_t *len)
+{
+	const char *v = arg_find(spec->extra, key, len);
+	return v != NULL ? v : arg_find(spec->kind->base, key, len);
+}
+
 int herald_port_parse(const char *text, struct herald_port_spec *spec, char *err, size_t errlen)
 {
 	size_t klen = strcspn(text, ":,");
@@ -146,6 +168,8 @@ int herald_port_parse(const char *text, struct herald_port_spec *spec, char *err
 			return -EINVAL;
 		strcpy(spec->extra, rest + 1);
 	}
+	if (spec->kind->args_check != NULL)
+		return spec->kind->args_check(spec, err, errlen);
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 #define HERALD_PORT_RULES_MAX 64
 
 struct herald_port;
+struct herald_port_spec;
 
 enum herald_port_attach {
 	HERALD_PORT_NONE,  /**< a virtual device that needs nothing (null, memif) */
@@ -50,6 +51,12 @@ struct herald_port_kind {
 	const char *queues_key;     /**< devarg taking the queue count, or NULL */
 	bool chains_ok;     /**< TX takes mbuf chains whatever the PMD advertises */
 	enum herald_port_rx_copy rx;
+	/**
+	 * Check the values of the device arguments (the base's, overridden by
+	 * the operator's) before the PMD sees them; NULL = the PMD checks them.
+	 * On error writes what was expected into @p err and returns -EINVAL.
+	 */
+	int (*args_check)(const struct herald_port_spec *spec, char *err, size_t errlen);
 	/**
 	 * Install steering of UDP to @p ip port base+q into queue q for every
 	 * queue, or explain in @p why why it cannot; NULL = the kind cannot.
@@ -86,6 +93,13 @@ struct herald_port {
 	unsigned nrules;
 	uintptr_t rules[HERALD_PORT_RULES_MAX];
 };
+
+/**
+ * The value of device argument @p key as the PMD will get it: the
+ * operator's if given, else the kind's base; NULL if neither sets it.
+ * @p len receives the value's length (values end at ',' or NUL).
+ */
+const char *herald_port_arg(const struct herald_port_spec *spec, const char *key, size_t *len);
 
 /** Human list of supported kinds, for usage messages ("pci, af_xdp, ..."). */
 const char *herald_port_kinds(void);

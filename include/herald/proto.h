@@ -319,10 +319,33 @@ enum herald_counter {
 	HERALD_CTR_MAX
 };
 
+/*
+ * The port's own counters (DPDK's struct rte_eth_stats), reported next to
+ * Herald's so an operator sees drops below the dataplane: the NIC or the
+ * kernel ring out of buffers, frames the PMD could not send. What each PMD
+ * fills differs (af_packet: no imissed nor rx_nombuf; docs/reliability.md).
+ */
+#define HERALD_PORT_STATS(X)                                                         \
+	X(IPACKETS, "frames the port received")                                     \
+	X(OPACKETS, "frames the port transmitted")                                  \
+	X(IMISSED, "frames the NIC dropped: its RX ring was full (the dataplane fell behind)") \
+	X(IERRORS, "frames the NIC received with errors")                           \
+	X(OERRORS, "frames the PMD failed to transmit")                             \
+	X(RX_NOMBUF, "RX mbuf allocation failures in the PMD (the mbuf pool ran dry)")
+
+enum herald_port_stat {
+#define HERALD_X_ENUM(name, help) HERALD_PORT_##name,
+	HERALD_PORT_STATS(HERALD_X_ENUM)
+#undef HERALD_X_ENUM
+	HERALD_PORT_STAT_MAX
+};
+
 /** Lower-case name of a drop reason ("bad_magic"), or NULL if out of range. */
 const char *herald_drop_name(enum herald_drop reason);
 /** Lower-case name of a counter ("tx_zerocopy"), or NULL if out of range. */
 const char *herald_counter_name(enum herald_counter counter);
+/** Lower-case name of a port counter ("rx_nombuf"), or NULL if out of range. */
+const char *herald_port_stat_name(enum herald_port_stat stat);
 
 /** A decoded frame. Pointers refer into the caller's buffer. */
 struct herald_frame {

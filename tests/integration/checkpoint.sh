@@ -25,22 +25,6 @@ command -v jq >/dev/null || fail "jq is missing (scripts/deps installs it)"
 DP_ARGS=(--idle sleep --ctl-sock "$WORK/dp.sock" --checkpoint-dir "$CKPT" --idle-unload-s 2
 	 --checkpoint-interval-s 1)
 
-# dpctl JSON: one request on the dataplane's control socket, the reply line.
-dpctl() {
-	python3 - "$WORK/dp.sock" "$1" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n")
-buf = b""
-while not buf.endswith(b"\n"):
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    buf += chunk
-print(buf.decode(), end="")
-PY
-}
 ctr() { dpctl '{"cmd":"stats"}' | jq -r ".counters.$1"; }
 # wait_ctr NAME MIN: until the counter reaches MIN (60 s at most: a loaded machine).
 wait_ctr() {

@@ -54,8 +54,9 @@
 #define KEYS_MAX 1024
 #define SUBS_MAX 1000
 #define PUBS_MAX 16
-/* Replace/none values: counter (8 B), key index (4 B), then filler. */
+/* Replace/none values: counter (8 B), key index (4 B), then filler to --value-len. */
 #define VALUE_LEN 32
+#define VALUE_LEN_MIN 12
 #define RCVBUF (4 << 20)
 #define HIST_MAX 65536
 #define SAMPLES_MAX 4096
@@ -77,7 +78,7 @@ struct opts {
 	const char *node;
 	enum mode mode;
 	uint32_t context;
-	unsigned keys, fast, slow, budget, publishers, heartbeat_ms;
+	unsigned keys, fast, slow, budget, publishers, heartbeat_ms, value_len;
 	uint64_t updates, rate, duration_s, max_staleness, settle_ms, batch;
 	pid_t dp_pid;
 	const char *telemetry;
@@ -138,6 +139,8 @@ static void usage(FILE *out)
 		"  --publishers N      merge: publishers, interleaved (default 4, max %d)\n"
 		"  --batch N           ordered: updates per burst before subscribers drain (default 50)\n"
 		"  --heartbeat-ms N    client heartbeat interval (default: the library's)\n"
+		"  --value-len N       slow/converge/ordered: bytes per value, %d..%d (default %d;\n"
+		"                      above %d a value travels in several fragments)\n"
 		"  --max-staleness N   slow: bound on staleness in updates (default 50 x keys)\n"
 		"  --settle-ms N       how long clients may take to converge at the end (default 20000)\n"
 		"  --dp-pid PID        slow: sample this dataplane's VmRSS every second\n"
@@ -155,7 +158,8 @@ static void usage(FILE *out)
 		"exit status: 0 pass, 1 the node failed a check, 2 bad usage, 3 inconclusive (slow):\n"
 		"a check failed that the checker's own lag explains (its sockets overflowed, its\n"
 		"publisher fell behind, or it left its sockets unread for over a second)\n",
-		KEYS_MAX, PUBS_MAX);
+		KEYS_MAX, PUBS_MAX, VALUE_LEN_MIN, HERALD_VALUE_MAX, VALUE_LEN,
+		HERALD_FRAG_BODY_MAX - 8);
 }
 
 static int parse_args(int argc, char **argv)
@@ -173,6 +177,7 @@ static int parse_args(int argc, char **argv)
 		{"publishers", required_argument, NULL, 'p'},
 		{"batch", required_argument, NULL, 'B'},
 		{"heartbeat-ms", required_argument, NULL, 'H'},
+		{"value-len", required_argument, NULL, 'V'},
 		{"max-staleness", required_argument, NULL, 'M'},
 		{"settle-ms", required_argument, NULL, 'T'},
 		{"dp-pid", required_argument, NULL, 'P'},
@@ -193,7 +198,7 @@ static int parse_args(int argc, char **argv)
 	o = (struct opts){
 		.fast = 3, .slow = 1, .budget = 100, .keys = 100, .rate = 10000,
 		.duration_s = 60, .updates = 1000, .publishers = 4, .batch = 50,
-		.settle_ms = 20000, .mem_slack_kb = 4096, .mem_slack_mbufs = 1024,
+		.settle_ms = 20000, .mem_slack_kb = 4096, .mem_slack_mbufs = 1024, .value_len = VALUE_LEN,
 		.context = (uint32_t)(now_ns() ^ ((uint64_t)getpid() << 16)) | 1,
 		.warmup_s = UINT64_MAX,
 	};
@@ -231,6 +236,7 @@ static int parse_args(int argc, char **argv)
 		case 'p': r = parse_uint(optarg, 1, PUBS_MAX, &v); what = "1..16 publishers"; break;
 		case 'B': r = parse_uint(optarg, 1, 100000, &v); what = "1..100000 updates"; break;
 		case 'H': r = parse_uint(optarg, 1, 60000, &v); what = "1..60000 ms"; break;
+		case 'V': r = parse_uint(optarg, VALUE_LEN_MIN, HERALD_VALUE_MAX, &v); what = "12..4096 bytes"; break;
 		case 'M': r = parse_uint(optarg, 1, HIST_MAX - 1, &v); what = "1..65535 updates"; break;
 		case 'T': r = parse_uint(optarg, 1, 600000, &v); what = "1..600000 ms"; break;
 		case 'P': r = parse_uint(optarg, 1, 1u << 30, &v); what = "a process id"; break;
@@ -258,6 +264,7 @@ static int parse_args(int argc, char **argv)
 		case 'p': o.publishers = (unsigned)v; break;
 		case 'B': o.batch = v; break;
 		case 'H': o.heartbeat_ms = (unsigned)v; break;
+		case 'V': o.value_len = (unsigned)v; break;
 		case 'M': o.max_staleness = v; break;
 		case 'T': o.settle_ms = v; break;
 		case 'P': o.dp_pid = (pid_t)v; break;
@@ -338,21 +345,21 @@ static void value_make(uint8_t *buf, uint64_t n, unsigned key)
 
 	be64_put(buf, n);
 	memcpy(buf + 8, &k, 4);
-	for (unsigned i = 12; i < VALUE_LEN; i++)
+	for (unsigned i = VALUE_LEN_MIN; i < o.value_len; i++)
 		buf[i] = (uint8_t)('a' + (n + i) % 26);
 }
 
 /* The counter a value carries, or 0 if the value is not one this test sends. */
 static uint64_t value_parse(const uint8_t *v, uint16_t len, unsigned key)
 {
-	uint8_t want[VALUE_LEN];
+	uint8_t want[HERALD_VALUE_MAX];
 	uint64_t n;
 
-	if (len != VALUE_LEN)
+	if (len != o.value_len)
 		return 0;
 	n = be64_get(v);
 	value_make(want, n, key);
-	return memcmp(want, v, VALUE_LEN) == 0 ? n : 0;
+	return memcmp(want, v, o.value_len) == 0 ? n : 0;
 }
 
 /* merge: increment number i (0-based) adds this much. */
@@ -611,7 +618,7 @@ static bool all_converged(void)
 static int publish_one(void)
 {
 	uint64_t i = pub_n; /* 0-based number of this update */
-	uint8_t buf[VALUE_LEN];
+	uint8_t buf[HERALD_VALUE_MAX];
 	char kname[8];
 	unsigned key;
 	int kl, r;
@@ -628,7 +635,7 @@ static int publish_one(void)
 		key = (unsigned)(i % o.keys);
 		value_make(buf, i + 1, key);
 		kl = snprintf(kname, sizeof(kname), "k%u", key);
-		r = herald_publish(pubs[0], o.context, kname, (size_t)kl, buf, VALUE_LEN);
+		r = herald_publish(pubs[0], o.context, kname, (size_t)kl, buf, o.value_len);
 		if (r == 0)
 			final_val[key] = i + 1;
 	}

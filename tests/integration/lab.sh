@@ -28,3 +28,21 @@ fail() {
 	[ -f "$WORK/dp.log" ] && { echo "--- dataplane log ---" >&2; cat "$WORK/dp.log" >&2; }
 	exit 1
 }
+
+# dpctl JSON [SOCKET]: one request on a dataplane's control socket (default
+# $WORK/dp.sock, its --ctl-sock), the reply line.
+dpctl() {
+	python3 - "${2:-$WORK/dp.sock}" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+buf = b""
+while not buf.endswith(b"\n"):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    buf += chunk
+print(buf.decode(), end="")
+PY
+}

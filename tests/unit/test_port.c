@@ -69,6 +69,18 @@ Test(port, device_arguments)
 	refused("null,=3", "expected KEY=VALUE");
 	refused("null,size=", "expected KEY=VALUE");
 	refused("null,size=64,,copy=1", "expected KEY=VALUE");
+	/* af_packet's values are checked against the kernel's and the PMD's rules. */
+	cr_assert_eq(parse("af_packet:veth0,framecnt=32,qdisc_bypass=0"), 0, "%s", err);
+	refused("af_packet:veth0,framecnt=abc", "framecnt expects a positive integer, got 'abc'");
+	refused("af_packet:veth0,framecnt=12x", "framecnt expects a positive integer, got '12x'");
+	refused("af_packet:veth0,framecnt=0", "framecnt expects a positive integer, got '0'");
+	refused("af_packet:veth0,framecnt=-4", "framecnt expects a positive integer");
+	refused("af_packet:veth0,framecnt=33", "framecnt 33: expected a multiple of the 2 frames");
+	refused("af_packet:veth0,qdisc_bypass=2", "qdisc_bypass expects 0 or 1, got '2'");
+	refused("af_packet:veth0,framesz=1024", "framesz 1024: expected a multiple of 16 in 1552..2080");
+	refused("af_packet:veth0,framesz=1601", "framesz 1601: expected a multiple of 16");
+	refused("af_packet:veth0,blocksz=5000", "blocksz 5000: expected a multiple of the page size");
+	refused("af_packet:veth0,blocksz=4096,framesz=2048,framecnt=7", "multiple of the 2 frames");
 	/* PCI PMDs have their own keys: any KEY=VALUE passes here, the PMD checks it at probe. */
 	cr_assert_eq(parse("pci:0000:3b:00.0,rxq_pkt_fill=64"), 0, "%s", err);
 }

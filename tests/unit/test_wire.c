@@ -169,6 +169,18 @@ Test(wire_names, every_counter_named_distinctly)
 	check_names(counter_name_u, HERALD_CTR_MAX);
 }
 
+static const char *port_stat_name_u(unsigned i)
+{
+	return herald_port_stat_name((enum herald_port_stat)i);
+}
+
+Test(wire_names, port_stats_named_distinctly)
+{
+	check_names(port_stat_name_u, HERALD_PORT_STAT_MAX);
+	cr_assert_str_eq(herald_port_stat_name(HERALD_PORT_RX_NOMBUF), "rx_nombuf");
+	cr_assert_null(herald_port_stat_name(HERALD_PORT_STAT_MAX));
+}
+
 /* ---- header layout and round trips ---- */
 
 Test(wire_hdr, layout_is_big_endian)
