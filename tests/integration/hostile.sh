@@ -207,8 +207,10 @@ refusals=$(( $(c2 drop_token_required) + $(c2 drop_bad_token) + $(c2 drop_token_
 	fail "$refusals SUBSCRIBEs refused for want of a token, $(value2 flood_subscribes) spoofed"
 [ "$(c2 redirects_sent)" -ge "$(value2 flood_hellos)" ] || fail "$(c2 redirects_sent) HELLOs answered"
 # Only the legitimate subscriber's verified SUBSCRIBEs made a session; none was left unconfirmed.
+# (The subscriber may have sent its SUBSCRIBE more than once: retransmits under the flood.)
 [ "$(c2 subscribes)" -eq "$(c2 tokens_verified)" ] && [ "$(c2 subscribes)" -ge 1 ] &&
-	[ "$(c2 subscribes)" -le 10 ] || fail "$(c2 subscribes) sessions opened, $(c2 tokens_verified) tokens verified"
+	[ "$(c2 sessions_active)" -le 1 ] ||
+	fail "$(c2 subscribes) SUBSCRIBEs accepted, $(c2 tokens_verified) tokens verified, $(c2 sessions_active) sessions open"
 [ "$(c2 sessions_unconfirmed)" -eq 0 ] || fail "$(c2 sessions_unconfirmed) spoofed sessions were opened"
 [ "$(c2 drop_no_session_space)" -eq 0 ] && [ "$(c2 drop_no_context_space)" -eq 0 ] ||
 	fail "tables filled up: $(c2 drop_no_session_space) session and $(c2 drop_no_context_space) context refusals"
