@@ -123,6 +123,19 @@ struct sub {
 	bool failed;
 	struct sockaddr_in failed_node;
 	uint32_t failed_epoch;
+	/*
+	 * The address token of the last REDIRECT for this context (bound to the
+	 * socket's address and port and the context, not to a node): sent in
+	 * every SUBSCRIBE until token_until_ns, the client's estimate of its
+	 * expiry. token_wait: a node refused a SUBSCRIBE for want of a token
+	 * (ERROR TOKEN_REQUIRED); a HELLO to it is out, SUBSCRIBE waits for the
+	 * REDIRECT (retried at hello_due_ns).
+	 */
+	bool has_token;
+	uint32_t token_expiry;
+	uint64_t token;
+	uint64_t token_until_ns;
+	bool token_wait;
 };
 
 struct herald_client {
@@ -330,17 +343,32 @@ static int send_subscribe(struct herald_client *c, struct sub *s)
 		.type = HERALD_T_SUBSCRIBE,
 		.context = s->context,
 	};
-	struct herald_subscribe_body b = {
-		.heartbeat_ms = htons(c->heartbeat_ms),
-		.flags = htons(c->credits ? HERALD_SUB_F_CREDITS : 0),
-		.budget = htonl(c->budget),
+	/* Without a token only the first 8 bytes go out. */
+	struct {
+		struct herald_subscribe_body b;
+		struct herald_subscribe_token t;
+	} __attribute__((packed)) body = {
+		.b = {
+			.heartbeat_ms = htons(c->heartbeat_ms),
+			.budget = htonl(c->budget),
+		},
 	};
+	uint16_t flags = c->credits ? HERALD_SUB_F_CREDITS : 0;
+	uint16_t len = sizeof(body.b);
 
+	_Static_assert(sizeof(body) == HERALD_SUBSCRIBE_TOKEN_BODY_LEN, "SUBSCRIBE with a token");
 	s->last_sub_tx_ns = now(c);
+	if (s->has_token && s->last_sub_tx_ns < s->token_until_ns) {
+		flags |= HERALD_SUB_F_TOKEN;
+		body.t.expiry = htonl(s->token_expiry);
+		body.t.token = htobe64(s->token);
+		len = sizeof(body);
+	}
+	body.b.flags = htons(flags);
 	/* A SUBSCRIBE refills the node's credit window: count from here. */
 	s->acked_seq = s->expected - 1;
 	s->snap_unpaid = 0;
-	return send_small(c, s, &h, &b, sizeof(b));
+	return send_small(c, s, &h, &body, len);
 }
 
 static int send_heartbeat(struct herald_client *c, struct sub *s)
@@ -424,6 +452,10 @@ static void resync_if_due(struct herald_client *c, struct sub *s, uint64_t t)
 
 static void sub_reset(struct herald_client *c, struct sub *s, uint32_t context, uint64_t t)
 {
+	/* A token names its context: a slot taken for another one starts without. */
+	if (s->context != context || s->state == SUB_FREE)
+		s->has_token = false;
+	s->token_wait = false;
 	/*
 	 * The reorder ring is kept by the slot: a message held for the previous
 	 * session (or context) must not stay marked, or it would be taken for a
@@ -533,7 +565,68 @@ static void reconnect(struct herald_client *c, struct sub *s, uint64_t t)
 	locate_start(c, s, t, 1 + rnd_upto(c, backoff_window(c, s->attempt)));
 }
 
-/* A REDIRECT from a seed: follow it if @p s asked and it does not lead back to a failed node. */
+/* CLOCK_TAI seconds, the clock token expiries are in. */
+static uint32_t tai_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_TAI, &ts);
+	return (uint32_t)ts.tv_sec;
+}
+
+/*
+ * Keep the token of a REDIRECT. Its expiry is in the issuer's CLOCK_TAI;
+ * the client's may disagree (a host without the TAI offset set is 37 s
+ * off), so the lifetime is estimated once, kept on the client's own clock,
+ * and bounded: a token the node refuses anyway is fetched again.
+ */
+static void token_take(struct herald_client *c, struct sub *s, const struct herald_redirect_body *b)
+{
+	int64_t life = (int64_t)ntohl(b->expiry) - (int64_t)tai_s() - 1;
+
+	if (life < 1)
+		life = 1;
+	if (life > 86400)
+		life = 86400;
+	s->has_token = true;
+	s->token_expiry = ntohl(b->expiry);
+	s->token = be64toh(b->token);
+	s->token_until_ns = now(c) + (uint64_t)life * 1000000000ull;
+	s->token_wait = false;
+	c->st.tokens++;
+}
+
+/*
+ * ERROR TOKEN_REQUIRED: the node wants proof of the client's address. HELLO
+ * the node that refused (its responder, XDP's or the dataplane's own,
+ * answers with a token; with seeds a REDIRECT elsewhere is followed), then
+ * SUBSCRIBE again with the token. Retried with the HELLO backoff; with
+ * seeds, the retries go to the seeds.
+ */
+static int token_fetch(struct herald_client *c, struct sub *s, uint64_t t)
+{
+	static const struct herald_hello_body zero;
+	struct herald_hdr_fields h = {.type = HERALD_T_HELLO, .context = s->context};
+
+	s->has_token = false;
+	s->token_wait = true;
+	s->hello_due_ns = t + backoff_wait(c, s->attempt);
+	if (s->attempt < 64)
+		s->attempt++;
+	if (c->seeded) {
+		s->locating = true; /* a REDIRECT is welcome; the next HELLO goes to a seed */
+		s->last_seed = -1;
+	}
+	c->st.hellos++;
+	return send_small(c, s, &h, &zero, sizeof(zero));
+}
+
+/*
+ * A REDIRECT, from a seed or (after TOKEN_REQUIRED) from the node itself:
+ * keep its token, and with seeds follow it if @p s asked and it does not
+ * lead back to a failed node. A client tied to one node keeps talking to
+ * that node (tokens are not bound to a node).
+ */
 static int on_redirect(struct herald_client *c, struct sub *s, const struct herald_frame *f)
 {
 	struct herald_redirect_body b;
@@ -542,12 +635,23 @@ static int on_redirect(struct herald_client *c, struct sub *s, const struct hera
 	memcpy(&b, f->body, sizeof(b));
 	node.sin_addr.s_addr = b.node_ip;
 	node.sin_port = b.port;
+	if (!c->seeded) {
+		if (s == NULL || !s->token_wait) {
+			c->st.redirects_ignored++;
+			return 0;
+		}
+		token_take(c, s, &b);
+		if (s->state == SUB_PENDING)
+			send_subscribe(c, s);
+		return 0;
+	}
 	if (s == NULL || !s->locating || b.node_ip == 0 || b.port == 0 ||
 	    (s->failed && addr_eq(&node, &s->failed_node) && ntohl(b.epoch) <= s->failed_epoch)) {
 		c->st.redirects_ignored++;
 		return 0;
 	}
 	c->st.redirects++;
+	token_take(c, s, &b);
 	s->locating = false;
 	s->located = true;
 	s->located_ns = now(c);
@@ -1164,7 +1268,9 @@ static int on_frame(struct herald_client *c, const struct herald_frame *f,
 		 * primary that came back) is not heard.
 		 */
 		if (f->type == HERALD_T_REDIRECT) {
-			if (!from_seed(c, src)) {
+			/* ... or from the node that asked for a token. */
+			if (!from_seed(c, src) &&
+			    !(s != NULL && s->token_wait && s->located && addr_eq(src, &s->route.node))) {
 				c->st.wrong_source++;
 				return 0;
 			}
@@ -1175,6 +1281,8 @@ static int on_frame(struct herald_client *c, const struct herald_frame *f,
 			return 0;
 		}
 	}
+	if (f->type == HERALD_T_REDIRECT)
+		return on_redirect(c, s, f); /* a client tied to one node: the token it asked for */
 	if (s != NULL && s->state == SUB_ROUTE) {
 		/* A publish route: only refusals matter. */
 		if (f->type == HERALD_T_ERROR)
@@ -1286,6 +1394,12 @@ static int on_frame(struct herald_client *c, const struct herald_frame *f,
 			s->session = 0;
 			return dispatch_error(c, f);
 		}
+		if (error_code(f) == HERALD_ERR_TOKEN_REQUIRED && s->state == SUB_PENDING) {
+			/* Not for the application: the client proves its address and goes on. */
+			c->st.token_refusals++;
+			token_fetch(c, s, now(c));
+			return 0;
+		}
 		if (error_code(f) == HERALD_ERR_UNKNOWN_SESSION && c->auto_resync) {
 			sub_reset(c, s, s->context, now(c));
 			send_subscribe(c, s);
@@ -1338,6 +1452,8 @@ static int timers(struct herald_client *c)
 
 		if (s->state == SUB_FREE || s->state == SUB_IDLE)
 			continue;
+		if (!c->seeded && s->token_wait && t >= s->hello_due_ns)
+			token_fetch(c, s, t); /* the node's HELLO or REDIRECT was lost: ask again */
 		if (c->seeded) {
 			if (s->locating && t >= s->hello_due_ns)
 				send_hello(c, s, t);
@@ -1373,8 +1489,8 @@ static int timers(struct herald_client *c)
 			n += (int)(c->st.gaps - before);
 		}
 		if (s->state == SUB_PENDING) {
-			if (c->seeded && !s->located)
-				continue;
+			if ((c->seeded && !s->located) || s->token_wait)
+				continue; /* the SUBSCRIBE follows the REDIRECT */
 			if (t - s->last_sub_tx_ns >= c->hb_ns) {
 				if (c->seeded && ++s->sub_tries >= HERALD_CLIENT_SUBSCRIBE_TRIES) {
 					/* The redirected node does not answer: look again. */
@@ -1401,6 +1517,8 @@ int herald_client_next_timer_ms(const struct herald_client *c)
 
 		if (s->state == SUB_FREE || s->state == SUB_IDLE)
 			continue;
+		if (!c->seeded && s->token_wait && s->hello_due_ns < next)
+			next = s->hello_due_ns;
 		if (c->seeded) {
 			if (s->locating && s->hello_due_ns < next)
 				next = s->hello_due_ns;
@@ -1410,7 +1528,7 @@ int herald_client_next_timer_ms(const struct herald_client *c)
 				continue;
 			}
 		}
-		if (!(c->seeded && s->state == SUB_PENDING && !s->located)) {
+		if (!(s->state == SUB_PENDING && ((c->seeded && !s->located) || s->token_wait))) {
 			due = (s->state == SUB_PENDING ? s->last_sub_tx_ns : s->last_hb_tx_ns) + c->hb_ns;
 			if (due < next)
 				next = due;

@@ -81,11 +81,16 @@ static enum herald_drop decode_body(struct herald_frame *f)
 
 	switch (f->type) {
 	case HERALD_T_SUBSCRIBE: {
+		/* 8 bytes, or 20 with HERALD_SUB_F_TOKEN: the flag says which. */
 		struct herald_subscribe_body sb;
-		if (!whole || f->length != sizeof(sb))
+		if (!whole || (f->length != sizeof(sb) && f->length != HERALD_SUBSCRIBE_TOKEN_BODY_LEN))
 			return HERALD_DROP_BAD_BODY;
 		memcpy(&sb, f->body, sizeof(sb));
-		return (ntohs(sb.flags) & ~HERALD_SUB_F_KNOWN) == 0 ? HERALD_DROP_NONE : HERALD_DROP_BAD_FLAGS;
+		uint16_t flags = ntohs(sb.flags);
+		if (flags & ~HERALD_SUB_F_KNOWN)
+			return HERALD_DROP_BAD_FLAGS;
+		unsigned want = (flags & HERALD_SUB_F_TOKEN) ? HERALD_SUBSCRIBE_TOKEN_BODY_LEN : sizeof(sb);
+		return f->length == want ? HERALD_DROP_NONE : HERALD_DROP_BAD_BODY;
 	}
 	case HERALD_T_HEARTBEAT:
 	case HERALD_T_BYE:
@@ -207,6 +212,18 @@ enum herald_drop herald_frame_decode(const void *buf, size_t len, struct herald_
 		return HERALD_DROP_BAD_FRAGMENT;
 
 	return decode_body(f);
+}
+
+int herald_subscribe_token_get(const struct herald_frame *f, uint32_t *expiry, uint64_t *token)
+{
+	struct herald_subscribe_token t;
+
+	if (f->type != HERALD_T_SUBSCRIBE || f->length != HERALD_SUBSCRIBE_TOKEN_BODY_LEN)
+		return 0;
+	memcpy(&t, f->body + sizeof(struct herald_subscribe_body), sizeof(t));
+	*expiry = ntohl(t.expiry);
+	*token = be64toh(t.token);
+	return 1;
 }
 
 void herald_hdr_encode(void *dst, const struct herald_hdr_fields *in, uint16_t frag_off,

@@ -814,5 +814,12 @@ int herald_config_dataplane_args(const struct herald_config *c, char *buf, size_
 		n += snprintf(buf + n, cap - (size_t)n, "--publish-key\n%s\n", c->publish_key_file);
 	if (n >= 0 && (size_t)n < cap)
 		n += ckpt_args(c, buf + n, cap - (size_t)n);
+	/*
+	 * A cluster secret: heraldd issues tokens under the key derived from it,
+	 * so the dataplane requires them (it derives the same key from the file).
+	 */
+	if (n >= 0 && (size_t)n < cap && c->key_file[0] != '\0')
+		n += snprintf(buf + n, cap - (size_t)n, "--token-key\n%s\n--token-ttl\n%u\n", c->key_file,
+			      c->token_ttl_s);
 	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }

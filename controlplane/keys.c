@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include "keys.h"
+#include "token.h"
 
 _Static_assert(HERALD_CLUSTER_SECRET_LEN == crypto_kdf_KEYBYTES, "KDF master key");
 
@@ -12,5 +13,5 @@ void herald_keys_derive(const uint8_t secret[HERALD_CLUSTER_SECRET_LEN],
 			uint8_t token[HERALD_TOKEN_KEY_LEN])
 {
 	crypto_kdf_derive_from_key(placement, HERALD_DIRECTOR_KEY_LEN, 1, "herald-p", secret);
-	crypto_kdf_derive_from_key(token, HERALD_TOKEN_KEY_LEN, 2, "herald-t", secret);
+	herald_token_key_derive(secret, token); /* the dataplane derives it with the same code */
 }

@@ -72,6 +72,14 @@ struct dp_config {
 	bool force_copy;
 	bool publish_auth; /* --publish-key: PUBLISH must carry a MAC under publish_key */
 	uint8_t publish_key[HERALD_PUBLISH_KEY_LEN];
+	/*
+	 * --token-key: SUBSCRIBE must carry a valid, unexpired REDIRECT token for
+	 * its source (docs/protocol.md §3.2.1), and the dataplane answers the
+	 * HELLOs that reach it with a REDIRECT to itself carrying one.
+	 */
+	bool token_required;
+	uint8_t token_key[HERALD_TOKEN_KEY_LEN];
+	uint32_t token_ttl_s;    /* lifetime of the tokens it issues */
 	struct dp_policy default_policy;
 	uint32_t npolicies;
 	struct dp_context_policy policies[DP_POLICIES_MAX]; /* --context ID=POLICY */
@@ -194,6 +202,7 @@ struct dp_worker {
 	uint16_t ntx;
 	struct rte_mbuf *tx[DP_TX_BUF];
 	uint64_t now; /* TSC at the start of this burst */
+	uint32_t tai_s; /* CLOCK_TAI seconds, refreshed by the timers (10 ms): token expiry */
 
 	uint64_t ctr[HERALD_CTR_MAX];
 	uint64_t drop[HERALD_DROP_MAX];
@@ -313,6 +322,17 @@ void dp_net_rx(struct dp_worker *w, struct rte_mbuf *m);
 void dp_net_rx_handed(struct dp_worker *w, struct rte_mbuf *m);
 void dp_headers_write(const struct dp_worker *w, uint8_t *dst, const struct rte_ether_addr *mac,
 		      uint32_t ip, uint16_t port, uint16_t body_len);
+
+/* token.c: the address token (--token-key), docs/protocol.md §3.2.1 */
+/* Read CLOCK_TAI into w->tai_s: from the timers, never per packet. */
+void dp_tai_refresh(struct dp_worker *w);
+/* HERALD_DROP_NONE if the SUBSCRIBE @p f may create state (verified token, or no key). */
+enum herald_drop dp_subscribe_admit(struct dp_worker *w, const struct herald_frame *f, uint32_t ip,
+				    uint16_t port);
+/* A HELLO (--token-key): answered in place with a REDIRECT to this node, from @p dst_port. */
+void dp_hello_rx(struct dp_worker *w, struct rte_mbuf *m, const struct rte_ether_hdr *eth,
+		 uint32_t src_ip, uint16_t src_port, uint16_t dst_port, const uint8_t *payload,
+		 uint16_t len);
 
 /* handoff.c: one MPSC ring per worker when the port runs several queues */
 int dp_handoff_init(struct dp_worker *workers, uint16_t n);

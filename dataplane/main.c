@@ -28,6 +28,7 @@
 
 #include "dataplane.h"
 #include "loader.h"
+#include "token.h"
 #include "xdp.h"
 
 /* RX ring, TX in flight and per-lcore caches: mbufs the store may not take. */
@@ -73,6 +74,12 @@ static void usage(FILE *out)
 		"  --stats-interval S    print a counter line every S seconds (default off)\n"
 		"  --publish-key FILE    accept only PUBLISH signed with this key (32 hex digits;\n"
 		"                        docs/protocol.md 3.5.1); default: any source may publish\n"
+		"  --token-key FILE      require the address token of a REDIRECT in SUBSCRIBE, and answer\n"
+		"                        HELLOs with a REDIRECT to this node (docs/protocol.md 3.2.1);\n"
+		"                        FILE: 32 hex digits (the token key) or 64 (the cluster secret,\n"
+		"                        [cluster] key_file, the key derived as heraldd does).\n"
+		"                        Default: SUBSCRIBE from any source (spoofable, amplifies)\n"
+		"  --token-ttl S         lifetime of the tokens this node issues (default %d)\n"
 		"  --ctl-sock PATH       serve the control socket for heraldd at PATH (default off)\n"
 		"  --checkpoint-dir DIR  checkpoint contexts to LMDB in DIR, unload idle ones and\n"
 		"                        load them on use (default off; docs/checkpoints.md)\n"
@@ -89,7 +96,8 @@ static void usage(FILE *out)
 		dp_config_defaults.max_contexts, dp_config_defaults.max_keys,
 		dp_config_defaults.max_keys_per_context, DP_POLICIES_MAX, dp_merge_op_names(),
 		dp_config_defaults.history, dp_config_defaults.max_history_contexts, MBUFS_WORKING_SET,
-		HDR_MBUFS_PER_QUEUE, HDR_MBUFS_MIN, DP_TX_BUF, dp_config_defaults.idle_unload_s, dp_config_defaults.checkpoint_interval_s,
+		HDR_MBUFS_PER_QUEUE, HDR_MBUFS_MIN, DP_TX_BUF, HERALD_TOKEN_TTL_DEFAULT,
+		dp_config_defaults.idle_unload_s, dp_config_defaults.checkpoint_interval_s,
 		dp_config_defaults.checkpoint_map_mb);
 }
 
@@ -136,6 +144,8 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 		{"xdp-pin-dir", required_argument, NULL, 'x'},
 		{"no-xdp", no_argument, NULL, 'N'},
 		{"publish-key", required_argument, NULL, 'A'},
+		{"token-key", required_argument, NULL, 'Y'},
+		{"token-ttl", required_argument, NULL, 'y'},
 		{"checkpoint-dir", required_argument, NULL, 'D'},
 		{"idle-unload-s", required_argument, NULL, 'U'},
 		{"checkpoint-interval-s", required_argument, NULL, 'T'},
@@ -221,6 +231,17 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 				return -EINVAL;
 			}
 			cfg->publish_auth = true;
+			break;
+		case 'Y':
+			if (herald_token_key_load(optarg, cfg->token_key, err, sizeof(err)) < 0) {
+				fprintf(stderr, "herald-dataplane: --token-key: %s\n", err);
+				return -EINVAL;
+			}
+			cfg->token_required = true;
+			break;
+		case 'y':
+			if (parse_u32("token-ttl", optarg, 1, 86400, &cfg->token_ttl_s) < 0)
+				return -EINVAL;
 			break;
 		case 's':
 			if (parse_u32("stats-interval", optarg, 0, 86400, &cfg->stats_interval_s) < 0)
@@ -344,6 +365,25 @@ static struct rte_mempool *pool_create(const char *name, uint32_t n, uint16_t ro
 				       (int)rte_socket_id());
 }
 
+/*
+ * Whether SUBSCRIBE is address-verified, and who answers HELLO here: loud
+ * when it is not, since such a node amplifies a spoofed SUBSCRIBE.
+ */
+static void token_say(const struct dp_config *cfg, bool steer)
+{
+	if (!cfg->token_required) {
+		fprintf(stderr, "herald-dataplane: WARNING: no --token-key: SUBSCRIBE is not address-verified; "
+			"a SUBSCRIBE with a spoofed source draws a whole snapshot to that address "
+			"(docs/protocol.md 3.2.1). Deploy only behind anti-spoofing filters, or give --token-key.\n");
+		fflush(stderr);
+		return;
+	}
+	printf("herald-dataplane: SUBSCRIBE requires an address token (--token-key); HELLOs %s answered "
+	       "here with a REDIRECT to this node (tokens live %u s)\n",
+	       steer ? "XDP does not answer are" : "are",
+	       cfg->token_ttl_s ? cfg->token_ttl_s : HERALD_TOKEN_TTL_DEFAULT);
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -456,7 +496,8 @@ int main(int argc, char **argv)
 	herald_port_describe(&port, stdout);
 	if (steer) {
 		struct dp_xdp_opts xo = {.pin_dir = xdp_pin_dir, .port_base = cfg.udp_port,
-					 .nqueues = nb_queues, .node_ip = cfg.ip};
+					 .nqueues = nb_queues, .node_ip = cfg.ip,
+					 .hello_to_xsk = cfg.token_required};
 		xdp = dp_xdp_take_over(&port, &xo);
 		if (xdp == NULL)
 			goto out_port;
@@ -521,6 +562,7 @@ int main(int argc, char **argv)
 		printf(", context %u %s", cfg.policies[i].context,
 		       dp_policy_name(&cfg.policies[i].policy, pol, sizeof(pol)));
 	printf("\n");
+	token_say(&cfg, steer);
 	fflush(stdout);
 
 	bool launched = true;

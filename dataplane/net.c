@@ -107,6 +107,9 @@ void dp_net_rx(struct dp_worker *w, struct rte_mbuf *m)
 	const uint8_t *payload = (const uint8_t *)(udp + 1);
 	uint16_t len = udp_room - (uint16_t)sizeof(*udp);
 	const struct herald_hdr *h = (const struct herald_hdr *)payload;
+	/* A HELLO needs no state: whichever worker has it answers, from the port it hit. */
+	if (w->cfg->token_required && len >= sizeof(*h) && h->type == HERALD_T_HELLO)
+		return dp_hello_rx(w, m, eth, ip->src_addr, udp->src_port, udp->dst_port, payload, len);
 	/*
 	 * Several queues: the context's owner handles the frame. One the codec
 	 * will refuse anyway (no whole header, not herald) is left to the codec

@@ -287,6 +287,15 @@ void dp_herald_rx(struct dp_worker *w, struct rte_mbuf *m, const struct rte_ethe
 
 	if (why != HERALD_DROP_NONE)
 		return dp_drop(w, m, why);
+	/*
+	 * --token-key: a SUBSCRIBE that does not prove its source address
+	 * creates nothing (no session, no context, no checkpoint load) and is
+	 * told so in 36 bytes, fewer than it carried.
+	 */
+	if (f.type == HERALD_T_SUBSCRIBE && (why = dp_subscribe_admit(w, &f, ip, port)) != HERALD_DROP_NONE) {
+		dp_error_send(w, ip, port, &eth->src_addr, f.context, HERALD_ERR_TOKEN_REQUIRED, "");
+		return dp_drop(w, m, why);
+	}
 	/* A context in the checkpoint store: held until it is loaded (ckpt_worker.c). */
 	if (w->ckpt != NULL && (f.type == HERALD_T_PUBLISH || f.type == HERALD_T_SUBSCRIBE) &&
 	    dp_ckpt_hold(w, m, f.context, ip, port, payload, len))
@@ -403,6 +412,8 @@ void dp_worker_timers(struct dp_worker *w)
 	if (w->queue == 0)
 		w->ctr[HERALD_CTR_MBUFS_IN_USE] = rte_mempool_in_use_count(w->pool) +
 						  rte_mempool_in_use_count(w->hdr_pool);
+	if (w->cfg->token_required)
+		dp_tai_refresh(w); /* token expiry: the clock is read here, not per packet */
 
 	for (uint32_t s = 0; s < w->session_hwm; s++) {
 		struct dp_session *ses = &w->sessions[s];
@@ -463,6 +474,7 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg,
 	w->confirm_max_tsc = hz / 1000 * HERALD_SESSION_CONFIRM_MAX_MS;
 	w->stats_period_tsc = hz * cfg->stats_interval_s;
 	w->cfg = cfg;
+	dp_tai_refresh(w);
 	return dp_store_init(w, cfg, queue);
 }
 

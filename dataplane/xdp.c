@@ -53,7 +53,8 @@ struct herald_xdp *dp_xdp_take_over(const struct herald_port *port, const struct
 		return NULL;
 	}
 	struct herald_xdp_opts xo = {.pin_dir = o->pin_dir, .port_base = o->port_base,
-				     .nqueues = o->nqueues, .node_ip = o->node_ip, .xsks_map_fd = xsks};
+				     .nqueues = o->nqueues, .node_ip = o->node_ip, .xsks_map_fd = xsks,
+				     .hello_to_xsk = o->hello_to_xsk};
 	x = herald_xdp_open(&xo);
 	err = x == NULL ? -errno : 0;
 	close(xsks); /* the skeleton holds its own reference */

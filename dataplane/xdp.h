@@ -10,6 +10,7 @@
 #ifndef HERALD_DP_XDP_H
 #define HERALD_DP_XDP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -22,6 +23,7 @@ struct dp_xdp_opts {
 	uint16_t port_base;  /* UDP port of queue 0 */
 	uint16_t nqueues;
 	uint32_t node_ip;    /* network order */
+	bool hello_to_xsk;   /* --token-key: HELLOs XDP does not answer come to the dataplane */
 };
 
 /*

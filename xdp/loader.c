@@ -104,6 +104,7 @@ struct herald_xdp *herald_xdp_open(const struct herald_xdp_opts *opts)
 	x->skel->rodata->port_base = opts->port_base ? opts->port_base : HERALD_UDP_PORT_BASE;
 	x->skel->rodata->nqueues = opts->nqueues ? opts->nqueues : HERALD_XDP_MAX_QUEUES;
 	x->skel->rodata->node_ip = opts->node_ip;
+	x->skel->rodata->hello_to_xsk = opts->hello_to_xsk != 0;
 	if (opts->xsks_map_fd > 0) {
 		err = bpf_map__reuse_fd(x->skel->maps.xsks_map, opts->xsks_map_fd);
 		if (err)

@@ -38,6 +38,12 @@ struct herald_xdp_opts {
 	 * it replaces any xsks_map pinned in pin_dir. 0: none.
 	 */
 	int xsks_map_fd;
+	/**
+	 * Non-zero: HELLOs XDP does not answer (no key, no route, IPv4 options)
+	 * go to the AF_XDP socket, for the dataplane's own responder
+	 * (herald-dataplane --token-key), instead of passing to the kernel.
+	 */
+	int hello_to_xsk;
 };
 
 struct herald_xdp;

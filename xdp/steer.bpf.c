@@ -43,6 +43,12 @@ HERALD_RODATA __u16 nqueues = HERALD_XDP_MAX_QUEUES;
  * set it gets) steers no ARP or ICMP: they pass to the kernel.
  */
 HERALD_RODATA __u32 node_ip = 0;
+/*
+ * 1: HELLOs this program does not answer go to the AF_XDP socket, where the
+ * dataplane answers them itself (it was given the token key); 0: to the
+ * kernel (heraldd's userspace responder, if the host owns the address).
+ */
+HERALD_RODATA __u8 hello_to_xsk = 0;
 
 /* Named xsks_map because DPDK's net_af_xdp PMD looks it up by that name. */
 struct {
@@ -137,8 +143,16 @@ static __always_inline void swap_mac(struct ethhdr *eth)
  * length as the HELLO by construction of the protocol, so the frame is
  * rewritten without growing it: no amplification is possible.
  */
-static __always_inline int hello(struct ethhdr *eth, struct iphdr *ip, struct udphdr *udp,
-				 struct herald_hdr *h, void *end)
+static __always_inline int to_xsk(struct xdp_md *ctx, __u32 counter);
+
+/* A HELLO this program does not answer: to the dataplane's responder, or the kernel. */
+static __always_inline int hello_up(struct xdp_md *ctx, __u32 counter)
+{
+	return hello_to_xsk ? to_xsk(ctx, counter) : pass(counter);
+}
+
+static __always_inline int hello(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *ip,
+				 struct udphdr *udp, struct herald_hdr *h, void *end)
 {
 	struct herald_redirect_body *rb = (void *)(h + 1);
 	const struct herald_xdp_secret *s;
@@ -166,15 +180,15 @@ static __always_inline int hello(struct ethhdr *eth, struct iphdr *ip, struct ud
 	 * multicast source MAC is wrong: both are rare enough for userspace.
 	 */
 	if (ip->ihl != 5 || (eth->h_dest[0] & 1))
-		return pass(HERALD_XDP_CTR_HELLO_PUNTED);
+		return hello_up(ctx, HERALD_XDP_CTR_HELLO_PUNTED);
 
 	s = bpf_map_lookup_elem(&herald_secret, &zero);
 	if (!s || !s->valid)
-		return pass(HERALD_XDP_CTR_HELLO_NO_KEY);
+		return hello_up(ctx, HERALD_XDP_CTR_HELLO_NO_KEY);
 	context = bpf_ntohl(h->context);
 	r = bpf_map_lookup_elem(&herald_routes, &context);
 	if (!r)
-		return pass(HERALD_XDP_CTR_HELLO_UNKNOWN_CONTEXT);
+		return hello_up(ctx, HERALD_XDP_CTR_HELLO_UNKNOWN_CONTEXT);
 
 	ttl = s->ttl_s ? s->ttl_s : HERALD_TOKEN_TTL_DEFAULT;
 	expiry = (__u32)(herald_ktime_get_tai_ns() / 1000000000ULL) + ttl;
@@ -308,7 +322,7 @@ int herald_steer(struct xdp_md *ctx)
 		return drop(HERALD_DROP_OVERSIZED);
 
 	if (h->type == HERALD_T_HELLO)
-		return hello(eth, ip, udp, h, end);
+		return hello(ctx, eth, ip, udp, h, end);
 
 	/* The rest of the checks need the body and state: the dataplane's. */
 	return to_xsk(ctx, HERALD_XDP_CTR_XSK_REDIRECTED);

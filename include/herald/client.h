@@ -46,9 +46,8 @@
  * Seeds (herald_client_opts::seeds, docs/protocol.md §3.9-3.10): a
  * subscription starts with a HELLO for its context to a seed drawn at random
  * (herald_client_opts::rand); the REDIRECT names the node and queue hosting
- * the context, and the SUBSCRIBE goes there. The REDIRECT's token and expiry
- * are kept with the route (herald_client_route()) for when SUBSCRIBE carries
- * them (protocol v2). A HELLO without an answer is sent again to another
+ * the context, and the SUBSCRIBE goes there with the REDIRECT's address
+ * token (kept with the route too, herald_client_route()). A HELLO without an answer is sent again to another
  * random seed, never in a fixed order, after a jittered, exponentially
  * growing wait (attempt k waits between half and all of
  * min(reconnect_max, reconnect_min * 2^k)). When a subscription's node falls
@@ -62,6 +61,14 @@
  * snapshot resets the backoff. herald_publish() finds its context's node the
  * same way (it returns -EAGAIN until the first REDIRECT arrived) and asks
  * again every route_refresh_ms, since a publisher hears no heartbeats.
+ *
+ * Address tokens (docs/protocol.md §3.2.1): a node started with --token-key
+ * refuses a SUBSCRIBE without a valid token with ERROR TOKEN_REQUIRED (not
+ * passed to on_error). The client then HELLOs that node, takes the token of
+ * its REDIRECT (with seeds it follows the REDIRECT if it points elsewhere,
+ * and retries go to the seeds) and subscribes again. A token is kept per
+ * context until its expiry and sent in every SUBSCRIBE meanwhile
+ * (retransmits, resubscribes after UNKNOWN_SESSION, reconnects).
  */
 #ifndef HERALD_CLIENT_H
 #define HERALD_CLIENT_H
@@ -243,7 +250,7 @@ struct herald_route {
 	uint16_t queue;          /**< queue index on that node */
 	uint32_t epoch;          /**< placement epoch of the REDIRECT */
 	uint32_t expiry;         /**< token expiry, seconds of the node's CLOCK_TAI */
-	uint64_t token;          /**< address-ownership token, for SUBSCRIBE in protocol v2 */
+	uint64_t token;          /**< address token, sent in SUBSCRIBE (docs/protocol.md §3.2.1) */
 };
 
 /** Counters of one client; see herald_client_stats(). */
@@ -283,6 +290,8 @@ struct herald_client_stats {
 	uint64_t redirects_ignored; /**< REDIRECTs not asked for, late, or back to a node that failed */
 	uint64_t reconnects;       /**< subscriptions moved off a silent node (seeds) */
 	uint64_t wrong_source;     /**< frames from an address that is not the context's node (seeds) */
+	uint64_t token_refusals;   /**< SUBSCRIBEs refused with ERROR TOKEN_REQUIRED (a HELLO for a token followed) */
+	uint64_t tokens;           /**< address tokens taken from REDIRECTs */
 	uint64_t drops[HERALD_DROP_MAX]; /**< malformed frames dropped, by reason */
 };
 

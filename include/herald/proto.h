@@ -138,9 +138,26 @@ struct herald_subscribe_body {
 
 /** SUBSCRIBE flag: budget is an initial credit count, topped up by ACKs, not a rate. */
 #define HERALD_SUB_F_CREDITS 0x0001
-#define HERALD_SUB_F_KNOWN HERALD_SUB_F_CREDITS
+/**
+ * SUBSCRIBE flag: a struct herald_subscribe_token follows the 8 bytes (the
+ * body is then 20 bytes): the token and expiry of a REDIRECT, proof that the
+ * client receives at its source address (docs/protocol.md §3.2.1).
+ */
+#define HERALD_SUB_F_TOKEN 0x0002
+#define HERALD_SUB_F_KNOWN (HERALD_SUB_F_CREDITS | HERALD_SUB_F_TOKEN)
 
 _Static_assert(sizeof(struct herald_subscribe_body) == 8, "subscribe body is 8 bytes");
+
+/** After the SUBSCRIBE body with HERALD_SUB_F_TOKEN: the REDIRECT's expiry and token, as sent. */
+struct herald_subscribe_token {
+	uint32_t expiry; /**< herald_redirect_body.expiry */
+	uint64_t token;  /**< herald_redirect_body.token */
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct herald_subscribe_token) == 12, "subscribe token is 12 bytes");
+/** SUBSCRIBE body with a token. */
+#define HERALD_SUBSCRIBE_TOKEN_BODY_LEN \
+	((int)(sizeof(struct herald_subscribe_body) + sizeof(struct herald_subscribe_token)))
 
 /** ERROR body: code, then up to HERALD_ERROR_TEXT_MAX bytes of text. */
 struct herald_error_body {
@@ -200,6 +217,7 @@ enum herald_error {
 	HERALD_ERR_HISTORY_LOST = 5, /**< policy none: the client fell beyond the history */
 	HERALD_ERR_BAD_VALUE = 6,    /**< merge policy: value is not a big-endian int64 */
 	HERALD_ERR_MOVED = 7,        /**< the context left this node (drain): HELLO a seed again */
+	HERALD_ERR_TOKEN_REQUIRED = 8, /**< SUBSCRIBE without a valid, unexpired token: HELLO, then SUBSCRIBE with its token */
 };
 
 /** Default node heartbeat interval towards an idle session. */
@@ -261,7 +279,10 @@ enum herald_error {
 	X(WRONG_QUEUE, "sent to a queue port (base + q) whose queue does not own the context") \
 	X(HANDOFF_FULL, "frame on the wrong RX queue: its owner's hand-off ring was full") \
 	X(BAD_AUTH, "PUBLISH without a valid MAC on a node that requires publish authentication") \
-	X(CHECKPOINT_LOAD, "context not loadable from the checkpoint now (hold queue, ring or buffers full): the next frame retries")
+	X(CHECKPOINT_LOAD, "context not loadable from the checkpoint now (hold queue, ring or buffers full): the next frame retries") \
+	X(TOKEN_REQUIRED, "SUBSCRIBE without a token on a node that requires one (--token-key)") \
+	X(BAD_TOKEN, "SUBSCRIBE token not issued for this source address, port and context (forged, or another client's)") \
+	X(TOKEN_EXPIRED, "SUBSCRIBE token past its expiry")
 
 enum herald_drop {
 #define HERALD_X_ENUM(name, help) HERALD_DROP_##name,
@@ -310,7 +331,9 @@ enum herald_drop {
 	X(CONTEXTS_LOADED, "contexts loaded back from the checkpoint store")            \
 	X(CHECKPOINTS_WRITTEN, "context records committed to the checkpoint store")     \
 	X(CHECKPOINT_ERRORS, "checkpoint records refused (corrupt) or not written/read (I/O)") \
-	X(CONTEXTS_PARKED, "contexts in the checkpoint store and not in memory now (gauge)")
+	X(CONTEXTS_PARKED, "contexts in the checkpoint store and not in memory now (gauge)") \
+	X(REDIRECTS_SENT, "HELLOs answered by the dataplane itself with a REDIRECT to this node (--token-key)") \
+	X(TOKENS_VERIFIED, "SUBSCRIBEs whose address token was verified (--token-key)")
 
 enum herald_counter {
 #define HERALD_X_ENUM(name, help) HERALD_CTR_##name,
@@ -371,6 +394,12 @@ struct herald_frame {
  * @return HERALD_DROP_NONE, or the reason the frame must be dropped.
  */
 enum herald_drop herald_frame_decode(const void *buf, size_t len, struct herald_frame *f);
+
+/**
+ * The token a decoded SUBSCRIBE carries (HERALD_SUB_F_TOKEN).
+ * @return 1 with @p expiry and @p token in host order, or 0 when it carries none.
+ */
+int herald_subscribe_token_get(const struct herald_frame *f, uint32_t *expiry, uint64_t *token);
 
 /** Number of datagrams a message body of @p msg_len bytes travels in. */
 static inline unsigned herald_frag_count(unsigned msg_len)

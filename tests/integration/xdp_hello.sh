@@ -3,7 +3,9 @@
 # route and a token key written into its pinned maps, HELLOs from the client
 # namespace are answered with REDIRECTs by XDP on the dataplane's veth
 # (herald-hello-check verifies every byte and the token), the dataplane never
-# sees them, and ARP, ping and herald data still reach the dataplane.
+# sees them, and ARP, ping and herald data still reach the dataplane. Then a
+# dataplane with --token-key on the same port answers the HELLOs XDP cannot,
+# and heraldctl sub subscribes with the token it got.
 . "$(dirname "$0")/lab.sh"
 maps() { "$HERALD_BUILD/tests/integration/herald-xdp-maps" --pin-dir "$PIN" "$@"; }
 xdp() { maps --stats | awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }'; }
@@ -50,3 +52,23 @@ hellos_seen=$(counter "$WORK/dp.log" drop_unexpected_type)
 [ "$hellos_seen" -eq 0 ] || fail "the dataplane saw $hellos_seen HELLOs"
 echo "ok: XDP answered $redirects HELLOs (REDIRECT, token verified), $unknown unrouted to userspace," \
 	"$steered ARP/ICMP and $data herald frames steered into the dataplane"
+
+# A node started with --token-key (docs/protocol.md §3.2.1): the steer program
+# sends the HELLOs it cannot answer (this context has no route) into the
+# AF_XDP socket, the dataplane answers them with a REDIRECT to itself, and
+# heraldctl sub (refused TOKEN_REQUIRED first) gets its token and the snapshot.
+CTL=$HERALD_BUILD/cli/heraldctl
+head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/token.key"
+unrouted_before=$(xdp hello_unknown_context) # the pinned counters go on from the first dataplane
+dataplane_start "$WORK/dp2.log" "af_xdp:$DATAPLANE_IF" --token-key "$WORK/token.key"
+in_client "$CTL" pub 5000 k v --node "$DATAPLANE_IP" >/dev/null || fail "pub to a node with a token key"
+in_client "$CTL" --json sub 5000 --node "$DATAPLANE_IP" --count 1 --timeout 30 >"$WORK/sub.json" 2>&1 ||
+	fail "heraldctl sub against a token-requiring af_xdp node: $(cat "$WORK/sub.json")"
+dataplane_stop
+c2() { counter "$WORK/dp2.log" "$1"; }
+[ "$(c2 drop_token_required)" -ge 1 ] && [ "$(c2 redirects_sent)" -ge 1 ] && [ "$(c2 tokens_verified)" -ge 1 ] &&
+	[ "$(c2 xdp_hello_unknown_context)" -gt "$unrouted_before" ] ||
+	fail "token path: $(grep -E '^(drop_token|redirects_sent|tokens_verified|xdp_hello)' "$WORK/dp2.log" | tr '\n' ' ')"
+echo "ok: with --token-key, XDP handed $(( $(c2 xdp_hello_unknown_context) - unrouted_before )) unrouted HELLO(s) to the dataplane," \
+	"which answered $(c2 redirects_sent); heraldctl sub was refused $(c2 drop_token_required) time(s)," \
+	"then subscribed with its token"

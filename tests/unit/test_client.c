@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -1788,6 +1789,111 @@ Test(client, held_messages_cleared_on_unknown_session_and_slot_reuse)
 	expect_quiet();
 }
 
+/* ---- address tokens (docs/protocol.md §3.2.1) ---- */
+
+static uint32_t tai_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_TAI, &ts);
+	return (uint32_t)ts.tv_sec;
+}
+
+/* The fake node answers a HELLO with a REDIRECT to itself carrying @p token. */
+static void node_redirect(uint32_t expiry, uint64_t token)
+{
+	struct herald_redirect_body b = {
+		.node_ip = node_addr.sin_addr.s_addr,
+		.port = node_addr.sin_port,
+		.expiry = htonl(expiry),
+		.token = htobe64(token),
+	};
+
+	node_send_small(HERALD_T_REDIRECT, 0, 0, &b, sizeof(b));
+}
+
+/* The next frame is a SUBSCRIBE, with (@p expiry, @p token) or, when @p token is 0, without one. */
+static void expect_subscribe_token(uint32_t expiry, uint64_t token)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+	uint32_t e;
+	uint64_t t;
+
+	expect_frame(HERALD_T_SUBSCRIBE, &f, buf);
+	if (token == 0) {
+		cr_assert_eq(f.length, sizeof(struct herald_subscribe_body));
+		cr_assert_eq(herald_subscribe_token_get(&f, &e, &t), 0);
+		return;
+	}
+	cr_assert_eq(f.length, HERALD_SUBSCRIBE_TOKEN_BODY_LEN);
+	cr_assert_eq(herald_subscribe_token_get(&f, &e, &t), 1);
+	cr_assert_eq(e, expiry);
+	cr_assert_eq(t, token);
+}
+
+static void expect_hello(void)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+	static const uint8_t zero[32];
+
+	expect_frame(HERALD_T_HELLO, &f, buf);
+	cr_assert_eq(f.length, 32);
+	cr_assert_eq(memcmp(f.body, zero, 32), 0);
+}
+
+Test(client, token_required_hello_then_subscribe_with_its_token)
+{
+	const uint32_t exp = tai_now() + 60;
+	const uint64_t token = 0x0123456789abcdefull;
+
+	reopen((struct herald_client_opts){.auto_resync = 1});
+	cr_assert_eq(herald_subscribe(c, CTX), 0);
+	expect_subscribe_token(0, 0);
+	node_error(HERALD_ERR_TOKEN_REQUIRED);
+	pump_rx();
+	expect_hello();
+	expect_quiet();
+	cr_assert_eq(nevents, 0, "TOKEN_REQUIRED is handled, not reported");
+	/* The REDIRECT was lost: HELLO again after the backoff, and no SUBSCRIBE meanwhile. */
+	fake_now += HB_MS * MS + 1;
+	herald_client_poll(c, 0);
+	expect_hello();
+	expect_quiet();
+	node_redirect(exp, token);
+	pump_rx();
+	expect_subscribe_token(exp, token);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 1, "a", "1", 1, false);
+	pump_until(2);
+	cr_assert_eq(herald_client_synced(c, CTX), 1);
+	cr_assert_eq(stats().token_refusals, 1);
+	cr_assert_eq(stats().tokens, 1);
+
+	/* The node forgot the session: the resubscribe carries the token, still valid. */
+	node_error(HERALD_ERR_UNKNOWN_SESSION);
+	pump_rx();
+	expect_subscribe_token(exp, token);
+	node_send_entry(HERALD_T_SNAPSHOT, HERALD_F_SNAP_END, 1, "a", "1", 1, false);
+	pump_rx();
+	/* Past its expiry (on the client's clock) it is not sent any more. */
+	fake_now += 61 * 1000 * MS;
+	herald_client_poll(c, 0);
+	node_error(HERALD_ERR_UNKNOWN_SESSION);
+	pump_rx();
+	expect_subscribe_token(0, 0);
+}
+
+/* A REDIRECT nobody asked for gives no token. */
+Test(client, unasked_redirect_ignored)
+{
+	subscribe_live();
+	node_redirect(tai_now() + 60, 1);
+	pump_rx();
+	cr_assert_eq(stats().tokens, 0);
+	cr_assert_eq(stats().redirects_ignored, 1);
+}
+
 /*
  * Seeds (herald_client_opts::seeds): three fake HELLO responders and two fake
  * dataplanes on loopback, the injected clock, and injected randomness where
@@ -2413,4 +2519,49 @@ Test(seeds, publish_finds_the_node_and_refreshes_the_route)
 	/* Subscribing to a published context takes over its route. */
 	cr_assert_eq(herald_subscribe(c, CTX), 0);
 	expect_subscribe_at(1);
+}
+
+/*
+ * A node that requires tokens refuses a resubscribe whose token expired: the
+ * client HELLOs that node, follows its REDIRECT to where the context is now
+ * and subscribes there with the new token.
+ */
+Test(seeds, token_required_hello_to_the_node_and_redirect_followed)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+	uint32_t e;
+	uint64_t t;
+
+	open_seeded((struct herald_client_opts){.auto_resync = 1});
+	seeded_live(0, SESSION);
+	uint8_t err[4] = {0, HERALD_ERR_UNKNOWN_SESSION, 0, 0};
+	struct herald_hdr_fields h = {.type = HERALD_T_ERROR, .context = CTX};
+	herald_hdr_encode(buf, &h, 0, sizeof(err), sizeof(err));
+	memcpy(buf + sizeof(struct herald_hdr), err, sizeof(err));
+	send_to_client(dp_fd[0], buf, sizeof(struct herald_hdr) + sizeof(err));
+	herald_client_poll(c, 0);
+	cr_assert(fd_poll(dp_fd[0], buf, &f));
+	cr_assert_eq(f.type, HERALD_T_SUBSCRIBE);
+	/* The seed's token, which the node finds expired (12345 is long past). */
+	cr_assert_eq(herald_subscribe_token_get(&f, &e, &t), 1);
+	err[1] = HERALD_ERR_TOKEN_REQUIRED;
+	herald_hdr_encode(buf, &h, 0, sizeof(err), sizeof(err));
+	memcpy(buf + sizeof(struct herald_hdr), err, sizeof(err));
+	send_to_client(dp_fd[0], buf, sizeof(struct herald_hdr) + sizeof(err));
+	herald_client_poll(c, 0);
+	/* The HELLO goes to the node that refused, not to a seed. */
+	cr_assert(fd_poll(dp_fd[0], buf, &f), "no HELLO to the node");
+	cr_assert_eq(f.type, HERALD_T_HELLO);
+	cr_assert_eq(hello_seed(CTX), -1);
+	redirect_from(dp_fd[0], CTX, 1, 2);
+	herald_client_poll(c, 0);
+	cr_assert(fd_poll(dp_fd[1], buf, &f), "the REDIRECT to dataplane 1 was not followed");
+	cr_assert_eq(f.type, HERALD_T_SUBSCRIBE);
+	cr_assert_eq(herald_subscribe_token_get(&f, &e, &t), 1);
+	cr_assert_eq(e, 12345);
+	cr_assert_eq(t, 0x1122334455667788ull);
+	struct herald_client_stats st;
+	herald_client_stats(c, &st);
+	cr_assert_eq(st.token_refusals, 1);
 }

@@ -223,6 +223,14 @@ Test(config, key_file)
 	cr_assert(c.key_set);
 	cr_assert_eq(c.key[1], 0x11);
 	cr_assert_eq(c.key[31], 0xff);
+	/* heraldd issues tokens under it: the dataplane is told to require them. */
+	char args[1024], want[256];
+	cr_assert_gt(herald_config_dataplane_args(&c, args, sizeof(args)), 0);
+	snprintf(want, sizeof(want), "\n--token-key\n%s\n--token-ttl\n60\n", path);
+	cr_assert(strstr(args, want) != NULL, "%s", args);
+	cr_assert_eq(load(BASE), 0, "%s", err);
+	cr_assert_gt(herald_config_dataplane_args(&c, args, sizeof(args)), 0);
+	cr_assert(strstr(args, "--token-key") == NULL, "no cluster key, no token required: %s", args);
 
 	f = fopen(path, "w");
 	fprintf(f, "not hex\n");

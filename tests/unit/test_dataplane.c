@@ -38,6 +38,7 @@
 
 #include "checkpoint.h"
 #include "dataplane.h"
+#include "token.h"
 
 /* Contexts, one per policy under test (policies set in setup). */
 #define CTX_REPLACE 10
@@ -80,6 +81,7 @@ struct out {
 	char text[HERALD_ERROR_TEXT_MAX + 1];
 	uint16_t nb_segs;
 	const struct rte_mbuf *body_seg; /* second segment of a chained frame */
+	uint32_t pkt_len;  /* bytes on the wire, Ethernet header included */
 };
 
 static struct out out[OUT_MAX];
@@ -351,12 +353,16 @@ static void out_decode(struct rte_mbuf *m, struct out *o)
 
 	*o = (struct out){.type = f.type, .flags = f.flags, .context = f.context, .session = f.session,
 			  .seq = f.seq, .dport = ntohs(udp->dst_port), .msg_len = f.msg_len,
-			  .nb_segs = m->nb_segs, .body_seg = m->nb_segs > 1 ? m->next : NULL};
+			  .nb_segs = m->nb_segs, .body_seg = m->nb_segs > 1 ? m->next : NULL,
+			  .pkt_len = m->pkt_len};
 	if (f.type == HERALD_T_ERROR) {
 		struct herald_error_body eb;
 		memcpy(&eb, f.body, sizeof(eb));
 		o->code = ntohs(eb.code);
 		memcpy(o->text, f.body + sizeof(eb), f.length - sizeof(eb));
+	} else if (f.type == HERALD_T_REDIRECT) {
+		memcpy(o->value, f.body, f.length); /* the struct herald_redirect_body */
+		o->value_len = f.length;
 	} else if (f.key != NULL) {
 		cr_assert_eq(f.length, f.msg_len, "tests use unfragmented values");
 		memcpy(o->key, f.key, f.key_len);
@@ -1387,6 +1393,121 @@ Test(dataplane, publish_auth_off_accepts_signed_and_unsigned)
 	assert_delta(&out[0], 2, "k", "plain");
 	assert_delta(&out[1], 3, "k", "signed");
 	cr_assert_eq(drops_total(), 0);
+}
+
+/* ---- address tokens (--token-key, docs/protocol.md §3.2.1) ---- */
+
+static const uint8_t tok_key[HERALD_TOKEN_KEY_LEN] = "token key, 16 B!";
+
+static void token_require(uint32_t tai)
+{
+	memcpy(cfg.token_key, tok_key, sizeof(tok_key));
+	cfg.token_required = true;
+	w.tai_s = tai; /* what the timers would have read from CLOCK_TAI */
+}
+
+static uint64_t tok(uint16_t sport, uint32_t context, uint32_t expiry)
+{
+	return herald_token_for(tok_key, htonl(client_ip), htons(sport), context, expiry);
+}
+
+static void subscribe_tok(uint16_t sport, uint32_t context, uint32_t expiry, uint64_t token)
+{
+	struct {
+		struct herald_subscribe_body b;
+		struct herald_subscribe_token t;
+	} __attribute__((packed)) body = {
+		.b = {.flags = htons(HERALD_SUB_F_TOKEN)},
+		.t = {.expiry = htonl(expiry), .token = htobe64(token)},
+	};
+	send_msg(sport, HERALD_T_SUBSCRIBE, 0, context, 0, 0, &body, sizeof(body));
+}
+
+/* Bytes on the wire of a frame carrying a herald body of @p len bytes. */
+#define WIRE_LEN(len) (DP_HDRS_LEN + (len))
+
+Test(dataplane, token_required_subscribe_without_valid_token_creates_nothing)
+{
+	const uint32_t now = 1000000, exp = now + 60, made_up = 777;
+	token_require(now);
+	publish_str(CTX_REPLACE, "k", "a value much longer than the SUBSCRIBE that asks for it");
+	uint64_t contexts = w.ctr[HERALD_CTR_CONTEXTS_ACTIVE];
+
+	subscribe(PORT_A, CTX_REPLACE, 0, 0);                                   /* no token */
+	subscribe(PORT_A, made_up, 0, 0);                                       /* no token, made-up context */
+	subscribe_tok(PORT_A, CTX_REPLACE, exp, tok(PORT_A, CTX_REPLACE, exp) ^ 1); /* forged */
+	subscribe_tok(PORT_A, CTX_REPLACE, exp, tok(PORT_B, CTX_REPLACE, exp));    /* another port's */
+	subscribe_tok(PORT_A, CTX_REPLACE, exp, tok(PORT_A, made_up, exp));        /* another context's */
+	subscribe_tok(PORT_A, made_up, exp, tok(PORT_A, CTX_REPLACE, exp));        /* ... the other way */
+	subscribe_tok(PORT_A, CTX_REPLACE, exp + 1, tok(PORT_A, CTX_REPLACE, exp)); /* expiry moved */
+	subscribe_tok(PORT_A, CTX_REPLACE, now - 1, tok(PORT_A, CTX_REPLACE, now - 1)); /* expired */
+	cr_assert_eq(collect(), 8);
+	for (unsigned i = 0; i < nout; i++) {
+		assert_error(&out[i], PORT_A, HERALD_ERR_TOKEN_REQUIRED);
+		cr_assert_str_eq(out[i].text, "");
+		/* Never more bytes than the request: 36 for 40 (no token) or 52. */
+		cr_assert_leq(out[i].pkt_len, WIRE_LEN(sizeof(struct herald_subscribe_body)));
+	}
+	cr_assert_eq(w.drop[HERALD_DROP_TOKEN_REQUIRED], 2);
+	cr_assert_eq(w.drop[HERALD_DROP_BAD_TOKEN], 5);
+	cr_assert_eq(w.drop[HERALD_DROP_TOKEN_EXPIRED], 1);
+	cr_assert_eq(w.ctr[HERALD_CTR_SUBSCRIBES], 0);
+	cr_assert_eq(w.ctr[HERALD_CTR_SESSIONS_ACTIVE], 0);
+	cr_assert_eq(w.ctr[HERALD_CTR_CONTEXTS_ACTIVE], contexts, "a SUBSCRIBE without a token made a context");
+	cr_assert_eq(dp_context_get(&w, made_up, false), DP_NONE);
+
+	/* The real token, through the second it expires: the snapshot. */
+	w.tai_s = exp;
+	subscribe_tok(PORT_A, CTX_REPLACE, exp, tok(PORT_A, CTX_REPLACE, exp));
+	cr_assert_eq(collect(), 1);
+	assert_entry(&out[0], HERALD_T_SNAPSHOT, 1, "k", "a value much longer than the SUBSCRIBE that asks for it");
+	cr_assert_eq(w.ctr[HERALD_CTR_TOKENS_VERIFIED], 1);
+	cr_assert_eq(w.ctr[HERALD_CTR_SESSIONS_ACTIVE], 1);
+	/* A second later the same token opens nothing, not even a resync of the live session. */
+	w.tai_s = exp + 1;
+	subscribe_tok(PORT_A, CTX_REPLACE, exp, tok(PORT_A, CTX_REPLACE, exp));
+	cr_assert_eq(collect(), 1);
+	assert_error(&out[0], PORT_A, HERALD_ERR_TOKEN_REQUIRED);
+	cr_assert_eq(w.drop[HERALD_DROP_TOKEN_EXPIRED], 2);
+}
+
+Test(dataplane, token_key_hello_answered_with_same_size_redirect_to_self)
+{
+	struct herald_hello_body zero = {{0}};
+	struct herald_redirect_body rb;
+
+	token_require(5000);
+	cfg.token_ttl_s = 30;
+	send_msg(PORT_A, HERALD_T_HELLO, 0, 4242, 0, 99, &zero, sizeof(zero));
+	cr_assert_eq(collect(), 1);
+	cr_assert_eq(out[0].type, HERALD_T_REDIRECT);
+	cr_assert_eq(out[0].dport, PORT_A);
+	cr_assert_eq(out[0].context, 4242);
+	cr_assert_eq(out[0].seq, 99, "the HELLO's header is echoed");
+	cr_assert_eq(out[0].pkt_len, WIRE_LEN(sizeof(zero)), "as large as the HELLO, no larger");
+	cr_assert_eq(out[0].value_len, sizeof(rb));
+	memcpy(&rb, out[0].value, sizeof(rb));
+	cr_assert_eq(rb.node_ip, htonl(node_ip));
+	cr_assert_eq(ntohs(rb.port), HERALD_UDP_PORT_BASE);
+	cr_assert_eq(ntohs(rb.queue), 0);
+	cr_assert_eq(ntohl(rb.expiry), 5030);
+	cr_assert_eq(be64toh(rb.token), tok(PORT_A, 4242, 5030));
+	cr_assert_eq(w.ctr[HERALD_CTR_REDIRECTS_SENT], 1);
+
+	/* The token it issued opens the session. */
+	subscribe_tok(PORT_A, 4242, ntohl(rb.expiry), be64toh(rb.token));
+	cr_assert_eq(collect(), 1);
+	cr_assert_eq(out[0].type, HERALD_T_SNAPSHOT);
+
+	/* A malformed HELLO is dropped with the codec's reason; without a key HELLO stays unexpected. */
+	zero.zero[3] = 1;
+	send_msg(PORT_A, HERALD_T_HELLO, 0, 4242, 0, 0, &zero, sizeof(zero));
+	cfg.token_required = false;
+	zero.zero[3] = 0;
+	send_msg(PORT_A, HERALD_T_HELLO, 0, 4242, 0, 0, &zero, sizeof(zero));
+	cr_assert_eq(collect(), 0);
+	cr_assert_eq(w.drop[HERALD_DROP_BAD_FLAGS], 1);
+	cr_assert_eq(w.drop[HERALD_DROP_UNEXPECTED_TYPE], 1);
 }
 
 /* ---- context life cycle: checkpoint, unload, load (docs/checkpoints.md) ---- */

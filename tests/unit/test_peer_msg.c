@@ -3,16 +3,21 @@
  * Unit tests of heraldd's pure pieces: peer datagrams (controlplane/peer_msg.c)
  * round trip and refuse every malformed variant; the userspace REDIRECT
  * (redirect.c) echoes the HELLO's header and carries a token that verifies;
+ * the token check the dataplane applies to SUBSCRIBE (token.c);
  * the director's table (ctx_table.c) finds, adds and deletes.
  */
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "ctx_table.h"
+#include "keys.h"
 #include "peer_msg.h"
 #include "redirect.h"
 #include "token.h"
@@ -196,6 +201,78 @@ Test(redirect, answers_like_xdp)
 	cr_assert_eq(herald_hello_check(hello, 10, &context), HERALD_DROP_TRUNCATED);
 	hello[40] = 1;
 	cr_assert_eq(herald_hello_check(hello, sizeof(hello), &context), HERALD_DROP_BAD_FLAGS);
+}
+
+/*
+ * The dataplane's check of a SUBSCRIBE's token (docs/protocol.md §3.2.1):
+ * valid only for the source address, port and context it was issued to,
+ * with its expiry unchanged, until that second has passed.
+ */
+Test(token, check_valid_wrong_port_context_expired_forged)
+{
+	uint8_t key[HERALD_TOKEN_KEY_LEN], other[HERALD_TOKEN_KEY_LEN];
+	const uint32_t ip = htonl(0xc6120002), ctx = 77, exp = 5000;
+	const uint16_t port = htons(40000);
+	for (unsigned i = 0; i < sizeof(key); i++) {
+		key[i] = (uint8_t)i;
+		other[i] = (uint8_t)(i + 1);
+	}
+	uint64_t t = herald_token_for(key, ip, port, ctx, exp);
+
+	cr_assert_eq(herald_token_check(key, ip, port, ctx, exp, t, 4999), HERALD_DROP_NONE);
+	cr_assert_eq(herald_token_check(key, ip, port, ctx, exp, t, exp), HERALD_DROP_NONE, "valid through its second");
+	cr_assert_eq(herald_token_check(key, ip, port, ctx, exp, t, exp + 1), HERALD_DROP_TOKEN_EXPIRED);
+	cr_assert_eq(herald_token_check(key, ip, htons(40001), ctx, exp, t, 4999), HERALD_DROP_BAD_TOKEN, "wrong port");
+	cr_assert_eq(herald_token_check(key, htonl(0xc6120003), port, ctx, exp, t, 4999), HERALD_DROP_BAD_TOKEN,
+		     "wrong address");
+	cr_assert_eq(herald_token_check(key, ip, port, ctx + 1, exp, t, 4999), HERALD_DROP_BAD_TOKEN, "wrong context");
+	cr_assert_eq(herald_token_check(key, ip, port, ctx, exp + 60, t, 4999), HERALD_DROP_BAD_TOKEN,
+		     "expiry moved forward");
+	for (int bit = 0; bit < 64; bit++)
+		cr_assert_eq(herald_token_check(key, ip, port, ctx, exp, t ^ (1ull << bit), 4999),
+			     HERALD_DROP_BAD_TOKEN, "forged: bit %d flipped", bit);
+	cr_assert_eq(herald_token_check(other, ip, port, ctx, exp, t, 4999), HERALD_DROP_BAD_TOKEN, "another key");
+	/* A forgery is forged whatever expiry it names, past or not. */
+	cr_assert_eq(herald_token_check(key, ip, port, ctx, 10, t, 4999), HERALD_DROP_BAD_TOKEN);
+	cr_assert_eq(herald_token_check(key, ip, port, ctx, 10, herald_token_for(key, ip, port, ctx, 10), 4999),
+		     HERALD_DROP_TOKEN_EXPIRED);
+}
+
+/* --token-key FILE: the token key itself, or the cluster secret it is derived from as heraldd does. */
+Test(token, key_file_token_key_or_cluster_secret)
+{
+	char dir[] = "/tmp/herald-tok.XXXXXX", path[128], err[256];
+	uint8_t key[HERALD_TOKEN_KEY_LEN], want[HERALD_TOKEN_KEY_LEN], placement[HERALD_DIRECTOR_KEY_LEN];
+	uint8_t secret[HERALD_CLUSTER_SECRET_LEN];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/k", dir);
+
+	FILE *f = fopen(path, "w");
+	fprintf(f, "000102030405060708090a0b0c0d0e0f\n");
+	fclose(f);
+	cr_assert_eq(herald_token_key_load(path, key, err, sizeof(err)), 0, "%s", err);
+	for (unsigned i = 0; i < sizeof(key); i++)
+		cr_assert_eq(key[i], i);
+
+	for (unsigned i = 0; i < sizeof(secret); i++)
+		secret[i] = (uint8_t)(0xa0 + i);
+	f = fopen(path, "w");
+	for (unsigned i = 0; i < sizeof(secret); i++)
+		fprintf(f, "%02x", secret[i]);
+	fclose(f);
+	cr_assert_eq(herald_token_key_load(path, key, err, sizeof(err)), 0, "%s", err);
+	herald_keys_derive(secret, placement, want);
+	cr_assert_eq(memcmp(key, want, sizeof(key)), 0, "the dataplane derives heraldd's token key");
+
+	f = fopen(path, "w");
+	fprintf(f, "0011\n");
+	fclose(f);
+	cr_assert_eq(herald_token_key_load(path, key, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "32 hex digits") != NULL && strstr(err, "64") != NULL, "%s", err);
+	unlink(path);
+	cr_assert_eq(herald_token_key_load(path, key, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "cannot read") != NULL, "%s", err);
+	rmdir(dir);
 }
 
 Test(ctx_table, add_find_delete)

@@ -716,15 +716,51 @@ Test(wire_reject, subscribe_body)
 		size_t n = mk(buf, HERALD_T_SUBSCRIBE, 0, 0, lens[i], lens[i]);
 		assert_reason(buf, n, HERALD_DROP_BAD_BODY);
 	}
-	/* Unknown SUBSCRIBE flags; HERALD_SUB_F_CREDITS is known. */
+	/* Unknown SUBSCRIBE flags; HERALD_SUB_F_CREDITS and HERALD_SUB_F_TOKEN are known. */
 	size_t n = mk(buf, HERALD_T_SUBSCRIBE, 0, 0, 8, 8);
 	buf[HDR_LEN + 3] = HERALD_SUB_F_CREDITS;
 	assert_reason(buf, n, HERALD_DROP_NONE);
-	buf[HDR_LEN + 3] = 2;
+	buf[HDR_LEN + 3] = 4;
 	assert_reason(buf, n, HERALD_DROP_BAD_FLAGS);
 	buf[HDR_LEN + 3] = 0;
 	buf[HDR_LEN + 2] = 0x80;
 	assert_reason(buf, n, HERALD_DROP_BAD_FLAGS);
+	/* The token flag and the body length must agree: 8 without, 20 with. */
+	buf[HDR_LEN + 2] = 0;
+	buf[HDR_LEN + 3] = HERALD_SUB_F_TOKEN;
+	assert_reason(buf, n, HERALD_DROP_BAD_BODY);
+	n = mk(buf, HERALD_T_SUBSCRIBE, 0, 0, 20, 20);
+	assert_reason(buf, n, HERALD_DROP_BAD_BODY);
+	buf[HDR_LEN + 3] = 8;
+	assert_reason(buf, n, HERALD_DROP_BAD_FLAGS);
+	buf[HDR_LEN + 3] = HERALD_SUB_F_TOKEN | HERALD_SUB_F_CREDITS;
+	assert_reason(buf, n, HERALD_DROP_NONE);
+}
+
+/* SUBSCRIBE with a token (docs/protocol.md §3.2.1): 20 bytes, read back as sent. */
+Test(wire_rt, subscribe_with_token)
+{
+	uint8_t buf[DGRAM_MAX];
+	struct herald_frame f;
+	uint32_t expiry;
+	uint64_t token;
+	size_t n = mk(buf, HERALD_T_SUBSCRIBE, 0, 0, 20, 20);
+
+	memset(buf + HDR_LEN, 0, 20);
+	buf[HDR_LEN + 3] = HERALD_SUB_F_TOKEN;
+	put16(buf + HDR_LEN + 8, 0x1234);
+	put16(buf + HDR_LEN + 10, 0x5678);
+	for (int i = 0; i < 8; i++)
+		buf[HDR_LEN + 12 + i] = (uint8_t)(0xa0 + i);
+	cr_assert_eq(decode(buf, n, &f), HERALD_DROP_NONE);
+	cr_assert_eq(herald_subscribe_token_get(&f, &expiry, &token), 1);
+	cr_assert_eq(expiry, 0x12345678u);
+	cr_assert_eq(token, 0xa0a1a2a3a4a5a6a7ull);
+	/* An old 8-byte SUBSCRIBE still decodes, and carries no token. */
+	n = mk(buf, HERALD_T_SUBSCRIBE, 0, 0, 8, 8);
+	memset(buf + HDR_LEN, 0, 8);
+	cr_assert_eq(decode(buf, n, &f), HERALD_DROP_NONE);
+	cr_assert_eq(herald_subscribe_token_get(&f, &expiry, &token), 0);
 }
 
 Test(wire_reject, heartbeat_and_bye_with_body)

@@ -219,10 +219,13 @@ static void expect_drop(const uint8_t *pkt, size_t len, enum herald_drop reason,
 			     herald_drop_name(reason));
 }
 
+/* The next load() sets hello_to_xsk (a dataplane with --token-key answers the HELLOs XDP does not). */
+static int hello_to_xsk;
+
 static void load(const char *pin_dir, int with_secret)
 {
 	struct herald_xdp_opts o = {.pin_dir = pin_dir, .port_base = PORT_BASE, .nqueues = NQUEUES,
-				    .node_ip = htonl(NODE_IP)};
+				    .node_ip = htonl(NODE_IP), .hello_to_xsk = hello_to_xsk};
 	struct herald_xdp_route r = route;
 
 	if (geteuid() != 0) {
@@ -400,6 +403,28 @@ Test(nokey, hello_without_key_passes, .fini = teardown)
 	load("", 0);
 	len = hello_frame(in, &client_to_node, CTX_KNOWN);
 	expect(in, len, XDP_PASS, HERALD_DROP_NONE, HERALD_XDP_CTR_HELLO_NO_KEY);
+}
+
+/*
+ * With hello_to_xsk the HELLOs XDP cannot answer (no key, no route) go to the
+ * queue's AF_XDP socket, where the dataplane answers them; none is bound
+ * here, so the frame passes, counted as xsk_missing. One it can answer it
+ * still answers itself.
+ */
+Test(nokey, hello_to_xsk_sends_unanswerable_hellos_to_the_dataplane, .fini = teardown)
+{
+	uint8_t in[128];
+	size_t len;
+
+	hello_to_xsk = 1;
+	load("", 0);
+	len = hello_frame(in, &client_to_node, CTX_KNOWN);
+	expect(in, len, XDP_PASS, HERALD_DROP_NONE, HERALD_XDP_CTR_XSK_MISSING);
+	cr_assert_eq(herald_xdp_secret_set(x, key, TTL_S), 0);
+	len = hello_frame(in, &client_to_node, CTX_UNKNOWN);
+	expect(in, len, XDP_PASS, HERALD_DROP_NONE, HERALD_XDP_CTR_XSK_MISSING);
+	len = hello_frame(in, &client_to_node, CTX_KNOWN);
+	expect(in, len, XDP_TX, HERALD_DROP_NONE, HERALD_XDP_CTR_REDIRECTS_SENT);
 }
 
 Test(steer, hello_with_ip_options_passes)
