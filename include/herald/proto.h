@@ -236,7 +236,7 @@ enum herald_error {
  */
 #define HERALD_SESSION_CONFIRM_BEATS 10
 /** ... but never less than this (a loaded client may be slow to answer) nor more than the max. */
-#define HERALD_SESSION_CONFIRM_MIN_MS 2000
+#define HERALD_SESSION_CONFIRM_MIN_MS 5000
 #define HERALD_SESSION_CONFIRM_MAX_MS 10000
 
 /*
