@@ -24,14 +24,19 @@
 # the node applied 183 627 of 359 999 publishes and 20 421 sessions expired.
 #   nice -n 5 tests/soak/soak.sh                      # 30 minutes (as root)
 #   SOAK_SECONDS=120 SOAK_RATE=100 tests/soak/soak.sh
+# SOAK_PORT (default af_packet) is the port kind: af_xdp counts its RX ring
+# overflows (port imissed), af_packet's PMD does not. SOAK_IDLE (default
+# sleep): spin where the dataplane may own a core.
 # Its lab is private (prefix soak<pid>), so it needs no /tmp/herald-lab.lock.
 export HERALD_LAB_PREFIX=${HERALD_LAB_PREFIX:-soak$$}
 . "$(dirname "$0")/../integration/lab.sh"
 seconds=${SOAK_SECONDS:-1800}
 rate=${SOAK_RATE:-50}
+port=${SOAK_PORT:-af_packet}
+idle=${SOAK_IDLE:-sleep}
 
-dataplane_start "$WORK/dp.log" "af_packet:$DATAPLANE_IF" --idle sleep --stats-interval 60
-echo "soak: ${seconds} s, 1000 clients, ${rate} updates/s over 100 keys, lab $HERALD_LAB_PREFIX"
+dataplane_start "$WORK/dp.log" "$port:$DATAPLANE_IF" --idle "$idle" --stats-interval 60
+echo "soak: ${seconds} s, 1000 clients, ${rate} updates/s over 100 keys, $port port, idle $idle, lab $HERALD_LAB_PREFIX"
 in_client "$HERALD_BUILD/tests/integration/herald-conflation-check" --node "$DATAPLANE_IP" \
 	--mode slow --duration "$seconds" --rate "$rate" --keys 100 \
 	--subscribers 990 --slow 10 --budget 10 --strict-counters --mem-slack-mbufs 200 \
