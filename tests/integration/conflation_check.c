@@ -85,6 +85,7 @@ struct opts {
 	uint64_t mem_slack_kb, mem_slack_mbufs;
 	bool node_restarts; /* ERROR UNKNOWN_SESSION is expected: the node restarts mid-run */
 	bool strict_counters; /* slow: any error/drop counter of the node rising fails */
+	bool judge_by_node; /* converge: subscribers are judged against the node's state */
 	uint64_t warmup_s;  /* slow: samples left out of the memory judgement */
 };
 
@@ -118,12 +119,12 @@ static uint64_t *final_val;   /* per key: what every subscriber must end with */
 static struct hist stale_slow, stale_fast;
 static unsigned printed;
 /*
- * slow: a client subscribed after the publisher stopped; its snapshot is
+ * slow and --judge-by-node: a client subscribed after the publisher stopped; its snapshot is
  * what the node holds, so a PUBLISH lost on its way in (UDP, not
  * acknowledged) is told apart from a delivery the subscribers missed.
  */
 static struct sub witness = {.id = UINT32_MAX - 1};
-static unsigned lost_last;   /* slow: keys whose last PUBLISH the node never applied */
+static unsigned lost_last;   /* witness: keys whose last PUBLISH the node never applied */
 
 static void usage(FILE *out)
 {
@@ -152,6 +153,9 @@ static void usage(FILE *out)
 		"  --warmup S          slow: seconds of samples left out (default duration/10, max 60)\n"
 		"  --strict-counters   slow: any error or drop counter of the node or its port rising\n"
 		"                      fails the run (with --telemetry)\n"
+		"  --judge-by-node     converge: judge the subscribers against what the node holds\n"
+		"                      (a new subscriber's snapshot), not the publisher's last values,\n"
+		"                      for faults that drop PUBLISHes on their way in (reported)\n"
 		"  --context ID        context id (default: random)\n"
 		"  --node-restarts     the node is restarted during the run: ERROR UNKNOWN_SESSION\n"
 		"                      and heartbeat timeouts are expected, not failures\n"
@@ -187,6 +191,7 @@ static int parse_args(int argc, char **argv)
 		{"context", required_argument, NULL, 'x'},
 		{"node-restarts", no_argument, NULL, 'R'},
 		{"strict-counters", no_argument, NULL, 'C'},
+		{"judge-by-node", no_argument, NULL, 'J'},
 		{"warmup", required_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -219,6 +224,9 @@ static int parse_args(int argc, char **argv)
 			continue;
 		case 'R':
 			o.node_restarts = true;
+			continue;
+		case 'J':
+			o.judge_by_node = true;
 			continue;
 		case 'C':
 			o.strict_counters = true;
@@ -289,6 +297,11 @@ static int parse_args(int argc, char **argv)
 	if (optind != argc || o.node == NULL || mode == NULL) {
 		fprintf(stderr, "herald-conflation-check: --node and --mode are required\n");
 		usage(stderr);
+		return -EINVAL;
+	}
+	if (o.judge_by_node && o.mode != MODE_CONVERGE) {
+		fprintf(stderr, "herald-conflation-check: --judge-by-node is for --mode converge "
+			"(slow mode always judges against the node)\n");
 		return -EINVAL;
 	}
 	if (o.fast + o.slow == 0 || o.fast + o.slow + PUBS_MAX > CHECK_CLIENTS_MAX) {
@@ -1045,7 +1058,7 @@ static bool witness_synced(void)
 }
 
 /*
- * slow: what the node holds once the publisher stopped, from a new
+ * slow and --judge-by-node: what the node holds once the publisher stopped, from a new
  * subscriber's snapshot (and the deltas of 0.5 s after it, for publishes
  * still in flight). A key whose last PUBLISH never reached the node is
  * reported, and the subscribers are then judged against the node's value.
@@ -1186,7 +1199,7 @@ int main(int argc, char **argv)
 
 	/* The publisher has stopped: everyone must now hold exactly its final state. */
 	t_end = now_ns();
-	if (o.mode == MODE_SLOW && node_state() < 0)
+	if ((o.mode == MODE_SLOW || o.judge_by_node) && node_state() < 0)
 		goto out_close;
 	if (wait_for(all_converged, o.settle_ms) < 0)
 		printf("not every subscriber converged within %" PRIu64 " ms\n", o.settle_ms);
