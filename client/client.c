@@ -881,6 +881,7 @@ int herald_publish(struct herald_client *c, uint32_t context, const void *key,
 		.seq = c->pub_seq + 1,
 	};
 	const struct sockaddr_in *dst = NULL;
+	struct timespec ts;
 	unsigned nfrag;
 	int ret;
 
@@ -907,6 +908,10 @@ int herald_publish(struct herald_client *c, uint32_t context, const void *key,
 			return -EAGAIN;
 		dst = &s->route.node;
 	}
+	/* Signed, seq is a stamp the node checks against replays (proto.h). */
+	if (c->signed_publish && clock_gettime(CLOCK_REALTIME, &ts) == 0)
+		h.seq = herald_publish_stamp_next(c->pub_seq, (uint64_t)ts.tv_sec * 1000000u +
+							      (uint64_t)ts.tv_nsec / 1000u);
 	nfrag = herald_frag_count(herald_entry_msg_len(key_len, value_len));
 	for (unsigned i = 0; i < nfrag; i++) {
 		int n = herald_entry_encode(c->tx_buf[i], TX_FRAME_MAX, &h, key, key_len, value,
@@ -920,7 +925,7 @@ int herald_publish(struct herald_client *c, uint32_t context, const void *key,
 	ret = send_frames_to(c, nfrag, dst);
 	if (ret < 0)
 		return ret;
-	c->pub_seq++;
+	c->pub_seq = h.seq;
 	c->st.publishes++;
 	return 0;
 }

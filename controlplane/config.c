@@ -29,6 +29,8 @@ const struct herald_config herald_config_defaults = {
 	.idle = HERALD_IDLE_SPIN,
 	.dataplane_sock = HERALD_CONFIG_DP_SOCK,
 	.file_prefix = "herald",
+	.publish_window_s = HERALD_PUBLISH_WINDOW_DEFAULT_S,
+	.replay_cache = 65536,
 	.idle_unload_s = HERALD_CKPT_IDLE_UNLOAD_S,
 	.checkpoint_interval_s = HERALD_CKPT_INTERVAL_S,
 	.checkpoint_map_mb = HERALD_CKPT_MAP_MB,
@@ -85,6 +87,10 @@ static const struct key keys[] = {
 	{"dataplane", "file_prefix", K_NAME, F(file_prefix), 0, 0, false, "EAL --file-prefix (hugepage files)"},
 	{"dataplane", "publish_key_file", K_PUBKEY, F(publish_key_file), 0, 0, false,
 	 "file of the publish key (32 hex digits): only signed PUBLISH is applied (absent: any)"},
+	{"dataplane", "publish_window_s", K_U32, F(publish_window_s), 1, 86400, false,
+	 "with publish_key_file: a signed PUBLISH's stamp may differ from the node's clock this much"},
+	{"dataplane", "replay_cache", K_U32, F(replay_cache), 64, 1u << 24, false,
+	 "with publish_key_file: MACs of applied PUBLISH remembered per queue against replays"},
 	{"dataplane", "checkpoint_dir", K_PATH, F(checkpoint_dir), 0, 0, false,
 	 "LMDB directory of context checkpoints: idle contexts unload, state survives restarts (empty: none)"},
 	{"dataplane", "idle_unload_s", K_U32, F(idle_unload_s), 0, 86400 * 365, false,
@@ -507,7 +513,8 @@ static bool addr_eq(const struct sockaddr_in *a, const struct sockaddr_in *b)
 
 /*
  * The context life cycle: its tunables mean nothing without a store, and
- * heraldd keeps its epoch next to the store unless told otherwise.
+ * heraldd keeps its epoch next to the store unless told otherwise. Likewise
+ * the replay tunables without a publish key.
  */
 static void ckpt_validate(struct parse *p)
 {
@@ -518,6 +525,11 @@ static void ckpt_validate(struct parse *p)
 		if (line_of(p, "dataplane", tunables[i]) != 0)
 			fail(p, line_of(p, "dataplane", tunables[i]),
 			     "[dataplane] %s: needs checkpoint_dir (the store contexts are written to)", tunables[i]);
+	static const char *const replay[] = {"publish_window_s", "replay_cache"};
+	for (size_t i = 0; i < 2 && c->publish_key_file[0] == '\0'; i++)
+		if (line_of(p, "dataplane", replay[i]) != 0)
+			fail(p, line_of(p, "dataplane", replay[i]),
+			     "[dataplane] %s: needs publish_key_file (replays of signed PUBLISH)", replay[i]);
 	if (c->state_file[0] == '\0' && c->checkpoint_dir[0] != '\0' && line_of(p, "cluster", "state_file") == 0 &&
 	    snprintf(c->state_file, sizeof(c->state_file), "%s/heraldd.state", c->checkpoint_dir) >=
 		    (int)sizeof(c->state_file))
@@ -750,6 +762,8 @@ static void ckpt_json(json_t *j, const struct herald_config *c)
 	json_object_set_new(dp, "idle_unload_s", json_integer(c->idle_unload_s));
 	json_object_set_new(dp, "checkpoint_interval_s", json_integer(c->checkpoint_interval_s));
 	json_object_set_new(dp, "checkpoint_map_mb", json_integer(c->checkpoint_map_mb));
+	json_object_set_new(dp, "publish_window_s", json_integer(c->publish_window_s));
+	json_object_set_new(dp, "replay_cache", json_integer(c->replay_cache));
 	json_object_set_new(cl, "state_file", json_string(c->state_file));
 }
 
@@ -811,7 +825,8 @@ int herald_config_dataplane_args(const struct herald_config *c, char *buf, size_
 			 c->lcores, bus, c->file_prefix, port, ip, c->udp_port, c->queues,
 			 herald_config_idle_name(c->idle), c->dataplane_sock);
 	if (n >= 0 && (size_t)n < cap && c->publish_key_file[0] != '\0')
-		n += snprintf(buf + n, cap - (size_t)n, "--publish-key\n%s\n", c->publish_key_file);
+		n += snprintf(buf + n, cap - (size_t)n, "--publish-key\n%s\n--publish-window\n%u\n"
+			      "--replay-cache\n%u\n", c->publish_key_file, c->publish_window_s, c->replay_cache);
 	if (n >= 0 && (size_t)n < cap)
 		n += ckpt_args(c, buf + n, cap - (size_t)n);
 	/*

@@ -50,6 +50,8 @@ struct herald_config {
 	char dataplane_sock[108];
 	char file_prefix[32]; /**< EAL --file-prefix */
 	char publish_key_file[256]; /**< --publish-key: "" = PUBLISH from anyone (docs/protocol.md §3.5.1) */
+	uint32_t publish_window_s;  /**< --publish-window (docs/protocol.md §3.5.2) */
+	uint32_t replay_cache;      /**< --replay-cache */
 	/* [dataplane] context life cycle (docs/checkpoints.md) */
 	char checkpoint_dir[192];       /**< --checkpoint-dir: "" = no checkpoints, nothing unloads */
 	uint32_t idle_unload_s;         /**< --idle-unload-s (0 = never unload) */

@@ -19,6 +19,8 @@ const struct dp_config dp_config_defaults = {
 	.stats_interval_s = 0,
 	.idle = DP_IDLE_SPIN,
 	.force_copy = false,
+	.publish_window_s = HERALD_PUBLISH_WINDOW_DEFAULT_S,
+	.replay_cache = 65536,
 	.default_policy = {.kind = DP_POLICY_REPLACE},
 	.checkpoint_dir = NULL,
 	.idle_unload_s = HERALD_CKPT_IDLE_UNLOAD_S,

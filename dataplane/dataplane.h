@@ -72,6 +72,8 @@ struct dp_config {
 	bool force_copy;
 	bool publish_auth; /* --publish-key: PUBLISH must carry a MAC under publish_key */
 	uint8_t publish_key[HERALD_PUBLISH_KEY_LEN];
+	uint32_t publish_window_s; /* accepted skew of a signed PUBLISH's stamp, either way */
+	uint32_t replay_cache;     /* MACs remembered per queue (replay.c) */
 	/*
 	 * --token-key: SUBSCRIBE must carry a valid, unexpired REDIRECT token for
 	 * its source (docs/protocol.md §3.2.1), and the dataplane answers the
@@ -187,6 +189,19 @@ struct dp_reasm {
 	struct rte_mbuf *frag[HERALD_FRAGS_MAX];
 };
 
+/* The replay cache of signed PUBLISH (replay.c). */
+struct dp_replay_entry {
+	uint64_t mac;
+	uint64_t stamp_us;
+};
+
+struct dp_replay {
+	struct rte_hash *macs;          /* the MACs remembered */
+	struct dp_replay_entry *fifo;   /* the same, in arrival order */
+	uint32_t size, head, count;
+	uint64_t horizon_us;            /* stamps at or below it are refused */
+};
+
 struct dp_worker {
 	/* Hot, read every packet. */
 	uint16_t port_id, queue;
@@ -203,6 +218,7 @@ struct dp_worker {
 	struct rte_mbuf *tx[DP_TX_BUF];
 	uint64_t now; /* TSC at the start of this burst */
 	uint32_t tai_s; /* CLOCK_TAI seconds, refreshed by the timers (10 ms): token expiry */
+	uint64_t unix_us; /* CLOCK_REALTIME us, likewise: signed PUBLISH stamps */
 
 	uint64_t ctr[HERALD_CTR_MAX];
 	uint64_t drop[HERALD_DROP_MAX];
@@ -239,6 +255,7 @@ struct dp_worker {
 	uint64_t next_stats_tsc, stats_period_tsc;
 	enum dp_idle idle;
 	struct dp_ckpt_worker *ckpt; /* NULL unless --checkpoint-dir */
+	struct dp_replay replay;     /* empty unless --publish-key */
 } __rte_cache_aligned;
 
 static inline void dp_count(struct dp_worker *w, enum herald_counter c, uint64_t n)
@@ -251,6 +268,12 @@ static inline void dp_drop(struct dp_worker *w, struct rte_mbuf *m, enum herald_
 	w->drop[why]++;
 	rte_pktmbuf_free(m);
 }
+
+/* replay.c: nothing unless cfg->publish_auth */
+int dp_replay_init(struct dp_worker *w, unsigned lcore);
+void dp_replay_free(struct dp_worker *w);
+/* HERALD_DROP_NONE if the verified signed PUBLISH datagram @p f is fresh; it is then remembered. */
+enum herald_drop dp_replay_admit(struct dp_worker *w, const struct herald_frame *f);
 
 /* store.c */
 int dp_store_init(struct dp_worker *w, const struct dp_config *cfg, unsigned lcore);
@@ -324,8 +347,8 @@ void dp_headers_write(const struct dp_worker *w, uint8_t *dst, const struct rte_
 		      uint32_t ip, uint16_t port, uint16_t body_len);
 
 /* token.c: the address token (--token-key), docs/protocol.md §3.2.1 */
-/* Read CLOCK_TAI into w->tai_s: from the timers, never per packet. */
-void dp_tai_refresh(struct dp_worker *w);
+/* Read CLOCK_TAI into w->tai_s and CLOCK_REALTIME into w->unix_us: from the timers, never per packet. */
+void dp_clock_refresh(struct dp_worker *w);
 /* HERALD_DROP_NONE if the SUBSCRIBE @p f may create state (verified token, or no key). */
 enum herald_drop dp_subscribe_admit(struct dp_worker *w, const struct herald_frame *f, uint32_t ip,
 				    uint16_t port);

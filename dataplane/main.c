@@ -74,6 +74,10 @@ static void usage(FILE *out)
 		"  --stats-interval S    print a counter line every S seconds (default off)\n"
 		"  --publish-key FILE    accept only PUBLISH signed with this key (32 hex digits;\n"
 		"                        docs/protocol.md 3.5.1); default: any source may publish\n"
+		"  --publish-window S    with --publish-key: a signed PUBLISH's stamp may differ from the\n"
+		"                        node's clock by S seconds either way (default %u)\n"
+		"  --replay-cache N      with --publish-key: MACs of applied PUBLISH datagrams remembered\n"
+		"                        per queue to refuse replays (default %u; docs/protocol.md 3.5.2)\n"
 		"  --token-key FILE      require the address token of a REDIRECT in SUBSCRIBE, and answer\n"
 		"                        HELLOs with a REDIRECT to this node (docs/protocol.md 3.2.1);\n"
 		"                        FILE: 32 hex digits (the token key) or 64 (the cluster secret,\n"
@@ -96,7 +100,8 @@ static void usage(FILE *out)
 		dp_config_defaults.max_contexts, dp_config_defaults.max_keys,
 		dp_config_defaults.max_keys_per_context, DP_POLICIES_MAX, dp_merge_op_names(),
 		dp_config_defaults.history, dp_config_defaults.max_history_contexts, MBUFS_WORKING_SET,
-		HDR_MBUFS_PER_QUEUE, HDR_MBUFS_MIN, DP_TX_BUF, HERALD_TOKEN_TTL_DEFAULT,
+		HDR_MBUFS_PER_QUEUE, HDR_MBUFS_MIN, DP_TX_BUF, dp_config_defaults.publish_window_s,
+		dp_config_defaults.replay_cache, HERALD_TOKEN_TTL_DEFAULT,
 		dp_config_defaults.idle_unload_s, dp_config_defaults.checkpoint_interval_s,
 		dp_config_defaults.checkpoint_map_mb);
 }
@@ -144,6 +149,8 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 		{"xdp-pin-dir", required_argument, NULL, 'x'},
 		{"no-xdp", no_argument, NULL, 'N'},
 		{"publish-key", required_argument, NULL, 'A'},
+		{"publish-window", required_argument, NULL, 'w'},
+		{"replay-cache", required_argument, NULL, 'R'},
 		{"token-key", required_argument, NULL, 'Y'},
 		{"token-ttl", required_argument, NULL, 'y'},
 		{"checkpoint-dir", required_argument, NULL, 'D'},
@@ -231,6 +238,14 @@ static int parse_args(int argc, char **argv, struct dp_config *cfg)
 				return -EINVAL;
 			}
 			cfg->publish_auth = true;
+			break;
+		case 'w':
+			if (parse_u32("publish-window", optarg, 1, 86400, &cfg->publish_window_s) < 0)
+				return -EINVAL;
+			break;
+		case 'R':
+			if (parse_u32("replay-cache", optarg, 64, 1u << 24, &cfg->replay_cache) < 0)
+				return -EINVAL;
 			break;
 		case 'Y':
 			if (herald_token_key_load(optarg, cfg->token_key, err, sizeof(err)) < 0) {
@@ -590,6 +605,7 @@ out_workers:
 	for (uint16_t q = 0; q < nb_queues; q++) {
 		dp_tx_flush(&workers[q]);
 		dp_store_free(&workers[q]);
+		dp_replay_free(&workers[q]);
 	}
 	rte_free(workers);
 out_port:

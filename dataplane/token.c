@@ -18,12 +18,14 @@
 #include "redirect.h"
 #include "token.h"
 
-void dp_tai_refresh(struct dp_worker *w)
+void dp_clock_refresh(struct dp_worker *w)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_TAI, &ts);
 	w->tai_s = (uint32_t)ts.tv_sec;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	w->unix_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 enum herald_drop dp_subscribe_admit(struct dp_worker *w, const struct herald_frame *f, uint32_t ip,

@@ -219,6 +219,9 @@ static void publish_rx(struct dp_worker *w, struct rte_mbuf *m, const struct her
 		if (!herald_publish_verify(dgram, sizeof(struct herald_hdr) + f->length, f,
 					   w->cfg->publish_key))
 			return dp_drop(w, m, HERALD_DROP_BAD_AUTH);
+		enum herald_drop why = dp_replay_admit(w, f);
+		if (why != HERALD_DROP_NONE)
+			return dp_drop(w, m, why);
 	}
 	uint32_t ctx = dp_context_get(w, f->context, true);
 	if (ctx == DP_NONE)
@@ -412,8 +415,8 @@ void dp_worker_timers(struct dp_worker *w)
 	if (w->queue == 0)
 		w->ctr[HERALD_CTR_MBUFS_IN_USE] = rte_mempool_in_use_count(w->pool) +
 						  rte_mempool_in_use_count(w->hdr_pool);
-	if (w->cfg->token_required)
-		dp_tai_refresh(w); /* token expiry: the clock is read here, not per packet */
+	if (w->cfg->token_required || w->cfg->publish_auth)
+		dp_clock_refresh(w); /* token expiry, PUBLISH stamps: the clock is read here, not per packet */
 
 	for (uint32_t s = 0; s < w->session_hwm; s++) {
 		struct dp_session *ses = &w->sessions[s];
@@ -474,8 +477,9 @@ int dp_worker_init(struct dp_worker *w, const struct dp_config *cfg,
 	w->confirm_max_tsc = hz / 1000 * HERALD_SESSION_CONFIRM_MAX_MS;
 	w->stats_period_tsc = hz * cfg->stats_interval_s;
 	w->cfg = cfg;
-	dp_tai_refresh(w);
-	return dp_store_init(w, cfg, queue);
+	dp_clock_refresh(w);
+	int r = dp_store_init(w, cfg, queue);
+	return r < 0 ? r : dp_replay_init(w, queue);
 }
 
 /* Empty polls before a sleeping worker starts to nap, and the nap. */

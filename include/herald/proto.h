@@ -279,6 +279,8 @@ enum herald_error {
 	X(WRONG_QUEUE, "sent to a queue port (base + q) whose queue does not own the context") \
 	X(HANDOFF_FULL, "frame on the wrong RX queue: its owner's hand-off ring was full") \
 	X(BAD_AUTH, "PUBLISH without a valid MAC on a node that requires publish authentication") \
+	X(PUBLISH_REPLAYED, "signed PUBLISH datagram the node already applied (its MAC is in the replay cache): a replay or a duplicate") \
+	X(PUBLISH_STALE, "signed PUBLISH whose seq (a Unix-time stamp in us) is outside the node's --publish-window or not newer than its replay cache remembers") \
 	X(CHECKPOINT_LOAD, "context not loadable from the checkpoint now (hold queue, ring or buffers full): the next frame retries") \
 	X(TOKEN_REQUIRED, "SUBSCRIBE without a token on a node that requires one (--token-key)") \
 	X(BAD_TOKEN, "SUBSCRIBE token not issued for this source address, port and context (forged, or another client's)") \
@@ -444,6 +446,34 @@ void herald_publish_sign(void *dgram, size_t len, const uint8_t key[HERALD_PUBLI
  */
 int herald_publish_verify(void *dgram, size_t len, const struct herald_frame *f,
 			  const uint8_t key[HERALD_PUBLISH_KEY_LEN]);
+
+/**
+ * Replay protection of signed PUBLISH (docs/protocol.md §3.5.2). The MAC
+ * covers `seq`, and a signed PUBLISH's `seq` is a stamp: microseconds of Unix
+ * time (CLOCK_REALTIME) when it was sent, strictly increasing per publisher.
+ */
+#define HERALD_PUBLISH_WINDOW_DEFAULT_S 30 /**< accepted clock skew, either way */
+
+/** The seq of a publisher's next signed PUBLISH: now, or one past its last if that is later. */
+static inline uint64_t herald_publish_stamp_next(uint64_t last, uint64_t now_us)
+{
+	return now_us > last ? now_us : last + 1;
+}
+
+/**
+ * Is a signed PUBLISH stamped @p stamp_us fresh at @p now_us: within
+ * @p window_us of it either way, and newer than @p horizon_us (the newest
+ * stamp the node's replay cache no longer remembers)?
+ * @return HERALD_DROP_NONE or HERALD_DROP_PUBLISH_STALE.
+ */
+static inline enum herald_drop herald_publish_stamp_check(uint64_t stamp_us, uint64_t now_us,
+							  uint64_t window_us, uint64_t horizon_us)
+{
+	if (stamp_us <= horizon_us || stamp_us > now_us + window_us ||
+	    (now_us > window_us && stamp_us < now_us - window_us))
+		return HERALD_DROP_PUBLISH_STALE;
+	return HERALD_DROP_NONE;
+}
 
 /**
  * Read a key file: 2 x @p key_len hexadecimal digits, optional surrounding

@@ -7,7 +7,9 @@
 # under another key) and an unsigned heraldctl pub are dropped and counted
 # (drop_bad_auth, exactly), create no context, and leave the real state: a
 # subscriber's snapshot holds the real publisher's values, including one it
-# published after the flood.
+# published after the flood. Replays (§3.5.2): a genuinely signed PUBLISH
+# sent again from another port is dropped as publish_replayed, and signed
+# ones stamped an hour in the past or the future as publish_stale.
 . "$(dirname "$0")/lab.sh"
 CTL="$HERALD_BUILD/cli/heraldctl"
 CTX=77
@@ -37,9 +39,11 @@ done
 # Unsigned, from the same tool: sent, and dropped by the node.
 in_client "$CTL" pub "$CTX" k0 unsigned --node "$node" >/dev/null || fail "unsigned heraldctl pub failed to send"
 
-in_client python3 - "$node" "$CTX" "$KEYS" "$FORGED" "$(cat "$WORK/other.key")" >"$WORK/forge.log" <<'PY' ||
+in_client python3 - "$node" "$CTX" "$KEYS" "$FORGED" "$(cat "$WORK/other.key")" "$(cat "$WORK/publish.key")" \
+	>"$WORK/forge.log" <<'PY' ||
 import random, socket, struct, sys, time
 node, ctx, nkeys, forged, other = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), bytes.fromhex(sys.argv[5])
+real = bytes.fromhex(sys.argv[6])
 M = (1 << 64) - 1
 
 def rotl(x, b):
@@ -73,6 +77,8 @@ def frame(c, seq, key, value, frag, auth):
     d = bytearray(h + part)
     if auth == "other":  # a valid MAC, under a key that is not the node's
         t = siphash24(other, bytes(d))
+    elif auth == "real":  # the node's key: what a real publisher sends
+        t = siphash24(real, bytes(d))
     elif auth:  # a made-up MAC
         t = random.getrandbits(64)
     else:
@@ -97,6 +103,20 @@ for i in range(forged):
         time.sleep(0.005)  # forged traffic, not an overflow of our own socket
 print("forged", forged, "unsigned", kinds.get("False", 0), "made_up_mac", kinds.get("True", 0),
       "other_key", kinds.get("other", 0))
+
+# Replays: seq is a stamp, Unix time in us. Two genuine PUBLISHes of k1 (the
+# second restores real-1), then the first sent again from another socket: a
+# replay would set k1 back. Then k2 stamped an hour ago and an hour ahead.
+time.sleep(0.5)
+now = int(time.time() * 1e6)
+first = frame(ctx, now, b"k1", b"before-the-replay", 0, "real")
+socks[0].sendto(first, (node, 7400))
+socks[0].sendto(frame(ctx, now + 1, b"k1", b"real-1", 0, "real"), (node, 7400))
+time.sleep(0.2)
+socks[1].sendto(first, (node, 7400))
+socks[0].sendto(frame(ctx, now - 3600 * 10**6, b"k2", b"stale", 0, "real"), (node, 7400))
+socks[0].sendto(frame(ctx, now + 3600 * 10**6, b"k2", b"future", 0, "real"), (node, 7400))
+print("replayed 1 genuine PUBLISH, sent 2 with stale stamps")
 PY
 	fail "forging script failed: $(cat "$WORK/forge.log")"
 cat "$WORK/forge.log"
@@ -118,14 +138,18 @@ for line in open(sys.argv[1]):
 [ "$got" = "$want" ] || fail "snapshot is not the real publisher's state: $got"
 
 dataplane_stop
-sed -n '/== herald-dataplane counters/,$p' "$WORK/dp.log" | grep -E "^(publishes|drop_bad_auth|contexts_active|fragments|drop_reassembly)"
+sed -n '/== herald-dataplane counters/,$p' "$WORK/dp.log" | grep -E "^(publishes|drop_bad_auth|drop_publish_|contexts_active|fragments|drop_reassembly)"
 bad=$(counter "$WORK/dp.log" drop_bad_auth)
 pubs=$(counter "$WORK/dp.log" publishes)
 ctxs=$(counter "$WORK/dp.log" contexts_active)
 # Every forged frame and the unsigned heraldctl pub: dropped as bad_auth, nothing else.
 [ "$bad" -eq $((FORGED + 1)) ] || fail "drop_bad_auth $bad, expected $((FORGED + 1))"
-[ "$pubs" -eq $((KEYS + 1)) ] || fail "$pubs publishes applied, expected $((KEYS + 1)) (the signed ones)"
+[ "$pubs" -eq $((KEYS + 3)) ] || fail "$pubs publishes applied, expected $((KEYS + 3)) (the signed ones)"
+replayed=$(counter "$WORK/dp.log" drop_publish_replayed)
+stale=$(counter "$WORK/dp.log" drop_publish_stale)
+[ "$replayed" -eq 1 ] || fail "drop_publish_replayed $replayed, expected 1 (the genuine PUBLISH sent again)"
+[ "$stale" -eq 2 ] || fail "drop_publish_stale $stale, expected 2 (stamped an hour ago and an hour ahead)"
 [ "$ctxs" -eq 1 ] || fail "$ctxs contexts: forged PUBLISHes for made-up contexts created some"
 [ "$(counter "$WORK/dp.log" drop_reassembly_full)" -eq 0 ] || fail "forged fragments took reassembly slots"
 echo "ok: $FORGED forged PUBLISH frames + 1 unsigned dropped as bad_auth ($bad), $pubs signed applied," \
-	"no context created, the subscriber sees the real state"
+	"a replay and 2 stale stamps refused, no context created, the subscriber sees the real state"

@@ -778,16 +778,24 @@ Test(client, publish_key_signs_every_fragment)
 	memset(k, 0, sizeof(key));
 	free(k);
 
+	/* Signed, seq is a stamp: Unix time in us, strictly increasing (proto.h). */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t before_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u, seq[3];
 	cr_assert_eq(herald_publish(c, CTX, "key", 3, value, sizeof(value)), 0);
 	cr_assert_eq(herald_publish(c, CTX, "k", 1, "v", 1), 0);
 	for (unsigned i = 0; i < 3; i++) {
 		ssize_t n = node_recv(buf, &f);
 		cr_assert_eq(f.type, HERALD_T_PUBLISH);
 		cr_assert_eq(f.flags, HERALD_F_AUTH);
-		cr_assert_eq(f.seq, i < 2 ? 1u : 2u);
+		seq[i] = f.seq;
+		cr_assert_geq(f.seq, before_us);
+		cr_assert_lt(f.seq, before_us + 60000000u, "a stamp within a minute of now");
 		cr_assert(herald_publish_verify(buf, (size_t)n, &f, key), "datagram %u", i);
 		cr_assert(!herald_publish_verify(buf, (size_t)n, &f, other), "datagram %u", i);
 	}
+	cr_assert_eq(seq[0], seq[1], "the fragments of one message share its seq");
+	cr_assert_gt(seq[2], seq[1]);
 
 	/* Without a key, publishes go unsigned (what a node without --publish-key takes). */
 	reopen((struct herald_client_opts){0});

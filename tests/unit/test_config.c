@@ -262,8 +262,22 @@ Test(config, publish_key_file)
 	cr_assert_str_eq(c.publish_key_file, path);
 	cr_assert_gt(herald_config_dataplane_args(&c, args, sizeof(args)), 0);
 	char want[256];
-	snprintf(want, sizeof(want), "\n--publish-key\n%s\n", path);
+	snprintf(want, sizeof(want), "\n--publish-key\n%s\n--publish-window\n30\n--replay-cache\n65536\n", path);
 	cr_assert(strstr(args, want) != NULL, "%s", args);
+
+	/* The replay tunables: rendered with the key, refused without one. */
+	char tuned[640];
+	snprintf(tuned, sizeof(tuned), "[node]\nid = 7\n[dataplane]\ndriver = af_packet\ninterface = veth0\n"
+		 "ip = 10.0.0.1\npublish_key_file = %s\npublish_window_s = 5\nreplay_cache = 4096\n"
+		 "[cluster]\nlisten = 10.0.1.1:7600\n", path);
+	cr_assert_eq(load(tuned), 0, "%s", err);
+	cr_assert_gt(herald_config_dataplane_args(&c, args, sizeof(args)), 0);
+	cr_assert(strstr(args, "\n--publish-window\n5\n--replay-cache\n4096\n") != NULL, "%s", args);
+	refused(BASE "[dataplane]\nreplay_cache = 4096\n",
+		(const char *[]){"replay_cache", "needs publish_key_file", NULL});
+	snprintf(tuned, sizeof(tuned), "[node]\nid = 7\n[dataplane]\ndriver = af_packet\ninterface = veth0\n"
+		 "ip = 10.0.0.1\npublish_key_file = %s\nreplay_cache = 10\n[cluster]\nlisten = 10.0.1.1:7600\n", path);
+	refused(tuned, (const char *[]){"t.conf:8:", "replay_cache", "64..16777216", NULL});
 
 	/* A cluster-secret-sized file is not a publish key: refused with its line. */
 	f = fopen(path, "w");

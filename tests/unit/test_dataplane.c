@@ -202,6 +202,7 @@ static void teardown(void)
 	capture_drain();
 	dp_ckpt_close(); /* no-op unless a test opened a checkpoint store */
 	dp_store_free(&w);
+	dp_replay_free(&w);
 	/* Every mbuf went back: the store and the history hold no stray reference. */
 	cr_expect_eq(rte_mempool_in_use_count(pool), 0, "%u RX/body mbufs still in use",
 		     rte_mempool_in_use_count(pool));
@@ -292,9 +293,21 @@ static void publish_frags(uint16_t sport, uint32_t context, uint64_t seq, const 
 	}
 }
 
+/* The next PUBLISH's seq: a stamp when signed (proto.h), a counter otherwise. */
+static uint64_t next_seq(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	pub_seq = sign_key == NULL ? pub_seq + 1
+				   : herald_publish_stamp_next(pub_seq, (uint64_t)ts.tv_sec * 1000000u +
+									(uint64_t)ts.tv_nsec / 1000u);
+	return pub_seq;
+}
+
 static void publish(uint32_t context, const char *key, const void *value, size_t value_len)
 {
-	publish_frags(PUB_PORT, context, ++pub_seq, key, value, value_len, 0,
+	publish_frags(PUB_PORT, context, next_seq(), key, value, value_len, 0,
 		      herald_frag_count(herald_entry_msg_len(strlen(key), value_len)));
 }
 
@@ -1318,14 +1331,21 @@ Test(dataplane, two_queues_frames_reach_the_owner_through_its_ring)
 
 /* ---- publish authentication (--publish-key, docs/protocol.md §3.5.1) ---- */
 
+/* --publish-key on the running worker: its replay cache is made as at start. */
+static void auth_on(const uint8_t key[HERALD_PUBLISH_KEY_LEN])
+{
+	memcpy(cfg.publish_key, key, HERALD_PUBLISH_KEY_LEN);
+	cfg.publish_auth = true;
+	cr_assert_eq(dp_replay_init(&w, 0), 0);
+}
+
 Test(dataplane, publish_auth_drops_unsigned_and_forged_before_any_state)
 {
 	static const uint8_t node_key[HERALD_PUBLISH_KEY_LEN] = "0123456789abcdef";
 	static const uint8_t wrong_key[HERALD_PUBLISH_KEY_LEN] = "0123456789abcdeF";
 	static uint8_t big[3000];
 
-	memcpy(cfg.publish_key, node_key, sizeof(node_key));
-	cfg.publish_auth = true;
+	auth_on(node_key);
 	uint32_t a = subscribe_session(PORT_A, CTX_REPLACE, 0, 0);
 	uint64_t contexts = w.ctr[HERALD_CTR_CONTEXTS_ACTIVE];
 
@@ -1362,7 +1382,7 @@ Test(dataplane, publish_auth_drops_unsigned_and_forged_before_any_state)
 	cr_assert_eq(w.ctr[HERALD_CTR_PUBLISHES], 2);
 
 	/* A signed fragment with forged siblings: the forged ones are dropped alone. */
-	publish_frags(PUB_PORT, ctx_frag, ++pub_seq, "big", big, sizeof(big), 0, 1);
+	publish_frags(PUB_PORT, ctx_frag, next_seq(), "big", big, sizeof(big), 0, 1);
 	sign_key = wrong_key;
 	publish_frags(PUB_PORT, ctx_frag, pub_seq, "big", big, sizeof(big), 1, 3);
 	sign_key = node_key;
@@ -1393,6 +1413,68 @@ Test(dataplane, publish_auth_off_accepts_signed_and_unsigned)
 	assert_delta(&out[0], 2, "k", "plain");
 	assert_delta(&out[1], 3, "k", "signed");
 	cr_assert_eq(drops_total(), 0);
+}
+
+/* A signed, unfragmented PUBLISH of +@p n to CTX_ADD's key "n", stamped @p seq, into @p buf. */
+static uint16_t signed_add(uint8_t buf[HERALD_MTU], uint64_t seq, int64_t n)
+{
+	struct herald_hdr_fields h = {.type = HERALD_T_PUBLISH, .context = CTX_ADD, .seq = seq};
+	uint64_t be = htobe64((uint64_t)n);
+	int len = herald_entry_encode(buf, HERALD_MTU, &h, "n", 1, &be, sizeof(be), 0);
+	cr_assert_gt(len, 0);
+	herald_publish_sign(buf, (size_t)len, sign_key);
+	return (uint16_t)len;
+}
+
+Test(dataplane, publish_replay_refused_by_mac_then_by_stamp)
+{
+	static const uint8_t key[HERALD_PUBLISH_KEY_LEN] = "0123456789abcdef";
+	static uint8_t sent[100][HERALD_MTU];
+	static uint16_t len[100];
+	const uint64_t window_us = cfg.publish_window_s * 1000000ull;
+
+	cfg.replay_cache = 64;
+	auth_on(key);
+	sign_key = key;
+	const uint64_t now_us = next_seq();
+	subscribe_session(PORT_A, CTX_ADD, 0, 0);
+
+	/*
+	 * 100 increments, each sent twice, the copy from another port (a
+	 * replay, or a duplicate on the path): each applied once.
+	 */
+	for (unsigned i = 0; i < 100; i++) {
+		len[i] = signed_add(sent[i], next_seq(), 1);
+		send_raw(PUB_PORT, sent[i], len[i]);
+		send_raw((uint16_t)(PUB_PORT + 1), sent[i], len[i]);
+		cr_assert_eq(collect(), 1);
+		cr_assert_eq(out_i64(&out[0]), i + 1);
+	}
+	cr_assert_eq(w.drop[HERALD_DROP_PUBLISH_REPLAYED], 100);
+
+	/*
+	 * All 100 again: the cache remembers the last 64 MACs; the 36 it
+	 * forgot are older than its horizon. None applied.
+	 */
+	for (unsigned i = 0; i < 100; i++)
+		send_raw(PUB_PORT, sent[i], len[i]);
+	cr_assert_eq(collect(), 0);
+	cr_assert_eq(w.drop[HERALD_DROP_PUBLISH_REPLAYED], 100 + 64);
+	cr_assert_eq(w.drop[HERALD_DROP_PUBLISH_STALE], 36);
+
+	/* Stamps outside the window, either way, or from before the node started. */
+	uint8_t buf[HERALD_MTU];
+	send_raw(PUB_PORT, buf, signed_add(buf, now_us - window_us - 1000000, 1));
+	send_raw(PUB_PORT, buf, signed_add(buf, now_us + window_us + 1000000, 1));
+	send_raw(PUB_PORT, buf, signed_add(buf, w.replay.horizon_us - 1, 1));
+	cr_assert_eq(collect(), 0);
+	cr_assert_eq(w.drop[HERALD_DROP_PUBLISH_STALE], 36 + 3);
+	/* A new one: applied. */
+	send_raw(PUB_PORT, buf, signed_add(buf, next_seq(), 1));
+	cr_assert_eq(collect(), 1);
+	cr_assert_eq(out_i64(&out[0]), 101);
+	cr_assert_eq(w.ctr[HERALD_CTR_PUBLISHES], 101);
+	cr_assert_eq(drops_total(), 100 + 64 + 36 + 3);
 }
 
 /* ---- address tokens (--token-key, docs/protocol.md §3.2.1) ---- */
