@@ -81,6 +81,7 @@ struct herald_ctx_entry *herald_ctx_add(struct herald_ctx_table *t, uint32_t con
 	t->e[i] = (struct herald_ctx_entry){
 		.context = context, .primary = HERALD_NODE_NONE, .replica = HERALD_NODE_NONE, .slot = USED,
 		.told = HERALD_NODE_NONE,
+		.contested_by = HERALD_NODE_NONE,
 	};
 	t->n++;
 	*added = true;

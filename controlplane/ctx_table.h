@@ -21,6 +21,9 @@ struct herald_ctx_entry {
 	char policy[16];    /**< its conflation policy as the primary's dataplane lists it, or a PLACE
 			     *   said ("" = not known: the dataplane's default) */
 	uint32_t told;      /**< primary: the replica last sent the policy (PLACE), NONE = not yet */
+	uint32_t contested_by;       /**< the higher id of two live claimants, NONE = uncontested */
+	uint64_t contested_since_ns; /**< when their claims first met */
+	uint64_t contested_last_ns;  /**< when they last met */
 	uint8_t slot;       /**< 0 empty, 1 used, 2 deleted */
 };
 

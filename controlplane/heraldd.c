@@ -113,6 +113,7 @@ static struct {
 	int routes_fd, secret_fd;
 	bool dirty;
 	uint64_t redirects, hello_drops, moved;
+	uint64_t yielded; /* contexts this node gave up to a lower id after a split brain */
 	struct herald_config cfg; /* --config, when given */
 	bool have_cfg;
 	struct herald_mgmt mgmt;
@@ -504,6 +505,45 @@ static void entry_del(struct herald_ctx_entry *e)
 	d.dirty = true;
 }
 
+static int dp_deactivate_moved(uint32_t context, json_t **reply, char *err, size_t errlen);
+
+/*
+ * Two live nodes claim @p e (their views disagreed: a partition healed, or a
+ * node declared dead came back still hosting): the lower id keeps it. The
+ * other one, if it is this node and the contest lasted dead_after heartbeat
+ * intervals (a claim still in flight from before a drain or a failover is
+ * not a contest), yields: its dataplane drops the context with ERROR MOVED
+ * to each session, so those clients HELLO again and land on the keeper.
+ * Their updates made on this side during the partition are lost.
+ * @return true if @p e stays with its current primary.
+ */
+static bool contest(struct herald_ctx_entry *e, uint32_t node, uint64_t now)
+{
+	uint32_t keep = e->primary < node ? e->primary : node, lose = e->primary < node ? node : e->primary;
+	uint64_t settle = d.o.params.dead_after * d.o.params.heartbeat_interval_ns;
+
+	if (e->contested_by != lose || now - e->contested_last_ns > 2 * settle) {
+		logf_("context %u claimed by nodes %u and %u: node %u keeps it", e->context, keep, lose, keep);
+		e->contested_by = lose;
+		e->contested_since_ns = now;
+	}
+	e->contested_last_ns = now;
+	if (lose == d.o.node_id && now - e->contested_since_ns >= settle) {
+		char err[256];
+		json_t *r = NULL;
+		if (dp_deactivate_moved(e->context, &r, err, sizeof(err)) < 0) {
+			logf_("context %u: yield to node %u: %s", e->context, keep, err);
+		} else {
+			logf_("context %u: yielded to node %u, %" JSON_INTEGER_FORMAT " session(s) told to move",
+			      e->context, keep, json_integer_value(json_object_get(r, "sessions")));
+			d.yielded++;
+			e->contested_by = HERALD_NODE_NONE;
+		}
+		json_decref(r);
+	}
+	return keep == e->primary;
+}
+
 /*
  * A node said which contexts it hosts (a peer in its heartbeat, this node's
  * dataplane through `contexts`): those are its, confirmed; confirmed entries
@@ -518,13 +558,9 @@ static void claims_apply(uint32_t node, const uint32_t *ids, uint32_t n, uint64_
 			break;
 		if (e->primary == node && e->confirmed)
 			continue;
-		if (!added && e->confirmed && e->primary != node && hosting(e->primary)) {
-			/* Two live nodes claim it (views disagreed): the lower id keeps it. */
-			if (e->primary < node)
-				continue;
-			logf_("context %u claimed by nodes %u and %u: node %u keeps it", e->context,
-			      e->primary, node, node);
-		}
+		if (!added && e->confirmed && e->primary != node && hosting(e->primary) &&
+		    contest(e, node, now))
+			continue;
 		e->primary = node;
 		e->confirmed = true;
 		e->epoch = d.view.epoch;
@@ -554,6 +590,14 @@ static json_t *dp_call(struct herald_ctl_req *req, char *err, size_t errlen)
 	}
 	req->queue = herald_queue_of(req->context, d.queues ? d.queues : 1);
 	return herald_dpctl_call(&d.dp, req, DP_TIMEOUT_MS, err, errlen);
+}
+
+/* Drop @p context from the local dataplane, telling each session ERROR MOVED. */
+static int dp_deactivate_moved(uint32_t context, json_t **reply, char *err, size_t errlen)
+{
+	struct herald_ctl_req req = {.cmd = HERALD_CTL_DEACTIVATE, .context = context, .moved = true};
+	*reply = dp_call(&req, err, errlen);
+	return *reply == NULL ? -EIO : 0;
 }
 
 /*
@@ -618,7 +662,6 @@ static int drain_one(uint32_t context, uint64_t now)
 {
 	struct herald_node nodes[HERALD_NODES_MAX];
 	struct herald_placement pl;
-	struct herald_ctl_req req = {.cmd = HERALD_CTL_DEACTIVATE, .context = context, .moved = true};
 	char err[256];
 	bool added;
 	int n = herald_view_nodes(&d.view, nodes, HERALD_NODES_MAX);
@@ -635,10 +678,10 @@ static int drain_one(uint32_t context, uint64_t now)
 		e->since_ns = now;
 		e->epoch = d.view.epoch;
 	}
-	json_t *r = dp_call(&req, err, sizeof(err));
-	json_int_t sessions = json_integer_value(json_object_get(r, "sessions"));
-	if (r == NULL)
+	json_t *r = NULL;
+	if (dp_deactivate_moved(context, &r, err, sizeof(err)) < 0)
 		logf_("drain: deactivate context %u: %s", context, err);
+	json_int_t sessions = json_integer_value(json_object_get(r, "sessions"));
 	logf_("drain: context %u -> node %u, %lld session(s) told to move", context, to, (long long)sessions);
 	if (d.drain_log != NULL)
 		json_array_append_new(d.drain_log, json_pack("{sI sI sI}", "context", (json_int_t)context,
@@ -1199,10 +1242,11 @@ static void status_write(void)
 			"replica", e->replica == HERALD_NODE_NONE ? (json_int_t)-1 : (json_int_t)e->replica,
 			"confirmed", e->confirmed));
 	}
-	json_t *s = json_pack("{sIsIsbsIsIsIsososo}", "node", (json_int_t)d.o.node_id, "epoch",
+	json_t *s = json_pack("{sIsIsbsIsIsIsIsososo}", "node", (json_int_t)d.o.node_id, "epoch",
 			      (json_int_t)d.view.epoch, "dataplane", d.dp_up, "redirects",
 			      (json_int_t)d.redirects, "hello_drops", (json_int_t)d.hello_drops, "moved",
-			      (json_int_t)d.moved, "members", members, "contexts", ctxs, "relay", relay_json());
+			      (json_int_t)d.moved, "yielded", (json_int_t)d.yielded, "members", members,
+			      "contexts", ctxs, "relay", relay_json());
 	snprintf(tmp, sizeof(tmp), "%s.tmp", d.o.status_file);
 	if (json_dump_file(s, tmp, JSON_COMPACT) == 0)
 		rename(tmp, d.o.status_file);
@@ -1567,7 +1611,7 @@ static char *metrics_render(void *arg)
 	struct herald_daemon_metrics dm = {
 		.node_id = d.o.node_id, .epoch = d.view.epoch, .dataplane_up = d.dp_up,
 		.redirects = d.redirects, .hello_drops = d.hello_drops, .moved = d.moved,
-		.table_contexts = d.table.n, .local_contexts = d.nlocal, .sessions = d.sessions,
+		.yielded = d.yielded, .table_contexts = d.table.n, .local_contexts = d.nlocal, .sessions = d.sessions,
 		.dp_latency = &d.dp_latency,
 	};
 	(void)arg;

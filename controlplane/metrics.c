@@ -111,6 +111,9 @@ char *herald_metrics_render(const json_t *dp_stats, const struct herald_daemon_m
 	    "HELLOs dropped by heraldd: malformed, or no node to place the context on", dm->hello_drops);
 	one(f, "herald_daemon_contexts_moved_total", "counter", "contexts moved by failover",
 	    dm->moved);
+	one(f, "herald_daemon_contexts_yielded_total", "counter",
+	    "contexts given up to a lower node id when two live nodes claimed them (split brain healed)",
+	    dm->yielded);
 	one(f, "herald_daemon_table_contexts", "gauge", "contexts in the director's table (all nodes)",
 	    dm->table_contexts);
 	one(f, "herald_daemon_local_contexts", "gauge", "contexts this node's dataplane hosts",

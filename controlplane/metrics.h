@@ -37,6 +37,7 @@ struct herald_daemon_metrics {
 	uint32_t epoch;
 	bool dataplane_up;
 	uint64_t redirects, hello_drops, moved;
+	uint64_t yielded; /**< contexts given up to a lower node id after a split brain */
 	uint32_t table_contexts, local_contexts;
 	uint64_t sessions;
 	uint32_t members[HERALD_MEMBER_STATE_MAX]; /**< members of the view by state */
